@@ -1,0 +1,30 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# The front door: installs what is missing, builds with meson, runs the suites.
+# Everything real lives in meson.build, app/ and tests/.
+
+BUILD ?= build
+MESON_OPTS ?= $(if $(CI),-Dwerror=true)
+TEST_OPTS ?= --print-errorlogs
+
+.PHONY: all deps build test demo xen-test clean
+
+all: build
+
+deps:
+	app/deps.sh $(BUILD)
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_OPTS)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+test: build
+	meson test -C $(BUILD) $(TEST_OPTS)
+
+demo: build
+	@echo "make demo: the demo (simulator, two guests, dpdk-testpmd forwarding) is not built yet (issue 6)." >&2
+	@exit 1
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The xennetback authors
+ */
+
+/*
+ * The hypervisor operations the driver needs, as one table of function
+ * pointers (the shape of QEMU's xen_backend_ops.h). xnb_platform_xen.c fills it
+ * from libxengnttab/libxenevtchn, xnb_platform_sim.c from the simulator in
+ * hypervisor/. No other driver file talks to the hypervisor, so the code above
+ * this table is the same on real Xen and in the tests.
+ *
+ * xenstore is not here: both platforms use the real libxenstore; the simulator
+ * only changes which socket it connects to (xenstore_path).
+ */
+
+#ifndef XNB_PLATFORM_H
+#define XNB_PLATFORM_H
+
+#include <stdint.h>
+
+#include <xengnttab.h>	/* xengnttab_grant_copy_segment_t, the batch-copy unit */
+
+struct xnb_gnt;		/* a grant-table handle */
+struct xnb_evt;		/* an event-channel handle: one pollable fd */
+
+struct xnb_platform_ops {
+	const char *name;
+
+	/* arg: platform-specific (the simulator's directory), may be NULL. */
+	int (*gnt_open)(struct xnb_gnt **g, const char *arg);
+	void (*gnt_close)(struct xnb_gnt *g);
+	/*
+	 * Map count grants of domid. Each page is mapped on its own so each can
+	 * be unmapped on its own; addrs[i] is NULL when status[i] != GNTST_okay.
+	 * Returns how many were mapped or -errno.
+	 */
+	int (*gnt_map)(struct xnb_gnt *g, uint16_t domid, uint32_t count,
+		       const uint32_t *refs, int writable, void **addrs,
+		       int16_t *status);
+	int (*gnt_unmap)(struct xnb_gnt *g, uint32_t count, void *const *addrs);
+	/* Put newpage (private anonymous, same bytes) at addr atomically, and
+	 * release the grant that was mapped there. */
+	int (*gnt_unmap_replace)(struct xnb_gnt *g, void *addr, void *newpage);
+	/* One batched grant copy; per-segment status in segs[i].status. */
+	int (*gnt_copy)(struct xnb_gnt *g, uint32_t count,
+			xengnttab_grant_copy_segment_t *segs);
+
+	int (*evt_open)(struct xnb_evt **e, struct xnb_gnt *g);
+	void (*evt_close)(struct xnb_evt *e);
+	int (*evt_fd)(struct xnb_evt *e);
+	int (*evt_bind)(struct xnb_evt *e, uint16_t domid, uint32_t remote_port);
+	int (*evt_unbind)(struct xnb_evt *e, uint32_t port);
+	int (*evt_notify)(struct xnb_evt *e, uint32_t port);
+	int (*evt_pending)(struct xnb_evt *e);	/* port or -EAGAIN */
+	int (*evt_unmask)(struct xnb_evt *e, uint32_t port);
+
+	/* The xenstored socket to use, or NULL for libxenstore's default. */
+	const char *(*xenstore_path)(struct xnb_gnt *g);
+};
+
+extern const struct xnb_platform_ops xnb_platform_xen;
+extern const struct xnb_platform_ops xnb_platform_sim;
+
+#endif /* XNB_PLATFORM_H */
