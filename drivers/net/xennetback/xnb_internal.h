@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The xennetback authors
+ */
+
+/*
+ * Private structures of the xennetback PMD, shared by its files (the role
+ * Linux netback's common.h plays): the port, the netif queues and the
+ * counters, plus the prototypes one file offers another.
+ *
+ * Directions are named from the PMD's side: "rx" is the guest's TX ring
+ * (packets from the guest), "tx" is the guest's RX ring.
+ */
+
+#ifndef XNB_INTERNAL_H
+#define XNB_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_atomic.h>
+#include <rte_ether.h>
+#include <rte_log.h>
+#include <rte_mbuf.h>
+#include <rte_spinlock.h>
+
+/* ring.h expects the includer to supply the barriers for this interface version. */
+#define xen_mb()	rte_mb()
+#define xen_rmb()	rte_rmb()
+#define xen_wmb()	rte_wmb()
+#include <xen/io/netif.h>
+#include <xen/io/xenbus.h>
+
+#include "xnb_platform.h"
+
+extern int xnb_logtype;
+#define XNB_LOG(level, fmt, ...) \
+	rte_log(RTE_LOG_ ## level, xnb_logtype, "%s(): " fmt "\n", \
+		__func__, ##__VA_ARGS__)
+
+#define XNB_PAGE_SIZE		(1u << XEN_PAGE_SHIFT)
+#define XNB_MAX_QUEUES		8
+#define XNB_BURST_MAX		32	/* internal batch; bursts are split */
+/* A packet may use this many TX slots; more is dropped, past
+ * XNB_FATAL_SLOTS the ring is considered broken (Linux netback's
+ * max_skb_slots / fatal_skb_slots). */
+#define XNB_MAX_SLOTS		XEN_NETIF_NR_SLOTS_MIN
+#define XNB_FATAL_SLOTS		20
+#define XNB_MAX_EXTRAS		(XEN_NETIF_EXTRA_TYPE_MAX - 1)
+
+enum xnb_copy_mode {
+	XNB_COPY_ALWAYS,	/* grant-copy every packet (netloop-style baseline) */
+};
+
+/* Per-queue counters reported as xstats, declared once: X(name, field). */
+#define XNB_RXQ_XSTATS(X) \
+	X("rx_good_packets_copied", copied_pkts) \
+	X("rx_bad_requests", bad_requests) \
+	X("rx_dropped_oversize_slots", drop_slots) \
+	X("rx_mbuf_alloc_failed", mbuf_alloc_failed) \
+	X("rx_copy_errors", copy_errors) \
+	X("rx_slots_1", slots_1) \
+	X("rx_slots_2_4", slots_2_4) \
+	X("rx_slots_5_plus", slots_5_plus) \
+	X("rx_gso_packets", gso_pkts) \
+	X("rx_csum_blank", csum_blank) \
+	X("rx_hypercalls_copy", hc_copy) \
+	X("rx_copy_ops", copy_ops) \
+	X("rx_bytes_copied", bytes_copied) \
+	X("rx_notify_sent", notify_sent) \
+	X("rx_notify_suppressed", notify_suppressed) \
+	X("rx_fatal_errors", fatal)
+
+#define XNB_TXQ_XSTATS(X) \
+	X("tx_guest_ring_full", ring_full) \
+	X("tx_dropped_no_sg", drop_no_sg) \
+	X("tx_dropped_too_big", drop_too_big) \
+	X("tx_dropped_bad_gso", drop_bad_gso) \
+	X("tx_copy_errors", copy_errors) \
+	X("tx_gso_packets", gso_pkts) \
+	X("tx_csum_offloaded", csum_offloaded) \
+	X("tx_hypercalls_copy", hc_copy) \
+	X("tx_copy_ops", copy_ops) \
+	X("tx_bytes_copied", bytes_copied) \
+	X("tx_notify_sent", notify_sent) \
+	X("tx_notify_suppressed", notify_suppressed) \
+	X("tx_bad_requests", bad_requests)
+
+#define XNB_XSTAT_FIELD(name, field) uint64_t field;
+
+struct xnb_rxq_xstats {
+	XNB_RXQ_XSTATS(XNB_XSTAT_FIELD)
+};
+
+struct xnb_txq_xstats {
+	XNB_TXQ_XSTATS(XNB_XSTAT_FIELD)
+};
+
+struct xnb_port;
+struct xnb_queue;
+
+/*
+ * Datapath entry guard, the vhost PMD's allow/while-queuing handshake: the
+ * control thread clears "allowed" and waits for "busy" to drop before it
+ * unmaps a ring, so a burst never touches a ring being torn down.
+ */
+struct xnb_guard {
+	uint32_t allowed;
+	uint32_t busy;
+};
+
+/* ethdev rx queue: the guest's TX ring. */
+struct xnb_rxq {
+	struct xnb_queue *q;
+	struct rte_mempool *mp;
+	uint16_t qid;
+	struct xnb_guard guard;
+	netif_tx_back_ring_t ring;	/* valid while connected */
+	uint32_t evtchn;		/* local port the guest's TX events arrive on */
+	struct xnb_evt *evt;		/* its handle; its fd is the rx interrupt */
+	bool intr_enabled;
+	uint64_t pkts, bytes, errors, missed;
+	struct xnb_rxq_xstats xs;
+};
+
+/* ethdev tx queue: the guest's RX ring. */
+struct xnb_txq {
+	struct xnb_queue *q;
+	uint16_t qid;
+	struct xnb_guard guard;
+	netif_rx_back_ring_t ring;	/* valid while connected */
+	uint32_t evtchn;		/* same as rxq's unless split channels */
+	struct xnb_evt *evt;		/* rxq's handle unless split channels */
+	uint64_t pkts, bytes, errors;
+	struct xnb_txq_xstats xs;
+};
+
+/* One netif queue: a ring pair and its channel(s). */
+struct xnb_queue {
+	struct xnb_port *port;
+	uint16_t id;
+	struct xnb_rxq rx;
+	struct xnb_txq tx;
+	void *tx_sring;			/* mapped guest pages, NULL when down */
+	void *rx_sring;
+	bool split_evtchn;
+};
+
+/* What the frontend asked for at connect time (read from its xenstore dir). */
+struct xnb_frontend_features {
+	bool sg;
+	bool gso_tcpv4;
+	bool gso_tcpv6;
+	bool csum;		/* !feature-no-csum-offload */
+	bool ipv6_csum;
+	bool rx_notify;
+};
+
+struct xnb_port {
+	struct rte_eth_dev *dev;
+	char name[RTE_DEV_NAME_MAX_LEN];
+
+	/* devargs */
+	uint16_t domid;			/* the guest */
+	uint16_t backend_domid;		/* us (0 in dom0) */
+	uint32_t handle;		/* vif number */
+	uint16_t max_queues;
+	uint16_t mtu;
+	struct rte_ether_addr mac;
+	enum xnb_copy_mode copy_mode;
+	char sim_dir[256];
+
+	const struct xnb_platform_ops *plat;
+	struct xnb_gnt *gnt;
+
+	/* xenstore side, owned by xnb_xenbus.c */
+	struct xnb_xenbus *xb;
+
+	/* the connection, changed only by the control thread */
+	uint16_t nb_queues;		/* in use by the frontend */
+	struct xnb_frontend_features fe;
+	bool connected;
+	bool started;
+	struct xnb_queue queues[XNB_MAX_QUEUES];
+
+	uint64_t connects, disconnects, fatal_errors;
+};
+
+/* xnb_xenbus.c: the backend state machine, called from the ethdev ops. */
+int xnb_xenbus_init(struct xnb_port *port);	/* at probe: write InitWait */
+void xnb_xenbus_fini(struct xnb_port *port);	/* at close: Closed, tear down */
+/* A datapath found the ring state itself broken: disconnect the guest,
+ * writing an error node, as Linux netback's fatal_tx_err. Any thread. */
+void xnb_xenbus_fatal(struct xnb_port *port, const char *why);
+
+/* rte_eth_xennetback.c: link state follows the connection. */
+void xnb_port_link_update(struct xnb_port *port, bool up);
+
+/* xnb_rx.c / xnb_tx.c: the bursts, and ring setup at connect time. */
+uint16_t xnb_rx_burst(void *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts);
+uint16_t xnb_tx_burst(void *txq, struct rte_mbuf **pkts, uint16_t nb_pkts);
+
+/* The guard, for the control thread. */
+static inline void
+xnb_guard_open(struct xnb_guard *g)
+{
+	__atomic_store_n(&g->allowed, 1, __ATOMIC_SEQ_CST);
+}
+
+void xnb_guard_close(struct xnb_guard *g);	/* waits for a burst in flight */
+
+/* The guard, for the datapath: false means return 0 now. */
+static inline bool
+xnb_guard_enter(struct xnb_guard *g)
+{
+	if (!__atomic_load_n(&g->allowed, __ATOMIC_ACQUIRE))
+		return false;
+	__atomic_store_n(&g->busy, 1, __ATOMIC_SEQ_CST);
+	if (unlikely(!__atomic_load_n(&g->allowed, __ATOMIC_SEQ_CST))) {
+		__atomic_store_n(&g->busy, 0, __ATOMIC_RELEASE);
+		return false;
+	}
+	return true;
+}
+
+static inline void
+xnb_guard_leave(struct xnb_guard *g)
+{
+	__atomic_store_n(&g->busy, 0, __ATOMIC_RELEASE);
+}
+
+#endif /* XNB_INTERNAL_H */
