@@ -3,10 +3,11 @@
 # Everything real lives in meson.build, app/ and tests/.
 
 BUILD ?= build
+ASAN_BUILD ?= build-asan
 MESON_OPTS ?= $(if $(CI),-Dwerror=true)
 TEST_OPTS ?= --print-errorlogs
 
-.PHONY: all deps build test demo xen-test clean
+.PHONY: all deps build test test-asan demo clean
 
 all: build
 
@@ -22,9 +23,17 @@ build: deps $(BUILD)/build.ninja
 test: build
 	meson test -C $(BUILD) $(TEST_OPTS)
 
+# Everything but real Xen, under AddressSanitizer and UBSan.
+test-asan: deps
+	app/deps.sh --headers $(ASAN_BUILD)
+	[ -f $(ASAN_BUILD)/build.ninja ] || meson setup $(ASAN_BUILD) \
+		-Db_sanitize=address,undefined -Db_lundef=false $(MESON_OPTS)
+	ninja -C $(ASAN_BUILD)
+	meson test -C $(ASAN_BUILD) $(TEST_OPTS) --no-suite xen
+
 demo: build
 	@echo "make demo: the demo (simulator, two guests, dpdk-testpmd forwarding) is not built yet (issue 6)." >&2
 	@exit 1
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD)
