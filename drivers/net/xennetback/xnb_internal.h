@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include <rte_atomic.h>
+#include <rte_dev.h>
 #include <rte_ether.h>
 #include <rte_log.h>
 #include <rte_mbuf.h>
