@@ -1,0 +1,497 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The xennetback authors
+ */
+
+/*
+ * The mbuf-lifetime tracker (see xnb_lifetime.h): the lazy-copy idea of the
+ * 2007 "Remove netloop by lazy copying in netback" patch, for mbufs.
+ *
+ * Most packets are freed within microseconds, so lending the guest's page is
+ * cheaper than copying it. The ones that linger (a queue, a stuck port) must
+ * not pin guest memory or stall the guest's TX ring, so once older than the
+ * aging window their bytes move into backend memory at the same virtual
+ * address and the guest gets its page back.
+ *
+ * Threads: free callbacks run on whatever thread frees the mbuf; they only
+ * push the slot onto a lock-free ring. Everything else (map, reap, flush) is
+ * called by one thread at a time, serialised by the rx queue's owner.
+ */
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <rte_common.h>
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_malloc.h>
+#include <rte_ring.h>
+
+#include "xnb_internal.h"
+#include "xnb_lifetime.h"
+
+#define XNB_LT_BATCH	32
+
+enum xnb_slot_state {
+	XNB_SLOT_FREE,
+	XNB_SLOT_MAPPED,	/* holds a guest grant */
+	XNB_SLOT_COPIED,	/* holds our copy; guest already answered */
+};
+
+struct xnb_slot {
+	struct rte_mbuf_ext_shared_info shinfo;	/* ours, never in guest memory */
+	struct xnb_lt *lt;
+	void *va;
+	uint64_t map_tsc;
+	uint32_t gref;
+	uint32_t idx;
+	/* map-order list of MAPPED slots: the head is the oldest */
+	uint32_t prev, next;
+	uint16_t req_id;
+	uint16_t off, len;
+	int16_t cancel_status;	/* answer for a slot never lent out */
+	uint8_t state;
+	uint8_t cancelled;
+	uint8_t linked;		/* on the age list */
+};
+
+#define XNB_NIL UINT32_MAX
+
+struct xnb_lt {
+	const struct xnb_platform_ops *plat;
+	struct xnb_gnt *gnt;
+	uint32_t nslots;
+	uint64_t aging_tsc;	/* 0: never age */
+	uint64_t tsc_per_ms;
+	struct xnb_slot *slots;
+	uint32_t *free_stack;
+	uint32_t nfree;
+	uint32_t age_head, age_tail;
+	struct rte_ring *freed;	/* slot indices from free callbacks */
+	uint32_t held;		/* slots not FREE; atomic once orphaned */
+	uint32_t orphaned;	/* destroyed while the application held mbufs */
+	struct xnb_lt_stats st;
+};
+
+static void
+xnb_lt_age_unlink(struct xnb_lt *lt, struct xnb_slot *s)
+{
+	if (!s->linked)
+		return;
+	s->linked = 0;
+	lt->st.mapped_now--;
+	if (s->prev != XNB_NIL)
+		lt->slots[s->prev].next = s->next;
+	else
+		lt->age_head = s->next;
+	if (s->next != XNB_NIL)
+		lt->slots[s->next].prev = s->prev;
+	else
+		lt->age_tail = s->prev;
+	s->prev = s->next = XNB_NIL;
+}
+
+static void
+xnb_lt_age_append(struct xnb_lt *lt, struct xnb_slot *s)
+{
+	s->linked = 1;
+	lt->st.mapped_now++;
+	s->next = XNB_NIL;
+	s->prev = lt->age_tail;
+	if (lt->age_tail != XNB_NIL)
+		lt->slots[lt->age_tail].next = s->idx;
+	else
+		lt->age_head = s->idx;
+	lt->age_tail = s->idx;
+}
+
+static void
+xnb_lt_hist(struct xnb_lt *lt, const struct xnb_slot *s, uint64_t now)
+{
+	uint64_t ms = (now - s->map_tsc) / lt->tsc_per_ms;
+	unsigned int b;
+
+	if (ms < 1)
+		b = 0;
+	else if (ms < 10)
+		b = 1;
+	else if (ms < 100)
+		b = 2;
+	else if (lt->aging_tsc == 0 || now - s->map_tsc < lt->aging_tsc)
+		b = 3;
+	else
+		b = 4;
+	lt->st.age_hist[b]++;
+}
+
+static void
+xnb_lt_put_free(struct xnb_lt *lt, struct xnb_slot *s)
+{
+	s->state = XNB_SLOT_FREE;
+	s->va = NULL;
+	lt->free_stack[lt->nfree++] = s->idx;
+	__atomic_fetch_sub(&lt->held, 1, __ATOMIC_ACQ_REL);
+}
+
+static void
+xnb_lt_release(struct xnb_lt *lt)
+{
+	rte_ring_free(lt->freed);
+	rte_free(lt->free_stack);
+	rte_free(lt->slots);
+	rte_free(lt);
+}
+
+/*
+ * After destroy only copied-out pages can remain, given back by the threads
+ * that free the last mbufs. Whoever touches an orphaned tracker holds a
+ * reference on "held" meanwhile, and the one that drops it to zero frees it.
+ * The caller holds such a reference.
+ */
+static void
+xnb_lt_orphan_drain(struct xnb_lt *lt)
+{
+	void *obj;
+
+	while (rte_ring_mc_dequeue(lt->freed, &obj) == 0) {
+		struct xnb_slot *s = &lt->slots[(uintptr_t)obj];
+
+		/* A slot still MAPPED here means its copy-out failed at
+		 * flush (logged then); the platform reclaims it at close. */
+		if (s->state == XNB_SLOT_COPIED)
+			munmap(s->va, XNB_PAGE_SIZE);
+		__atomic_fetch_sub(&lt->held, 1, __ATOMIC_ACQ_REL);
+	}
+}
+
+static void
+xnb_lt_free_cb(void *addr __rte_unused, void *opaque)
+{
+	struct xnb_slot *s = opaque;
+	struct xnb_lt *lt = s->lt;
+	uint32_t orphaned;
+
+	__atomic_fetch_add(&lt->held, 1, __ATOMIC_ACQ_REL);
+	/* Capacity is nslots and a slot is enqueued once per lending. */
+	rte_ring_mp_enqueue(lt->freed, (void *)(uintptr_t)s->idx);
+	orphaned = __atomic_load_n(&lt->orphaned, __ATOMIC_SEQ_CST);
+	if (unlikely(orphaned))
+		xnb_lt_orphan_drain(lt);
+	if (__atomic_sub_fetch(&lt->held, 1, __ATOMIC_ACQ_REL) == 0 && orphaned)
+		xnb_lt_release(lt);
+}
+
+struct xnb_lt *
+xnb_lt_create(const char *name, const struct xnb_platform_ops *plat,
+	      struct xnb_gnt *gnt, uint32_t nslots, uint32_t aging_ms,
+	      int socket_id)
+{
+	struct xnb_lt *lt;
+	uint32_t i;
+
+	lt = rte_zmalloc_socket(name, sizeof(*lt), RTE_CACHE_LINE_SIZE, socket_id);
+	if (lt == NULL)
+		return NULL;
+	lt->plat = plat;
+	lt->gnt = gnt;
+	lt->nslots = nslots;
+	lt->tsc_per_ms = RTE_MAX(rte_get_tsc_hz() / 1000, (uint64_t)1);
+	lt->aging_tsc = (uint64_t)aging_ms * lt->tsc_per_ms;
+	lt->age_head = lt->age_tail = XNB_NIL;
+	lt->slots = rte_zmalloc_socket(name, sizeof(*lt->slots) * nslots,
+				       RTE_CACHE_LINE_SIZE, socket_id);
+	lt->free_stack = rte_malloc_socket(name, sizeof(uint32_t) * nslots, 0,
+					   socket_id);
+	lt->freed = rte_ring_create(name, rte_align32pow2(nslots + 1), socket_id,
+				    RING_F_EXACT_SZ);
+	if (lt->slots == NULL || lt->free_stack == NULL || lt->freed == NULL) {
+		xnb_lt_release(lt);
+		return NULL;
+	}
+	for (i = 0; i < nslots; i++) {
+		struct xnb_slot *s = &lt->slots[i];
+
+		s->lt = lt;
+		s->idx = i;
+		s->prev = s->next = XNB_NIL;
+		s->shinfo.free_cb = xnb_lt_free_cb;
+		s->shinfo.fcb_opaque = s;
+		lt->free_stack[nslots - 1 - i] = i;
+	}
+	lt->nfree = nslots;
+	return lt;
+}
+
+uint32_t
+xnb_lt_slots_free(const struct xnb_lt *lt)
+{
+	return lt->nfree;
+}
+
+uint32_t
+xnb_lt_map(struct xnb_lt *lt, uint16_t domid, uint32_t n,
+	   const uint32_t *refs, const uint16_t *ids, uint32_t *slots,
+	   int16_t *status)
+{
+	void *addrs[XNB_LT_BATCH];
+	uint64_t now = rte_get_tsc_cycles();
+	uint32_t done = 0, i, k;
+	int rc;
+
+	RTE_VERIFY(n <= lt->nfree);
+	for (i = 0; i < n; i += k) {
+		k = RTE_MIN(n - i, (uint32_t)XNB_LT_BATCH);
+		rc = lt->plat->gnt_map(lt->gnt, domid, k, refs + i, 0, addrs,
+				       status + i);
+		lt->st.hc_map++;
+		for (uint32_t j = 0; j < k; j++) {
+			struct xnb_slot *s;
+
+			if (rc < 0 || addrs[j] == NULL) {
+				if (rc < 0)
+					status[i + j] = GNTST_general_error;
+				slots[i + j] = UINT32_MAX;
+				lt->st.map_failed++;
+				continue;
+			}
+			s = &lt->slots[lt->free_stack[--lt->nfree]];
+			s->va = addrs[j];
+			s->gref = refs[i + j];
+			s->req_id = ids[i + j];
+			s->map_tsc = now;
+			s->off = 0;
+			s->len = XNB_PAGE_SIZE;
+			s->cancelled = 0;
+			s->state = XNB_SLOT_MAPPED;
+			xnb_lt_age_append(lt, s);
+			__atomic_fetch_add(&lt->held, 1, __ATOMIC_ACQ_REL);
+			slots[i + j] = s->idx;
+			done++;
+		}
+	}
+	lt->st.mapped += done;
+	return done;
+}
+
+void *
+xnb_lt_slot_va(const struct xnb_lt *lt, uint32_t slot)
+{
+	return lt->slots[slot].va;
+}
+
+void
+xnb_lt_attach(struct xnb_lt *lt, uint32_t slot, struct rte_mbuf *m,
+	      uint16_t off, uint16_t len)
+{
+	struct xnb_slot *s = &lt->slots[slot];
+	rte_iova_t iova = RTE_BAD_IOVA;
+
+	if (rte_eal_iova_mode() == RTE_IOVA_VA)
+		iova = (rte_iova_t)(uintptr_t)s->va;
+	s->off = off;
+	s->len = len;
+	rte_mbuf_ext_refcnt_set(&s->shinfo, 1);
+	rte_pktmbuf_attach_extbuf(m, s->va, iova, XNB_PAGE_SIZE, &s->shinfo);
+	m->data_off = off;
+	m->data_len = len;
+}
+
+void
+xnb_lt_cancel(struct xnb_lt *lt, uint32_t slot, int16_t status)
+{
+	struct xnb_slot *s = &lt->slots[slot];
+
+	s->cancelled = 1;
+	s->cancel_status = status;
+	rte_ring_mp_enqueue(lt->freed, (void *)(uintptr_t)slot);
+}
+
+/* Unmap every MAPPED slot in v[] with one platform call and answer them. */
+static uint32_t
+xnb_lt_unmap_answer(struct xnb_lt *lt, struct xnb_slot **v, uint32_t n,
+		    struct xnb_lt_done *done)
+{
+	void *addrs[XNB_LT_BATCH];
+	uint32_t i;
+
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		addrs[i] = v[i]->va;
+	lt->plat->gnt_unmap(lt->gnt, n, addrs);
+	lt->st.hc_unmap++;
+	for (i = 0; i < n; i++) {
+		done[i].id = v[i]->req_id;
+		done[i].status = v[i]->cancelled ? v[i]->cancel_status :
+			NETIF_RSP_OKAY;
+		xnb_lt_put_free(lt, v[i]);
+	}
+	return n;
+}
+
+/* Slots the application gave back since the last call. */
+static uint32_t
+xnb_lt_reap_freed(struct xnb_lt *lt, struct xnb_lt_done *done, uint32_t max)
+{
+	struct xnb_slot *unmap[XNB_LT_BATCH];
+	void *objs[XNB_LT_BATCH];
+	uint64_t now = rte_get_tsc_cycles();
+	uint32_t nd = 0;
+
+	while (max - nd > 0) {
+		uint32_t want = RTE_MIN(max - nd, (uint32_t)XNB_LT_BATCH);
+		uint32_t got, nu = 0, i;
+
+		got = rte_ring_sc_dequeue_burst(lt->freed, objs, want, NULL);
+		if (got == 0)
+			break;
+		for (i = 0; i < got; i++) {
+			struct xnb_slot *s = &lt->slots[(uintptr_t)objs[i]];
+
+			if (s->state == XNB_SLOT_COPIED) {
+				munmap(s->va, XNB_PAGE_SIZE);
+				xnb_lt_put_free(lt, s);
+				continue;
+			}
+			xnb_lt_age_unlink(lt, s);
+			xnb_lt_hist(lt, s, now);
+			if (!s->cancelled)
+				lt->st.freed_fast++;
+			unmap[nu++] = s;
+		}
+		nd += xnb_lt_unmap_answer(lt, unmap, nu, done + nd);
+	}
+	return nd;
+}
+
+/*
+ * Copy out up to n slots from the head of the age list (the oldest), all of
+ * them if older is 0, else those mapped before older: one batched grant copy
+ * into fresh pages, then each page takes its slot's address.
+ */
+static uint32_t
+xnb_lt_copy_out(struct xnb_lt *lt, uint16_t domid, uint64_t older, bool all,
+		struct xnb_lt_done *done, uint32_t max, uint64_t *counter)
+{
+	xengnttab_grant_copy_segment_t seg[XNB_LT_BATCH];
+	struct xnb_slot *v[XNB_LT_BATCH];
+	void *page[XNB_LT_BATCH];
+	uint64_t now = rte_get_tsc_cycles();
+	uint32_t n = 0, nd = 0, i;
+
+	while (n < RTE_MIN(max, (uint32_t)XNB_LT_BATCH) && lt->age_head != XNB_NIL) {
+		struct xnb_slot *s = &lt->slots[lt->age_head];
+
+		if (!all && now - s->map_tsc < older)
+			break;
+		page[n] = mmap(NULL, XNB_PAGE_SIZE, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (page[n] == MAP_FAILED)
+			break;
+		xnb_lt_age_unlink(lt, s);
+		memset(&seg[n], 0, sizeof(seg[n]));
+		seg[n].source.foreign.ref = s->gref;
+		seg[n].source.foreign.domid = domid;
+		seg[n].source.foreign.offset = s->off;
+		seg[n].dest.virt = (uint8_t *)page[n] + s->off;
+		seg[n].len = s->len;
+		seg[n].flags = GNTCOPY_source_gref;
+		v[n++] = s;
+	}
+	if (n == 0)
+		return 0;
+	if (lt->plat->gnt_copy(lt->gnt, n, seg) < 0)
+		for (i = 0; i < n; i++)
+			seg[i].status = GNTST_general_error;
+	lt->st.hc_copy++;
+	for (i = 0; i < n; i++) {
+		struct xnb_slot *s = v[i];
+
+		/* The guest may have broken its grant entry (or be gone):
+		 * the mapping we hold is still valid, read it directly. */
+		if (seg[i].status != GNTST_okay) {
+			memcpy((uint8_t *)page[i] + s->off,
+			       (uint8_t *)s->va + s->off, s->len);
+			lt->st.copyout_fallback++;
+		}
+		xnb_lt_hist(lt, s, now);
+		if (lt->plat->gnt_unmap_replace(lt->gnt, s->va, page[i]) < 0) {
+			/* Cannot swap pages here: keep the grant, answer
+			 * when the application frees the mbuf. */
+			munmap(page[i], XNB_PAGE_SIZE);
+			XNB_LOG(ERR, "copy-out of gref %u failed: guest page stays mapped",
+				s->gref);
+			continue;
+		}
+		s->state = XNB_SLOT_COPIED;
+		done[nd].id = s->req_id;
+		done[nd].status = s->cancelled ? s->cancel_status : NETIF_RSP_OKAY;
+		nd++;
+		(*counter)++;
+	}
+	return nd;
+}
+
+uint32_t
+xnb_lt_reap(struct xnb_lt *lt, uint16_t domid, struct xnb_lt_done *done,
+	    uint32_t max)
+{
+	uint32_t nd;
+
+	nd = xnb_lt_reap_freed(lt, done, max);
+	if (lt->aging_tsc != 0)
+		while (nd < max) {
+			uint32_t k = xnb_lt_copy_out(lt, domid, lt->aging_tsc,
+						     false, done + nd, max - nd,
+						     &lt->st.aged_copyouts);
+			if (k == 0)
+				break;
+			nd += k;
+		}
+	return nd;
+}
+
+uint32_t
+xnb_lt_flush(struct xnb_lt *lt, uint16_t domid, struct xnb_lt_done *done,
+	     uint32_t max)
+{
+	uint32_t nd;
+
+	nd = xnb_lt_reap_freed(lt, done, max);
+	while (nd < max) {
+		uint32_t k = xnb_lt_copy_out(lt, domid, 0, true, done + nd,
+					     max - nd, &lt->st.disconnect_copyouts);
+		if (k == 0)
+			break;
+		nd += k;
+	}
+	return nd;
+}
+
+void
+xnb_lt_destroy(struct xnb_lt *lt)
+{
+	if (lt == NULL)
+		return;
+	__atomic_fetch_add(&lt->held, 1, __ATOMIC_ACQ_REL);
+	__atomic_store_n(&lt->orphaned, 1, __ATOMIC_SEQ_CST);
+	xnb_lt_orphan_drain(lt);
+	if (__atomic_sub_fetch(&lt->held, 1, __ATOMIC_ACQ_REL) == 0)
+		xnb_lt_release(lt);
+}
+
+void
+xnb_lt_stats_get(const struct xnb_lt *lt, struct xnb_lt_stats *st)
+{
+	*st = lt->st;
+	st->held_now = __atomic_load_n(&lt->held, __ATOMIC_RELAXED);
+}
+
+void
+xnb_lt_stats_reset(struct xnb_lt *lt)
+{
+	uint32_t mapped_now = lt->st.mapped_now;
+
+	memset(&lt->st, 0, sizeof(lt->st));
+	lt->st.mapped_now = mapped_now;
+}

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The xennetback authors
+ */
+
+/*
+ * The mbuf-lifetime tracker: guest pages lent to the application as external
+ * mbuf buffers, and getting them back. A mapped guest page is a "slot"; the
+ * slot is answered (TX response to the guest, grant released) either when the
+ * application frees its mbuf, or when it has been held longer than the aging
+ * window: then its bytes are grant-copied into a backend page that replaces
+ * the mapping at the same address, and the guest is answered at once.
+ *
+ * Slots are answered through the caller: reap() hands back the netif request
+ * ids to respond to, so the rx path stays the only writer of the TX ring.
+ */
+
+#ifndef XNB_LIFETIME_H
+#define XNB_LIFETIME_H
+
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+
+#include "xnb_platform.h"
+
+struct xnb_lt;
+
+struct xnb_lt_stats {
+	uint64_t mapped;		/* slots mapped since creation */
+	uint64_t map_failed;		/* grant map answered with an error */
+	uint64_t freed_fast;		/* released by the application in time */
+	uint64_t aged_copyouts;		/* copied out because they lingered */
+	uint64_t disconnect_copyouts;	/* copied out at disconnect */
+	uint64_t copyout_fallback;	/* grant copy refused: memcpy from the mapping */
+	uint64_t hc_map;		/* platform calls */
+	uint64_t hc_unmap;
+	uint64_t hc_copy;
+	uint32_t mapped_now;		/* slots holding a guest grant now */
+	uint32_t held_now;		/* slots still referenced by mbufs */
+	/* Age at release, in ms: <1, <10, <100, <aging window, >= window. */
+	uint64_t age_hist[5];
+};
+
+/* One answer the caller owes the guest. */
+struct xnb_lt_done {
+	uint16_t id;
+	int16_t status;			/* NETIF_RSP_OKAY or NETIF_RSP_ERROR */
+};
+
+/* nslots: the bound on mapped grants. aging_ms = 0 disables aging (the
+ * "no tracker" baseline of the benchmarks). */
+struct xnb_lt *xnb_lt_create(const char *name, const struct xnb_platform_ops *plat,
+			     struct xnb_gnt *gnt, uint32_t nslots,
+			     uint32_t aging_ms, int socket_id);
+/* Frees the tracker once no mbuf references a slot any more: if the
+ * application still holds some, the last free callback completes it. */
+void xnb_lt_destroy(struct xnb_lt *lt);
+
+uint32_t xnb_lt_slots_free(const struct xnb_lt *lt);
+
+/*
+ * Map n grants of domid in one platform call. For each i, slots[i] is the
+ * slot now holding refs[i] (answer later with ids[i]) or UINT32_MAX if the
+ * map failed (status[i] has the GNTST code; no slot is consumed). The caller
+ * has checked xnb_lt_slots_free() >= n. Returns the number mapped.
+ */
+uint32_t xnb_lt_map(struct xnb_lt *lt, uint16_t domid, uint32_t n,
+		    const uint32_t *refs, const uint16_t *ids,
+		    uint32_t *slots, int16_t *status);
+
+/* The page a slot maps (the guest's bytes, readonly). */
+void *xnb_lt_slot_va(const struct xnb_lt *lt, uint32_t slot);
+
+/* Lend bytes [off, off + len) of a slot's page to m as an external buffer.
+ * Each slot is attached to exactly one mbuf; clones share it. */
+void xnb_lt_attach(struct xnb_lt *lt, uint32_t slot, struct rte_mbuf *m,
+		   uint16_t off, uint16_t len);
+
+/* Give back a mapped slot that never reached an mbuf (the packet was dropped
+ * after mapping): it is unmapped at the next reap and answered with status. */
+void xnb_lt_cancel(struct xnb_lt *lt, uint32_t slot, int16_t status);
+
+/*
+ * Housekeeping, from the rx burst or the idle tick, never concurrently
+ * (the caller serialises): unmap slots the application freed (one batch),
+ * copy out slots older than the window (one batched grant copy), and write
+ * up to max answers into done[]. Returns the number of answers. When more are
+ * ready than fit, the rest come with the next call.
+ */
+uint32_t xnb_lt_reap(struct xnb_lt *lt, uint16_t domid, struct xnb_lt_done *done,
+		     uint32_t max);
+
+/* Disconnect: copy out every slot still held, release every grant and return
+ * all answers owed (as reap). After it, no guest page is mapped. */
+uint32_t xnb_lt_flush(struct xnb_lt *lt, uint16_t domid, struct xnb_lt_done *done,
+		      uint32_t max);
+
+void xnb_lt_stats_get(const struct xnb_lt *lt, struct xnb_lt_stats *st);
+void xnb_lt_stats_reset(struct xnb_lt *lt);
+
+#endif /* XNB_LIFETIME_H */

@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The xennetback authors
+ */
+
+/*
+ * Unit test of the mbuf-lifetime tracker (xnb_lifetime.c) against a fake
+ * platform whose "guest" pages live in this process, so every path can be
+ * driven deterministically: fast free, clones, frees on another thread,
+ * aging with same-address copy-out, disconnect flush, and destroy while the
+ * application still holds mbufs.
+ */
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_log.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include "xnb_internal.h"
+#include "xnb_lifetime.h"
+
+int xnb_logtype;
+
+#define NREFS	64
+#define GUEST_DOMID	7
+
+static uint8_t *guest_page[NREFS];	/* the "guest" memory behind each ref */
+static int mapped[NREFS];		/* pins, as the hypervisor counts them */
+static void *map_addr[NREFS];
+static int copies_refused;		/* make grant copy fail: fallback path */
+static int calls_map, calls_unmap, calls_copy;
+
+static int failures;
+
+#define CHECK(cond, ...) do { \
+	if (!(cond)) { \
+		failures++; \
+		fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+		fprintf(stderr, __VA_ARGS__); \
+		fprintf(stderr, "\n"); \
+	} \
+} while (0)
+
+static int
+ref_of(const void *addr)
+{
+	for (int r = 0; r < NREFS; r++)
+		if (mapped[r] && map_addr[r] == addr)
+			return r;
+	return -1;
+}
+
+static int
+fake_map(struct xnb_gnt *g, uint16_t domid, uint32_t count, const uint32_t *refs,
+	 int writable, void **addrs, int16_t *status)
+{
+	int n = 0;
+
+	(void)g;
+	calls_map++;
+	for (uint32_t i = 0; i < count; i++) {
+		uint32_t r = refs[i];
+
+		addrs[i] = NULL;
+		if (domid != GUEST_DOMID || r >= NREFS || writable) {
+			status[i] = GNTST_permission_denied;
+			continue;
+		}
+		/* A private copy stands in for the shared mapping; the test
+		 * never writes guest pages while they are mapped. */
+		addrs[i] = mmap(NULL, XNB_PAGE_SIZE, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		memcpy(addrs[i], guest_page[r], XNB_PAGE_SIZE);
+		mprotect(addrs[i], XNB_PAGE_SIZE, PROT_READ);
+		map_addr[r] = addrs[i];
+		mapped[r]++;
+		status[i] = GNTST_okay;
+		n++;
+	}
+	return n;
+}
+
+static int
+fake_unmap(struct xnb_gnt *g, uint32_t count, void *const *addrs)
+{
+	(void)g;
+	calls_unmap++;
+	for (uint32_t i = 0; i < count; i++) {
+		int r = ref_of(addrs[i]);
+
+		if (r < 0)
+			return -EINVAL;
+		munmap(addrs[i], XNB_PAGE_SIZE);
+		mapped[r]--;
+	}
+	return 0;
+}
+
+static int
+fake_replace(struct xnb_gnt *g, void *addr, void *newpage)
+{
+	int r = ref_of(addr);
+
+	(void)g;
+	if (r < 0)
+		return -EINVAL;
+	if (mremap(newpage, XNB_PAGE_SIZE, XNB_PAGE_SIZE,
+		   MREMAP_MAYMOVE | MREMAP_FIXED, addr) == MAP_FAILED)
+		return -errno;
+	mapped[r]--;
+	return 0;
+}
+
+static int
+fake_copy(struct xnb_gnt *g, uint32_t count, xengnttab_grant_copy_segment_t *segs)
+{
+	(void)g;
+	calls_copy++;
+	for (uint32_t i = 0; i < count; i++) {
+		xengnttab_grant_copy_segment_t *s = &segs[i];
+
+		if (copies_refused || s->flags != GNTCOPY_source_gref ||
+		    s->source.foreign.ref >= NREFS ||
+		    s->source.foreign.offset + s->len > XNB_PAGE_SIZE) {
+			s->status = GNTST_general_error;
+			continue;
+		}
+		memcpy(s->dest.virt, guest_page[s->source.foreign.ref] +
+		       s->source.foreign.offset, s->len);
+		s->status = GNTST_okay;
+	}
+	return 0;
+}
+
+static const struct xnb_platform_ops fake_plat = {
+	.name = "fake",
+	.gnt_map = fake_map,
+	.gnt_unmap = fake_unmap,
+	.gnt_unmap_replace = fake_replace,
+	.gnt_copy = fake_copy,
+};
+
+static uint32_t
+sum(const uint8_t *p, uint32_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (uint32_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+static int
+total_mapped(void)
+{
+	int t = 0;
+
+	for (int r = 0; r < NREFS; r++)
+		t += mapped[r];
+	return t;
+}
+
+/* Map refs [first, first + n) as request ids 1000 + ref and lend each to an mbuf. */
+static void
+lend(struct xnb_lt *lt, struct rte_mempool *mp, uint32_t first, uint32_t n,
+     struct rte_mbuf **m)
+{
+	uint32_t refs[NREFS] = { 0 }, slots[NREFS];
+	uint16_t ids[NREFS] = { 0 };
+	int16_t st[NREFS];
+
+	for (uint32_t i = 0; i < n; i++) {
+		refs[i] = first + i;
+		ids[i] = 1000 + first + i;
+	}
+	CHECK(xnb_lt_map(lt, GUEST_DOMID, n, refs, ids, slots, st) == n, "map %u", n);
+	for (uint32_t i = 0; i < n; i++) {
+		m[i] = rte_pktmbuf_alloc(mp);
+		xnb_lt_attach(lt, slots[i], m[i], 100, 1000);
+		m[i]->pkt_len = 1000;
+	}
+}
+
+static int
+has_answer(const struct xnb_lt_done *d, uint32_t n, uint16_t id)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (d[i].id == id && d[i].status == NETIF_RSP_OKAY)
+			return 1;
+	return 0;
+}
+
+static void *
+free_on_thread(void *arg)
+{
+	rte_pktmbuf_free(arg);
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	char *eal[] = { argv[0], "--no-huge", "-m", "64", "--no-pci", "-l", "0",
+			"--no-shconf", "--log-level=lib.eal:error", NULL };
+	struct xnb_lt_done done[NREFS];
+	struct rte_mbuf *m[NREFS];
+	struct xnb_lt_stats st;
+	struct rte_mempool *mp;
+	struct xnb_lt *lt;
+	uint32_t n, h0, h1;
+	pthread_t t;
+
+	(void)argc;
+	if (rte_eal_init(RTE_DIM(eal) - 1, eal) < 0) {
+		fprintf(stderr, "EAL init failed\n");
+		return 1;
+	}
+	for (int r = 0; r < NREFS; r++) {
+		guest_page[r] = malloc(XNB_PAGE_SIZE);
+		for (uint32_t i = 0; i < XNB_PAGE_SIZE; i++)
+			guest_page[r][i] = (uint8_t)(r * 31 + i);
+	}
+	mp = rte_pktmbuf_pool_create("lt", 1024, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+	lt = xnb_lt_create("lt0", &fake_plat, NULL, 16, 50, 0);
+	CHECK(mp != NULL && lt != NULL, "setup");
+
+	/* 1. Fast free: answered and unmapped at the next reap, in one batch. */
+	lend(lt, mp, 0, 8, m);
+	CHECK(total_mapped() == 8, "8 mapped, got %d", total_mapped());
+	CHECK(memcmp(rte_pktmbuf_mtod(m[3], uint8_t *), guest_page[3] + 100, 1000) == 0,
+	      "mbuf data is the guest's page");
+	for (int i = 0; i < 4; i++)
+		rte_pktmbuf_free(m[i]);
+	calls_unmap = 0;
+	n = xnb_lt_reap(lt, GUEST_DOMID, done, NREFS);
+	CHECK(n == 4, "4 answers, got %u", n);
+	for (int i = 0; i < 4; i++)
+		CHECK(has_answer(done, n, 1000 + i), "answer for id %d", 1000 + i);
+	CHECK(calls_unmap == 1, "one unmap call for the batch, got %d", calls_unmap);
+	CHECK(total_mapped() == 4, "4 still mapped, got %d", total_mapped());
+	CHECK(xnb_lt_slots_free(lt) == 12, "12 free slots, got %u", xnb_lt_slots_free(lt));
+
+	/* 2. A clone keeps the page: no answer until the last reference goes. */
+	struct rte_mbuf *c = rte_pktmbuf_clone(m[4], mp);
+	rte_pktmbuf_free(m[4]);
+	CHECK(xnb_lt_reap(lt, GUEST_DOMID, done, NREFS) == 0, "clone still holds it");
+	rte_pktmbuf_free(c);
+	n = xnb_lt_reap(lt, GUEST_DOMID, done, NREFS);
+	CHECK(n == 1 && done[0].id == 1004, "answer after the clone is freed");
+
+	/* 3. Freed on another thread. */
+	pthread_create(&t, NULL, free_on_thread, m[5]);
+	pthread_join(t, NULL);
+	n = xnb_lt_reap(lt, GUEST_DOMID, done, NREFS);
+	CHECK(n == 1 && done[0].id == 1005, "answer for a free on another thread");
+
+	/* 4. Aging: held past the window, copied out at the same address. */
+	uint8_t *p6 = rte_pktmbuf_mtod(m[6], uint8_t *);
+	h0 = sum(p6, 1000);
+	CHECK(xnb_lt_reap(lt, GUEST_DOMID, done, NREFS) == 0, "not aged yet");
+	usleep(80 * 1000);
+	calls_copy = 0;
+	copies_refused = 0;
+	n = xnb_lt_reap(lt, GUEST_DOMID, done, NREFS);
+	CHECK(n == 2 && has_answer(done, n, 1006) && has_answer(done, n, 1007),
+	      "aged slots answered, got %u", n);
+	CHECK(calls_copy == 1, "one grant copy for all aged slots, got %d", calls_copy);
+	CHECK(total_mapped() == 0, "guest pages released, %d mapped", total_mapped());
+	CHECK(rte_pktmbuf_mtod(m[6], uint8_t *) == p6, "same address");
+	guest_page[6][150] ^= 0xff;	/* the guest reuses its page */
+	h1 = sum(p6, 1000);
+	CHECK(h0 == h1, "held data unchanged after copy-out");
+	xnb_lt_stats_get(lt, &st);
+	CHECK(st.aged_copyouts == 2 && st.mapped_now == 0 && st.held_now == 2,
+	      "stats aged %lu mapped %u held %u", (unsigned long)st.aged_copyouts,
+	      st.mapped_now, st.held_now);
+	rte_pktmbuf_free(m[6]);
+	rte_pktmbuf_free(m[7]);
+	CHECK(xnb_lt_reap(lt, GUEST_DOMID, done, NREFS) == 0, "no second answer");
+	CHECK(xnb_lt_slots_free(lt) == 16, "all slots back, got %u", xnb_lt_slots_free(lt));
+
+	/* 5. Copy refused by the hypervisor: the mapping still serves. */
+	lend(lt, mp, 10, 2, m);
+	h0 = sum(rte_pktmbuf_mtod(m[0], uint8_t *), 1000);
+	usleep(80 * 1000);
+	copies_refused = 1;
+	n = xnb_lt_reap(lt, GUEST_DOMID, done, NREFS);
+	copies_refused = 0;
+	xnb_lt_stats_get(lt, &st);
+	CHECK(n == 2 && st.copyout_fallback == 2, "fallback copy-out %u", n);
+	CHECK(sum(rte_pktmbuf_mtod(m[0], uint8_t *), 1000) == h0, "fallback data intact");
+	rte_pktmbuf_free(m[0]);
+	rte_pktmbuf_free(m[1]);
+
+	/* 6. Cancel: a slot mapped for a dropped packet answers with its status. */
+	{
+		uint32_t ref = 20, slot;
+		uint16_t id = 77;
+		int16_t s;
+
+		CHECK(xnb_lt_map(lt, GUEST_DOMID, 1, &ref, &id, &slot, &s) == 1, "map");
+		xnb_lt_cancel(lt, slot, NETIF_RSP_ERROR);
+		n = xnb_lt_reap(lt, GUEST_DOMID, done, NREFS);
+		CHECK(n >= 1 && done[n - 1].id == 77 &&
+		      done[n - 1].status == NETIF_RSP_ERROR, "cancel answered error");
+	}
+	/* 7. A failed map consumes no slot. */
+	{
+		uint32_t ref = NREFS + 5, slot, before = xnb_lt_slots_free(lt);
+		uint16_t id = 1;
+		int16_t s;
+
+		CHECK(xnb_lt_map(lt, GUEST_DOMID, 1, &ref, &id, &slot, &s) == 0 &&
+		      slot == UINT32_MAX && s == GNTST_permission_denied, "bad map");
+		CHECK(xnb_lt_slots_free(lt) == before, "no slot consumed");
+	}
+
+	/* 8. Disconnect: every held slot copied out, nothing left mapped, the
+	 * application's mbufs stay valid after the tracker is destroyed. */
+	while (xnb_lt_reap(lt, GUEST_DOMID, done, NREFS) > 0)
+		;
+	lend(lt, mp, 30, 5, m);
+	h0 = sum(rte_pktmbuf_mtod(m[2], uint8_t *), 1000);
+	n = xnb_lt_flush(lt, GUEST_DOMID, done, NREFS);
+	xnb_lt_stats_get(lt, &st);
+	CHECK(n == 5 && st.disconnect_copyouts == 5, "flush answered %u", n);
+	CHECK(total_mapped() == 0, "nothing mapped after flush: %d", total_mapped());
+	xnb_lt_destroy(lt);
+	CHECK(sum(rte_pktmbuf_mtod(m[2], uint8_t *), 1000) == h0,
+	      "held mbuf valid after destroy");
+	pthread_create(&t, NULL, free_on_thread, m[0]);
+	pthread_join(t, NULL);
+	for (int i = 1; i < 5; i++)
+		rte_pktmbuf_free(m[i]);
+
+	rte_mempool_free(mp);
+	rte_eal_cleanup();
+	if (failures) {
+		printf("test_lifetime: %d failures\n", failures);
+		return 1;
+	}
+	printf("test_lifetime: all checks passed\n");
+	return 0;
+}
