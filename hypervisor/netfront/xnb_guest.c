@@ -1,0 +1,886 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The xennetback authors
+ */
+
+/*
+ * xnb-guest: one simulated guest with one vif, as the traffic source, sink
+ * or reflector of a test or benchmark. Drives the netfront library from one
+ * thread (event-driven, or spinning with --busy-poll) and prints one JSON
+ * summary line at exit so scripts can assert on it. docs/guest.md has the
+ * flags and the summary fields.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netfront.h"
+#include "nf_frame.h"
+#include "xnbsim.h"
+
+#define BURST		32u
+#define RX_BUDGET	64u
+#define REFLECT_DEPTH	1024u	/* packets a reflector holds for a full ring */
+#define MAX_FLOWS	256u
+
+enum mode { MODE_GEN, MODE_SINK, MODE_REFLECT, MODE_LOOP };
+static const char *const mode_names[] = { "gen", "sink", "reflect", "loop" };
+
+enum layout_opt { LAYOUT_LINEAR, LAYOUT_SCATTER, LAYOUT_MIX };
+
+struct opts {
+	const char *sim;
+	int domid;
+	unsigned int handle;
+	bool create;
+	unsigned int mem;
+	enum mode mode;
+	uint32_t size;		/* 0: mix */
+	uint64_t count;		/* 0: unlimited */
+	double duration;	/* 0: unlimited */
+	double rate;		/* frames per second, 0: flat out */
+	unsigned int queues;
+	unsigned int flows;
+	bool split;
+	bool csum;
+	bool gso;
+	bool busy;
+	int stream;
+	const char *summary;
+	double stats_interval;
+	enum layout_opt layout;
+	uint8_t dst_mac[6];
+	double timeout;		/* give up after this long (exit 2) */
+	double linger;		/* wait for stragglers after the last TX */
+	double stall_warn;
+	bool quiet;
+};
+
+/* A frame built but not yet accepted by the ring. */
+struct pending {
+	uint8_t *buf;
+	struct nf_tx_pkt pkt;
+};
+
+struct txq {
+	struct pending p[BURST];
+	unsigned int n;		/* built, waiting */
+	unsigned int next_flow;	/* round robin over this queue's flows */
+};
+
+struct reflect_q {
+	struct {
+		uint8_t *buf;
+		uint32_t cap;
+		struct nf_tx_pkt pkt;
+	} e[REFLECT_DEPTH];
+	unsigned int head, tail;	/* free-running */
+};
+
+struct guest {
+	struct opts o;
+	struct nf_dev *dev;
+	struct nf_gen gen;
+	uint64_t flow_seq[MAX_FLOWS];
+	uint64_t generated;	/* frames built */
+	uint64_t sent;		/* frames accepted by the ring */
+	struct txq txq[NF_MAX_QUEUES];
+	struct reflect_q *rq[NF_MAX_QUEUES];
+	uint64_t reflect_dropped;
+	uint64_t reflected;
+
+	struct nf_seqtrack *seq;
+	uint64_t verr[NF_VERR__MAX];
+	uint64_t verified;
+	uint64_t rx_seen;	/* frames handed to us, any kind */
+
+	uint64_t t_begin;	/* program start, for --timeout */
+	uint64_t t_start;	/* first link up: rates are over traffic time */
+	uint64_t t_gen_end, t_last_rx, t_last_progress;
+	bool stalled;
+	unsigned int nq_final;
+	struct nf_hist wait;	/* copied out before the device goes */
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void
+on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: xnb-guest --sim DIR --domid N --mode gen|sink|reflect|loop [options]\n"
+"  --handle H          vif handle (0)\n"
+"  --create [--mem P]  create the domain and vif, destroy them at exit\n"
+"  --size N|mix        frame length 60..65535 without FCS, or the size mix (60)\n"
+"  --count N           stop after N frames (sent for gen/loop, received for\n"
+"                      sink, reflected for reflect)\n"
+"  --duration S        stop after S seconds of traffic\n"
+"  --rate PPS          frames per second (default: as fast as possible)\n"
+"  --queues Q          queues to ask for (1); --flows F flows (default Q)\n"
+"  --split-evtchn      separate TX/RX event channels when offered\n"
+"  --csum              leave L4 checksums to the backend (csum_blank)\n"
+"  --gso               frames above 1514 B as 64 KiB-style TCP with GSO extra\n"
+"  --layout linear|scatter|mix  how TX frames are cut into slots (linear)\n"
+"  --busy-poll         spin instead of sleeping on the event channel\n"
+"  --stream ID         stream id in the payload (default: domid)\n"
+"  --dst-mac MAC       destination MAC (ff:ff:ff:ff:ff:ff)\n"
+"  --summary FILE      also write the JSON summary line to FILE\n"
+"  --stats-interval S  progress line on stderr every S seconds\n"
+"  --linger S          after the last TX, wait S s for missing RX (2)\n"
+"  --stall-warn S      warn when the backend answers nothing for S s (5)\n"
+"  --timeout S         give up after S s in total (exit status 2)\n"
+"  --quiet             no state messages\n");
+}
+
+static int
+parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned int b[6], i;
+
+	if (sscanf(s, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4],
+		   &b[5]) != 6)
+		return -EINVAL;
+	for (i = 0; i < 6; i++) {
+		if (b[i] > 0xff)
+			return -EINVAL;
+		mac[i] = (uint8_t)b[i];
+	}
+	return 0;
+}
+
+static int
+parse_opts(int argc, char **argv, struct opts *o)
+{
+	enum {
+		O_SIM = 256, O_DOMID, O_HANDLE, O_CREATE, O_MEM, O_MODE, O_SIZE,
+		O_COUNT, O_DURATION, O_RATE, O_QUEUES, O_FLOWS, O_SPLIT, O_CSUM,
+		O_GSO, O_BUSY, O_STREAM, O_SUMMARY, O_STATS, O_LAYOUT, O_DST,
+		O_TIMEOUT, O_LINGER, O_STALL, O_QUIET, O_HELP,
+	};
+	static const struct option lo[] = {
+		{ "sim", required_argument, NULL, O_SIM },
+		{ "domid", required_argument, NULL, O_DOMID },
+		{ "handle", required_argument, NULL, O_HANDLE },
+		{ "create", no_argument, NULL, O_CREATE },
+		{ "mem", required_argument, NULL, O_MEM },
+		{ "mode", required_argument, NULL, O_MODE },
+		{ "size", required_argument, NULL, O_SIZE },
+		{ "count", required_argument, NULL, O_COUNT },
+		{ "duration", required_argument, NULL, O_DURATION },
+		{ "rate", required_argument, NULL, O_RATE },
+		{ "queues", required_argument, NULL, O_QUEUES },
+		{ "flows", required_argument, NULL, O_FLOWS },
+		{ "split-evtchn", no_argument, NULL, O_SPLIT },
+		{ "csum", no_argument, NULL, O_CSUM },
+		{ "gso", no_argument, NULL, O_GSO },
+		{ "busy-poll", no_argument, NULL, O_BUSY },
+		{ "stream", required_argument, NULL, O_STREAM },
+		{ "summary", required_argument, NULL, O_SUMMARY },
+		{ "stats-interval", required_argument, NULL, O_STATS },
+		{ "layout", required_argument, NULL, O_LAYOUT },
+		{ "dst-mac", required_argument, NULL, O_DST },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "linger", required_argument, NULL, O_LINGER },
+		{ "stall-warn", required_argument, NULL, O_STALL },
+		{ "quiet", no_argument, NULL, O_QUIET },
+		{ "help", no_argument, NULL, O_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, mode = -1;
+	unsigned int i;
+	char *end;
+
+	memset(o, 0, sizeof(*o));
+	o->domid = -1;
+	o->size = 60;
+	o->queues = 1;
+	o->stream = -1;
+	o->linger = 2;
+	o->stall_warn = 5;
+	memset(o->dst_mac, 0xff, 6);
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case O_SIM: o->sim = optarg; break;
+		case O_DOMID: o->domid = atoi(optarg); break;
+		case O_HANDLE: o->handle = (unsigned int)atoi(optarg); break;
+		case O_CREATE: o->create = true; break;
+		case O_MEM: o->mem = (unsigned int)strtoul(optarg, NULL, 0); break;
+		case O_MODE:
+			for (i = 0; i < 4; i++)
+				if (strcmp(optarg, mode_names[i]) == 0)
+					mode = (int)i;
+			break;
+		case O_SIZE:
+			if (strcmp(optarg, "mix") == 0) {
+				o->size = 0;
+				break;
+			}
+			o->size = (uint32_t)strtoul(optarg, &end, 0);
+			if (*end != '\0' || o->size < NF_FRAME_MIN_LEN) {
+				fprintf(stderr, "xnb-guest: --size %s: 60..65535 or mix\n",
+					optarg);
+				return -EINVAL;
+			}
+			/* 65536 reads as "a 64 KiB frame": the wire's largest. */
+			if (o->size > NF_FRAME_MAX_LEN)
+				o->size = NF_FRAME_MAX_LEN;
+			break;
+		case O_COUNT: o->count = strtoull(optarg, NULL, 0); break;
+		case O_DURATION: o->duration = atof(optarg); break;
+		case O_RATE: o->rate = atof(optarg); break;
+		case O_QUEUES: o->queues = (unsigned int)atoi(optarg); break;
+		case O_FLOWS: o->flows = (unsigned int)atoi(optarg); break;
+		case O_SPLIT: o->split = true; break;
+		case O_CSUM: o->csum = true; break;
+		case O_GSO: o->gso = true; break;
+		case O_BUSY: o->busy = true; break;
+		case O_STREAM: o->stream = atoi(optarg); break;
+		case O_SUMMARY: o->summary = optarg; break;
+		case O_STATS: o->stats_interval = atof(optarg); break;
+		case O_LAYOUT:
+			if (strcmp(optarg, "linear") == 0)
+				o->layout = LAYOUT_LINEAR;
+			else if (strcmp(optarg, "scatter") == 0)
+				o->layout = LAYOUT_SCATTER;
+			else if (strcmp(optarg, "mix") == 0)
+				o->layout = LAYOUT_MIX;
+			else
+				return -EINVAL;
+			break;
+		case O_DST:
+			if (parse_mac(optarg, o->dst_mac) != 0)
+				return -EINVAL;
+			break;
+		case O_TIMEOUT: o->timeout = atof(optarg); break;
+		case O_LINGER: o->linger = atof(optarg); break;
+		case O_STALL: o->stall_warn = atof(optarg); break;
+		case O_QUIET: o->quiet = true; break;
+		case O_HELP: usage(stdout); exit(0);
+		default: return -EINVAL;
+		}
+	}
+	if (o->sim == NULL || o->domid < 1 || o->domid >= XNBSIM_MAX_DOMAINS ||
+	    mode < 0 || optind != argc) {
+		fprintf(stderr, "xnb-guest: --sim, --domid (1..%d) and --mode are required\n",
+			XNBSIM_MAX_DOMAINS - 1);
+		return -EINVAL;
+	}
+	o->mode = (enum mode)mode;
+	if (o->queues < 1 || o->queues > NF_MAX_QUEUES) {
+		fprintf(stderr, "xnb-guest: --queues 1..%d\n", NF_MAX_QUEUES);
+		return -EINVAL;
+	}
+	if (o->flows == 0)
+		o->flows = o->queues;
+	if (o->flows > MAX_FLOWS)
+		o->flows = MAX_FLOWS;
+	if (o->stream < 0)
+		o->stream = o->domid;
+	if (o->mem == 0)
+		o->mem = 1024 + 600 * o->queues;
+	return 0;
+}
+
+static double
+secs(uint64_t ns)
+{
+	return (double)ns / 1e9;
+}
+
+/* ---- the toolstack part of --create -------------------------------------- */
+
+static int
+toolstack_create(const struct opts *o)
+{
+	struct xnbsim *dom0 = xnbsim_open(o->sim, 0);
+	char mac[32];
+	int rc;
+
+	if (dom0 == NULL)
+		return -errno;
+	snprintf(mac, sizeof(mac), "00:16:3e:%02x:%02x:%02x", o->domid >> 8 & 0xff,
+		 o->domid & 0xff, o->handle & 0xff);
+	rc = xnbsim_domain_create(dom0, (uint16_t)o->domid, o->mem);
+	if (rc == 0) {
+		rc = xnbsim_vif_add(dom0, (uint16_t)o->domid, o->handle, mac, NULL);
+		if (rc < 0)
+			xnbsim_domain_destroy(dom0, (uint16_t)o->domid);
+	}
+	xnbsim_close(dom0);
+	return rc;
+}
+
+static void
+toolstack_destroy(const struct opts *o)
+{
+	struct xnbsim *dom0 = xnbsim_open(o->sim, 0);
+
+	if (dom0 == NULL)
+		return;
+	xnbsim_vif_remove(dom0, (uint16_t)o->domid, o->handle);
+	xnbsim_domain_destroy(dom0, (uint16_t)o->domid);
+	xnbsim_close(dom0);
+}
+
+/* ---- receive side ---------------------------------------------------------- */
+
+static void
+reflect_put(struct guest *g, unsigned int q, const struct nf_rx_pkt *p)
+{
+	struct reflect_q *r = g->rq[q];
+	unsigned int i;
+	uint8_t *b;
+
+	if (r->tail - r->head == REFLECT_DEPTH) {
+		g->reflect_dropped++;
+		return;
+	}
+	i = r->tail % REFLECT_DEPTH;
+	if (r->e[i].cap < p->len) {
+		b = realloc(r->e[i].buf, p->len);
+		if (b == NULL) {
+			g->reflect_dropped++;
+			return;
+		}
+		r->e[i].buf = b;
+		r->e[i].cap = p->len;
+	}
+	memcpy(r->e[i].buf, p->data, p->len);
+	if (p->len >= 12)
+		nf_frame_swap_mac(r->e[i].buf);
+	/* A forwarding VM passes the offload state on unchanged. */
+	r->e[i].pkt.data = r->e[i].buf;
+	r->e[i].pkt.len = p->len;
+	r->e[i].pkt.meta = p->meta;
+	r->e[i].pkt.layout = NF_LAYOUT_LINEAR;
+	r->tail++;
+}
+
+static void
+on_rx(void *arg, unsigned int q, const struct nf_rx_pkt *p)
+{
+	struct guest *g = arg;
+	struct nf_frame_id id;
+	enum nf_verr e;
+
+	g->rx_seen++;
+	if (g->o.mode == MODE_REFLECT) {
+		reflect_put(g, q, p);
+		return;
+	}
+	e = nf_frame_verify(p->data, p->len, &p->meta, &id);
+	if (e != NF_VERR_OK) {
+		g->verr[e]++;
+		return;
+	}
+	g->verified++;
+	nf_seqtrack_add(g->seq, &id);
+}
+
+/* ---- transmit side ---------------------------------------------------------- */
+
+static bool
+gen_active(const struct guest *g)
+{
+	return g->o.mode == MODE_GEN || g->o.mode == MODE_LOOP;
+}
+
+static bool
+gen_more(const struct guest *g, uint64_t now)
+{
+	if (g->t_gen_end != 0)
+		return false;
+	if (g->o.count != 0 && g->generated >= g->o.count)
+		return false;
+	if (g->o.duration > 0 && secs(now - g->t_start) >= g->o.duration)
+		return false;
+	return true;
+}
+
+static void
+build_one(struct guest *g, struct txq *t, unsigned int q, unsigned int nq)
+{
+	struct pending *p = &t->p[t->n];
+	unsigned int flow, i;
+	uint32_t len;
+	uint64_t seq;
+
+	/* Flows of this queue: q, q + nq, q + 2nq, ... */
+	i = t->next_flow;
+	flow = q + i * nq;
+	if (flow >= g->o.flows) {
+		i = 0;
+		flow = q;
+	}
+	t->next_flow = i + 1;
+
+	seq = g->flow_seq[flow]++;
+	len = g->o.size ? g->o.size : nf_frame_mix_size(g->generated);
+	nf_frame_build(&g->gen, (uint8_t)flow, seq, len, p->buf, &p->pkt.meta);
+	p->pkt.data = p->buf;
+	p->pkt.len = len;
+	p->pkt.layout_seed = (uint32_t)(g->generated * 2654435761u);
+	switch (g->o.layout) {
+	case LAYOUT_SCATTER:
+		p->pkt.layout = NF_LAYOUT_SCATTER;
+		break;
+	case LAYOUT_MIX:
+		p->pkt.layout = (p->pkt.layout_seed >> 7) & 1 ?
+				NF_LAYOUT_SCATTER : NF_LAYOUT_LINEAR;
+		break;
+	default:
+		p->pkt.layout = NF_LAYOUT_LINEAR;
+		break;
+	}
+	t->n++;
+	g->generated++;
+}
+
+static int
+gen_queue(struct guest *g, unsigned int q, unsigned int nq, uint64_t now)
+{
+	struct txq *t = &g->txq[q];
+	struct nf_tx_pkt pkts[BURST];
+	unsigned int i;
+	uint64_t allowed = UINT64_MAX;
+	int sent;
+
+	if (g->o.rate > 0)
+		allowed = (uint64_t)(g->o.rate * secs(now - g->t_start)) + 1;
+	/* Only queues that own a flow send. */
+	while (t->n < BURST && q < g->o.flows && gen_more(g, now) &&
+	       g->generated < allowed)
+		build_one(g, t, q, nq);
+	if (t->n == 0)
+		return 0;
+	for (i = 0; i < t->n; i++)
+		pkts[i] = t->p[i].pkt;
+	sent = nf_tx_burst(g->dev, q, pkts, t->n);
+	if (sent <= 0)
+		return 0;
+	/* Keep the unsent in order for the next round. */
+	for (i = (unsigned int)sent; i < t->n; i++) {
+		struct pending tmp = t->p[i - sent];
+
+		t->p[i - sent] = t->p[i];
+		t->p[i] = tmp;
+	}
+	t->n -= (unsigned int)sent;
+	g->sent += (unsigned int)sent;
+	return sent;
+}
+
+static int
+reflect_queue(struct guest *g, unsigned int q)
+{
+	struct reflect_q *r = g->rq[q];
+	struct nf_tx_pkt pkts[BURST];
+	unsigned int n = 0, i;
+	int sent;
+
+	while (n < BURST && r->head + n != r->tail) {
+		pkts[n] = r->e[(r->head + n) % REFLECT_DEPTH].pkt;
+		n++;
+	}
+	if (n == 0)
+		return 0;
+	sent = nf_tx_burst(g->dev, q, pkts, n);
+	if (sent <= 0)
+		return 0;
+	for (i = 0; i < (unsigned int)sent; i++)
+		r->head++;
+	g->reflected += (unsigned int)sent;
+	return sent;
+}
+
+/* ---- summary ------------------------------------------------------------------ */
+
+static void
+summary(struct guest *g, const struct nf_stats *st, const char *why,
+	uint64_t t_end)
+{
+	const struct nf_hist *wait = &g->wait;
+	double s = g->t_start ? secs(t_end - g->t_start) : 0;
+	uint64_t total = 0;
+	struct nf_seq_counts sc = { 0 };
+	char line[4096];
+	size_t n = 0;
+	unsigned int i;
+	FILE *f;
+
+	for (i = 1; i < NF_VERR__MAX; i++)
+		total += g->verr[i];
+	if (g->seq != NULL)
+		nf_seqtrack_counts(g->seq, &sc);
+	if (s <= 0)
+		s = 1e-9;
+
+#define OUT(...) do { \
+	int w_ = snprintf(line + n, sizeof(line) - n, __VA_ARGS__); \
+	if (w_ > 0 && (size_t)w_ < sizeof(line) - n) \
+		n += (size_t)w_; \
+} while (0)
+	OUT("{\"mode\":\"%s\",\"domid\":%d,\"handle\":%u,\"stream\":%d,"
+	    "\"queues\":%u,\"exit\":\"%s\",\"seconds\":%.3f,",
+	    mode_names[g->o.mode], g->o.domid, g->o.handle, g->o.stream,
+	    g->nq_final, why, s);
+	OUT("\"tx_packets\":%" PRIu64 ",\"tx_bytes\":%" PRIu64
+	    ",\"tx_mpps\":%.4f,\"tx_gbps\":%.4f,",
+	    st->tx_packets, st->tx_bytes, (double)st->tx_packets / s / 1e6,
+	    (double)st->tx_bytes * 8 / s / 1e9);
+	OUT("\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
+	    ",\"rx_mpps\":%.4f,\"rx_gbps\":%.4f,",
+	    st->rx_packets, st->rx_bytes, (double)st->rx_packets / s / 1e6,
+	    (double)st->rx_bytes * 8 / s / 1e9);
+	OUT("\"verified\":%" PRIu64 ",\"verify_errors\":%" PRIu64 ",\"errors\":{",
+	    g->verified, total);
+	for (i = 1; i < NF_VERR__MAX; i++)
+		OUT("%s\"%s\":%" PRIu64, i > 1 ? "," : "",
+		    nf_verr_name((enum nf_verr)i), g->verr[i]);
+	OUT("},\"gaps\":%" PRIu64 ",\"dups\":%" PRIu64 ",\"reordered\":%" PRIu64 ",",
+	    sc.gaps, sc.dups, sc.reordered);
+	OUT("\"tx_errors\":%" PRIu64 ",\"tx_unsupported\":%" PRIu64
+	    ",\"tx_aborted\":%" PRIu64 ",\"rx_errors\":%" PRIu64 ",",
+	    st->tx_rsp_error + st->tx_rsp_dropped + st->tx_rsp_bad,
+	    st->tx_unsupported, st->tx_aborted,
+	    st->rx_err_status + st->rx_err_offset + st->rx_err_extra +
+	    st->rx_err_slots);
+	OUT("\"max_tx_outstanding\":%" PRIu64 ",\"tx_wait_us_max\":%.1f,"
+	    "\"tx_wait_us_p99\":%.1f,\"tx_wait_samples\":%" PRIu64 ",",
+	    st->tx_max_outstanding, (double)wait->max / 1e3,
+	    (double)nf_hist_quantile(wait, 0.99) / 1e3, wait->count);
+	OUT("\"reconnects\":%" PRIu64 ",\"grants_deferred\":%" PRIu64
+	    ",\"grants_leaked\":%" PRIu64 ",\"reflected\":%" PRIu64
+	    ",\"reflect_dropped\":%" PRIu64 ",\"netfront\":{",
+	    st->reconnects, st->grants_deferred, st->grants_pending,
+	    g->reflected, g->reflect_dropped);
+#define NF_STATS_JSON(name) OUT("\"" #name "\":%" PRIu64 ",", st->name);
+	NF_STATS_LIST(NF_STATS_JSON)
+#undef NF_STATS_JSON
+	if (line[n - 1] == ',')
+		n--;
+	OUT("}}\n");
+#undef OUT
+
+	fputs(line, stdout);
+	fflush(stdout);
+	if (g->o.summary != NULL) {
+		f = fopen(g->o.summary, "w");
+		if (f == NULL) {
+			fprintf(stderr, "xnb-guest: %s: %s\n", g->o.summary,
+				strerror(errno));
+			return;
+		}
+		fputs(line, f);
+		fclose(f);
+	}
+}
+
+static void
+progress(struct guest *g, uint64_t now)
+{
+	struct nf_stats st;
+	struct nf_seq_counts sc = { 0 };
+	double s = secs(now - g->t_start);
+	uint64_t errs = 0;
+	unsigned int i;
+
+	nf_stats_get(g->dev, &st);
+	for (i = 1; i < NF_VERR__MAX; i++)
+		errs += g->verr[i];
+	if (g->seq != NULL)
+		nf_seqtrack_counts(g->seq, &sc);
+	fprintf(stderr, "xnb-guest dom%d: %.1fs tx %" PRIu64 " (%.3f Mpps) rx %"
+		PRIu64 " (%.3f Mpps) errors %" PRIu64 " gaps %" PRIu64
+		" link %s\n", g->o.domid, s, st.tx_packets,
+		s > 0 ? (double)st.tx_packets / s / 1e6 : 0, st.rx_packets,
+		s > 0 ? (double)st.rx_packets / s / 1e6 : 0, errs, sc.gaps,
+		nf_link_up(g->dev) ? "up" : "down");
+}
+
+/* ---- main loop ----------------------------------------------------------------- */
+
+static bool
+finished(struct guest *g, uint64_t now, const char **why)
+{
+	struct nf_stats st;
+	bool idle_rx;
+
+	if (g->o.timeout > 0 && secs(now - g->t_begin) >= g->o.timeout) {
+		*why = "timeout";
+		return true;
+	}
+	nf_stats_get(g->dev, &st);
+	switch (g->o.mode) {
+	case MODE_SINK:
+		if (g->o.count && st.rx_packets >= g->o.count) {
+			*why = "count";
+			return true;
+		}
+		break;
+	case MODE_REFLECT:
+		if (g->o.count && g->reflected >= g->o.count) {
+			*why = "count";
+			return true;
+		}
+		break;
+	case MODE_GEN:
+	case MODE_LOOP:
+		if (gen_more(g, now))
+			break;
+		if (g->t_gen_end == 0)
+			g->t_gen_end = now;
+		/* Built frames still waiting count as not sent yet. */
+		if (nf_link_up(g->dev) && g->generated > g->sent &&
+		    secs(now - g->t_gen_end) < g->o.linger + 5)
+			break;
+		if (nf_tx_inflight(g->dev) > 0 &&
+		    secs(now - g->t_gen_end) < g->o.linger + 5)
+			break;
+		if (g->o.mode == MODE_LOOP) {
+			idle_rx = secs(now - (g->t_last_rx > g->t_gen_end ?
+					      g->t_last_rx : g->t_gen_end)) >=
+				  g->o.linger;
+			if (st.rx_packets < st.tx_packets && !idle_rx)
+				break;
+		}
+		*why = g->o.count && g->generated >= g->o.count ? "count" :
+							     "duration";
+		return true;
+	}
+	if (g->o.duration > 0 && g->o.mode != MODE_GEN && g->o.mode != MODE_LOOP &&
+	    secs(now - g->t_start) >= g->o.duration) {
+		*why = "duration";
+		return true;
+	}
+	return false;
+}
+
+static void
+watch_stall(struct guest *g, uint64_t now, bool progressed)
+{
+	if (progressed || !nf_link_up(g->dev) || nf_tx_inflight(g->dev) == 0) {
+		if (g->stalled && progressed)
+			fprintf(stderr, "xnb-guest dom%d: backend answering again\n",
+				g->o.domid);
+		g->stalled = false;
+		g->t_last_progress = now;
+		return;
+	}
+	if (!g->stalled && g->o.stall_warn > 0 &&
+	    secs(now - g->t_last_progress) >= g->o.stall_warn) {
+		fprintf(stderr, "xnb-guest dom%d: backend has not answered for %.0f s "
+			"(%u TX slots outstanding); waiting for it or for a state "
+			"change\n", g->o.domid, g->o.stall_warn,
+			nf_tx_inflight(g->dev));
+		g->stalled = true;
+	}
+}
+
+static int
+run(struct guest *g, const char **why_out)
+{
+	uint64_t now, next_stats = 0, rx_before;
+	const char *why = "signal";
+	unsigned int q, nq, spins = 0;
+	struct nf_stats st;
+	int work;
+
+	g->t_start = nf_now_ns();
+	g->t_last_progress = g->t_start;
+	if (g->o.stats_interval > 0)
+		next_stats = g->t_start + (uint64_t)(g->o.stats_interval * 1e9);
+
+	for (;;) {
+		now = nf_now_ns();
+		if (stop_signal)
+			break;
+		if (finished(g, now, &why))
+			break;
+		if (next_stats && now >= next_stats) {
+			progress(g, now);
+			next_stats += (uint64_t)(g->o.stats_interval * 1e9);
+		}
+		if (!nf_link_up(g->dev)) {
+			nf_poll(g->dev, 100);
+			watch_stall(g, now, false);
+			continue;
+		}
+
+		nf_stats_get(g->dev, &st);
+		rx_before = st.rx_packets;
+		work = 0;
+		nq = nf_num_queues(g->dev);
+		for (q = 0; q < nq; q++) {
+			work += nf_tx_collect(g->dev, q);
+			work += nf_rx_poll(g->dev, q, RX_BUDGET, on_rx, g);
+			if (gen_active(g))
+				work += gen_queue(g, q, nq, now);
+			else if (g->o.mode == MODE_REFLECT)
+				work += reflect_queue(g, q);
+		}
+		nf_stats_get(g->dev, &st);
+		if (st.rx_packets != rx_before)
+			g->t_last_rx = now;
+		watch_stall(g, now, work > 0);
+
+		if (g->o.busy) {
+			if (++spins % 64 == 0)
+				nf_poll(g->dev, 0);
+			continue;
+		}
+		if (work > 0) {
+			/* Let the xenbus side in now and then under load. */
+			if (++spins % 256 == 0)
+				nf_poll(g->dev, 0);
+			continue;
+		}
+		{
+			int timeout = 100;
+
+			/* A rate-limited generator wakes for its next frame. */
+			if (gen_active(g) && g->o.rate > 0 && gen_more(g, now))
+				timeout = 1;
+			nf_poll(g->dev, timeout);
+		}
+	}
+	if (stop_signal)
+		why = "signal";
+
+	/* Answers for what is in flight, so its grants end cleanly. */
+	if (g->dev != NULL) {
+		uint64_t until = nf_now_ns() + 2000000000ull;
+
+		while (nf_link_up(g->dev) && nf_tx_inflight(g->dev) > 0 &&
+		       nf_now_ns() < until) {
+			nq = nf_num_queues(g->dev);
+			work = 0;
+			for (q = 0; q < nq; q++) {
+				work += nf_tx_collect(g->dev, q);
+				work += nf_rx_poll(g->dev, q, RX_BUDGET, on_rx, g);
+			}
+			if (work == 0)
+				nf_poll(g->dev, 10);
+		}
+	}
+	g->t_gen_end = nf_now_ns();
+	*why_out = why;
+	return strcmp(why, "timeout") == 0 ? 2 : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct guest *g;
+	struct nf_config cfg = { 0 };
+	struct nf_stats st;
+	struct sigaction sa;
+	const char *why;
+	unsigned int i, j;
+	int rc;
+
+	g = calloc(1, sizeof(*g));
+	if (g == NULL)
+		return 1;
+	g->t_begin = nf_now_ns();
+	if (parse_opts(argc, argv, &g->o) != 0) {
+		usage(stderr);
+		return 1;
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (g->o.create) {
+		rc = toolstack_create(&g->o);
+		if (rc < 0) {
+			fprintf(stderr, "xnb-guest: creating domain %d: %s\n",
+				g->o.domid, strerror(-rc));
+			return 1;
+		}
+	}
+
+	cfg.sim_dir = g->o.sim;
+	cfg.domid = (uint16_t)g->o.domid;
+	cfg.handle = g->o.handle;
+	cfg.queues = g->o.queues;
+	cfg.split_evtchn = g->o.split;
+	cfg.quiet = g->o.quiet;
+	g->dev = nf_open(&cfg);
+	if (g->dev == NULL) {
+		fprintf(stderr, "xnb-guest: attaching as domain %d in %s: %s\n",
+			g->o.domid, g->o.sim, strerror(errno));
+		rc = 1;
+		goto out;
+	}
+
+	memcpy(g->gen.src_mac, nf_mac(g->dev), 6);
+	memcpy(g->gen.dst_mac, g->o.dst_mac, 6);
+	g->gen.src_ip = 0x0a000000u | (uint32_t)g->o.domid << 8 | 1;	/* 10.0.D.1 */
+	g->gen.dst_ip = 0x0a0000feu;					/* 10.0.0.254 */
+	g->gen.stream = (uint16_t)g->o.stream;
+	g->gen.csum_offload = g->o.csum;
+	g->gen.gso = g->o.gso;
+	for (i = 0; i < NF_MAX_QUEUES; i++) {
+		for (j = 0; j < BURST && gen_active(g); j++) {
+			g->txq[i].p[j].buf = malloc(NF_FRAME_MAX_LEN);
+			if (g->txq[i].p[j].buf == NULL)
+				goto oom;
+		}
+		if (g->o.mode == MODE_REFLECT) {
+			g->rq[i] = calloc(1, sizeof(*g->rq[i]));
+			if (g->rq[i] == NULL)
+				goto oom;
+		}
+	}
+	if (g->o.mode == MODE_SINK || g->o.mode == MODE_LOOP) {
+		g->seq = nf_seqtrack_new();
+		if (g->seq == NULL)
+			goto oom;
+	}
+
+	/* The clock of the rates starts with the link. */
+	while (!nf_link_up(g->dev) && !stop_signal &&
+	       (g->o.timeout <= 0 ||
+		secs(nf_now_ns() - g->t_begin) < g->o.timeout))
+		nf_poll(g->dev, 100);
+	if (!nf_link_up(g->dev)) {
+		why = stop_signal ? "signal" : "timeout";
+		fprintf(stderr, "xnb-guest dom%d: never connected (%s)\n", g->o.domid,
+			why);
+		g->t_gen_end = nf_now_ns();
+		rc = stop_signal ? 0 : 2;
+	} else {
+		rc = run(g, &why);
+	}
+
+	g->nq_final = nf_num_queues(g->dev);
+	g->wait = *nf_tx_wait_hist(g->dev);
+	nf_close(g->dev, 2000, &st);
+	g->dev = NULL;
+	summary(g, &st, why, g->t_gen_end);
+	goto out;
+oom:
+	fprintf(stderr, "xnb-guest: out of memory\n");
+	rc = 1;
+out:
+	if (g->dev != NULL)
+		nf_close(g->dev, 0, NULL);
+	if (g->o.create)
+		toolstack_destroy(&g->o);
+	return rc;
+}
