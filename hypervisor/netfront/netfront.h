@@ -81,6 +81,9 @@ typedef void (*nf_rx_fn)(void *arg, unsigned int queue,
 	X(tx_packets)		/* handed to the ring */ \
 	X(tx_bytes) \
 	X(tx_slots)		/* data slots, extras not included */ \
+	X(tx_multi_slot)	/* packets of more than one data slot */ \
+	X(tx_gso)		/* packets with a GSO extra */ \
+	X(tx_csum_blank) \
 	X(tx_rsp_error)		/* NETIF_RSP_ERROR responses */ \
 	X(tx_rsp_dropped)	/* NETIF_RSP_DROPPED responses */ \
 	X(tx_rsp_bad)		/* responses with an id we had not sent */ \
@@ -90,6 +93,9 @@ typedef void (*nf_rx_fn)(void *arg, unsigned int queue,
 	X(rx_packets) \
 	X(rx_bytes) \
 	X(rx_slots) \
+	X(rx_multi_slot) \
+	X(rx_gso) \
+	X(rx_csum_blank) \
 	X(rx_err_status)	/* negative status in a response */ \
 	X(rx_err_offset)	/* offset + size beyond the page */ \
 	X(rx_err_id)		/* id differs from the ring slot */ \

@@ -184,6 +184,9 @@ rx_one(struct nf_queue *q, RING_IDX prod, nf_rx_fn fn, void *arg)
 	dev->st.rx_packets++;
 	dev->st.rx_bytes += pkt.len;
 	dev->st.rx_slots += nslots;
+	dev->st.rx_multi_slot += nslots > 1;
+	dev->st.rx_gso += gso_type != 0;
+	dev->st.rx_csum_blank += pkt.meta.csum_blank;
 	fn(arg, q->id, &pkt);
 out:
 	for (i = cons; i != cons + consumed; i++)

@@ -159,6 +159,9 @@ tx_one(struct nf_queue *q, const struct nf_tx_pkt *p, const struct chunk *c,
 	dev->st.tx_packets++;
 	dev->st.tx_bytes += p->len;
 	dev->st.tx_slots += slots;
+	dev->st.tx_multi_slot += slots > 1;
+	dev->st.tx_gso += gso;
+	dev->st.tx_csum_blank += p->meta.csum_blank;
 	return true;
 }
 
