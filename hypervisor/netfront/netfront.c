@@ -179,6 +179,16 @@ xs_put(struct nf_dev *dev, xs_transaction_t t, const char *dir,
 		0 : -errno;
 }
 
+/* Removing a node that is not there is fine. */
+static void
+xs_del(struct nf_dev *dev, xs_transaction_t t, const char *dir, const char *key)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, key);
+	xs_rm(dev->xs, t, path);
+}
+
 static void
 set_fe_state(struct nf_dev *dev, int state)
 {
@@ -375,8 +385,14 @@ write_queue_keys(struct nf_dev *dev, xs_transaction_t t, struct nf_queue *q,
 		rc = xs_put(dev, t, dir, "rx-ring-ref", "%u", q->rx_ring_ref);
 	if (rc != 0)
 		return rc;
-	if (q->tx_port == q->rx_port)
+	/* A backend looks for the split keys first (Linux netback does): the
+	 * other kind, left by an earlier connection, must go. */
+	if (q->tx_port == q->rx_port) {
+		xs_del(dev, t, dir, "event-channel-tx");
+		xs_del(dev, t, dir, "event-channel-rx");
 		return xs_put(dev, t, dir, "event-channel", "%u", q->tx_port);
+	}
+	xs_del(dev, t, dir, "event-channel");
 	rc = xs_put(dev, t, dir, "event-channel-tx", "%u", q->tx_port);
 	if (rc == 0)
 		rc = xs_put(dev, t, dir, "event-channel-rx", "%u", q->rx_port);
@@ -393,7 +409,6 @@ write_keys(struct nf_dev *dev)
 		"feature-gso-tcpv4", "feature-gso-tcpv6",
 		"feature-ipv6-csum-offload",
 	};
-	char path[160];
 	xs_transaction_t t;
 	unsigned int i;
 	bool mq = xs_get_long(dev, dev->be_path, "multi-queue-max-queues", 0) > 0;
@@ -404,12 +419,11 @@ again:
 	if (t == XBT_NULL)
 		return -errno;
 	rc = 0;
-	snprintf(path, sizeof(path), "%s/multi-queue-num-queues", dev->fe_path);
 	if (mq)
 		rc = xs_put(dev, t, dev->fe_path, "multi-queue-num-queues", "%u",
 			    dev->nq);
 	else
-		xs_rm(dev->xs, t, path);	/* a stale one from an earlier run */
+		xs_del(dev, t, dev->fe_path, "multi-queue-num-queues");
 	for (i = 0; i < dev->nq && rc == 0; i++)
 		rc = write_queue_keys(dev, t, &dev->queues[i], dev->nq > 1);
 	for (i = 0; i < sizeof(ones) / sizeof(ones[0]) && rc == 0; i++)

@@ -217,13 +217,14 @@ connect_queue(struct rb *b, struct rbq *q, unsigned int id, const char *dir)
 	BACK_RING_INIT(&q->tx, (netif_tx_sring_t *)q->tx_map, PAGE);
 	BACK_RING_INIT(&q->rx, (netif_rx_sring_t *)q->rx_map, PAGE);
 
-	if (xs_get_long(b, dir, "event-channel", -1) > 0) {
-		rc = bind_port(b, dir, "event-channel", &q->tx_port);
-		q->rx_port = q->tx_port;
-	} else {
+	/* Split keys first, as Linux netback reads them. */
+	if (xs_get_long(b, dir, "event-channel-tx", -1) > 0) {
 		rc = bind_port(b, dir, "event-channel-tx", &q->tx_port);
 		if (rc == 0)
 			rc = bind_port(b, dir, "event-channel-rx", &q->rx_port);
+	} else {
+		rc = bind_port(b, dir, "event-channel", &q->tx_port);
+		q->rx_port = q->tx_port;
 	}
 	if (rc < 0)
 		return rc;
