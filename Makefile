@@ -32,8 +32,7 @@ test-asan: deps
 	meson test -C $(ASAN_BUILD) $(TEST_OPTS) --no-suite xen
 
 demo: build
-	@echo "make demo: the demo (simulator, two guests, dpdk-testpmd forwarding) is not built yet (issue 6)." >&2
-	@exit 1
+	app/xnb-demo $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
