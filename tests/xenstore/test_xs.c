@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The xennetback authors
+ */
+
+/*
+ * The simulator's xenstored through the real libxenstore: transactions that
+ * commit, abort and fail with EAGAIN on a conflicting write, watches with
+ * their initial fire, @releaseDomain, and a client that sends garbage
+ * without taking the server down.
+ *
+ * usage: test_xs PATH-TO-xnb-simd PATH-TO-xnb-simctl
+ */
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <xenstore.h>
+
+static int failures;
+static char dir[64];
+
+#define CHECK(cond, ...) do { \
+	if (!(cond)) { \
+		fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+		fprintf(stderr, __VA_ARGS__); \
+		fputc('\n', stderr); \
+		failures++; \
+	} \
+} while (0)
+
+static struct xs_handle *
+xs_as(const char *sock)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, sock);
+	setenv("XENSTORED_PATH", path, 1);
+	return xs_open(0);
+}
+
+/* The next watch event for token, within ms. */
+static char *
+next_event(struct xs_handle *h, const char *token, int ms)
+{
+	struct pollfd p = { .fd = xs_fileno(h), .events = POLLIN };
+
+	while (poll(&p, 1, ms) > 0) {
+		unsigned int n;
+		char **v = xs_read_watch(h, &n);
+		char *path;
+
+		if (v == NULL)
+			return NULL;
+		if (strcmp(v[XS_WATCH_TOKEN], token) != 0) {
+			free(v);
+			continue;
+		}
+		path = strdup(v[XS_WATCH_PATH]);
+		free(v);
+		return path;
+	}
+	return NULL;
+}
+
+static int
+run(const char *a, const char *b, const char *c, const char *d, const char *e)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		execl(a, a, b, c, d, e, (char *)NULL);
+		_exit(127);
+	}
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct xs_handle *a, *b, *w;
+	xs_transaction_t t;
+	char *v, pidfile[200];
+	unsigned int len;
+	pid_t simd;
+
+	if (argc < 3)
+		return 2;
+	snprintf(dir, sizeof(dir), "/tmp/xnb-xs-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	simd = fork();
+	if (simd == 0) {
+		execl(argv[1], argv[1], "--dir", dir, (char *)NULL);
+		_exit(127);
+	}
+	snprintf(pidfile, sizeof(pidfile), "%s/simd.pid", dir);
+	for (int i = 0; i < 100 && access(pidfile, F_OK) != 0; i++)
+		usleep(50000);
+
+	a = xs_as("xenstored.sock");
+	b = xs_as("xenstored.sock");
+	w = xs_as("xenstored.sock");
+	CHECK(a != NULL && b != NULL && w != NULL, "xs_open: %s", strerror(errno));
+	if (a == NULL || b == NULL || w == NULL)
+		goto out;
+
+	/* Watch: the initial fire, then a change below it. */
+	CHECK(xs_watch(w, "/tool/t", "tok"), "watch");
+	v = next_event(w, "tok", 2000);
+	CHECK(v != NULL && strcmp(v, "/tool/t") == 0, "initial fire: %s", v ? v : "none");
+	free(v);
+
+	/* Commit. */
+	t = xs_transaction_start(a);
+	CHECK(xs_write(a, t, "/tool/t/k", "1", 1), "write in tx");
+	v = xs_read(b, XBT_NULL, "/tool/t/k", &len);
+	CHECK(v == NULL, "uncommitted write invisible to others");
+	free(v);
+	CHECK(xs_transaction_end(a, t, false), "commit");
+	v = xs_read(b, XBT_NULL, "/tool/t/k", &len);
+	CHECK(v != NULL && strcmp(v, "1") == 0, "committed write visible");
+	free(v);
+	v = next_event(w, "tok", 2000);
+	CHECK(v != NULL && strcmp(v, "/tool/t/k") == 0, "watch fired at commit: %s",
+	      v ? v : "none");
+	free(v);
+
+	/* Abort. */
+	t = xs_transaction_start(a);
+	xs_write(a, t, "/tool/t/k", "2", 1);
+	CHECK(xs_transaction_end(a, t, true), "abort");
+	v = xs_read(b, XBT_NULL, "/tool/t/k", &len);
+	CHECK(v != NULL && strcmp(v, "1") == 0, "aborted write gone");
+	free(v);
+
+	/* Conflict: someone else writes meanwhile. */
+	t = xs_transaction_start(a);
+	v = xs_read(a, t, "/tool/t/k", &len);
+	free(v);
+	xs_write(a, t, "/tool/t/k", "3", 1);
+	CHECK(xs_write(b, XBT_NULL, "/tool/t/k", "4", 1), "concurrent write");
+	CHECK(!xs_transaction_end(a, t, false) && errno == EAGAIN,
+	      "conflict gives EAGAIN (errno %d)", errno);
+	v = xs_read(b, XBT_NULL, "/tool/t/k", &len);
+	CHECK(v != NULL && strcmp(v, "4") == 0, "the other write stands");
+	free(v);
+
+	/* @releaseDomain when a domain is destroyed. */
+	CHECK(xs_watch(w, "@releaseDomain", "rel"), "watch @releaseDomain");
+	free(next_event(w, "rel", 2000));
+	CHECK(run(argv[2], "--dir", dir, "create", "3") == 0, "create dom3");
+	CHECK(run(argv[2], "--dir", dir, "destroy", "3") == 0, "destroy dom3");
+	v = next_event(w, "rel", 2000);
+	CHECK(v != NULL && strcmp(v, "@releaseDomain") == 0, "@releaseDomain fired");
+	free(v);
+
+	/* Garbage: an absurd length must cost the sender its connection only. */
+	{
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		uint32_t junk[4] = { 2, 0, 0, 0x7fffffff };
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/xenstored.sock", dir);
+		CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect");
+		CHECK(write(fd, junk, sizeof(junk)) == sizeof(junk), "send garbage");
+		close(fd);
+		usleep(100000);
+		CHECK(xs_write(b, XBT_NULL, "/tool/alive", "y", 1), "server still serves");
+	}
+out:
+	if (a)
+		xs_close(a);
+	if (b)
+		xs_close(b);
+	if (w)
+		xs_close(w);
+	kill(simd, SIGTERM);
+	waitpid(simd, NULL, 0);
+	{
+		char cmd[200];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		if (system(cmd) != 0)
+			failures++;
+	}
+	if (failures) {
+		printf("test_xs: %d failure(s)\n", failures);
+		return 1;
+	}
+	printf("test_xs: all checks passed\n");
+	return 0;
+}
