@@ -1,11 +1,458 @@
-/* SPDX-License-Identifier: BSD-3-Clause */
-#include <rte_ethdev.h>
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The xennetback authors
+ */
+
+/*
+ * net_xennetback: one ethdev port per Xen guest vif. This file is the ethdev
+ * face: vdev probe/remove, devargs, eth_dev_ops. The xenstore side is in
+ * xnb_xenbus.c, the hypervisor calls behind xnb_platform.h.
+ *
+ * The datapaths are not here yet: a port probes, advertises the backend to
+ * the toolstack and reports link down; its bursts move nothing.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bus_vdev_driver.h>
 #include <ethdev_driver.h>
 #include <ethdev_vdev.h>
-#include <bus_vdev_driver.h>
-#include <rte_log.h>
+#include <rte_ethdev.h>
+#include <rte_kvargs.h>
+#include <rte_malloc.h>
+
+#include "xnb_internal.h"
+
 RTE_LOG_REGISTER(xnb_logtype, pmd.net.xennetback, NOTICE);
-static int xnb_probe(struct rte_vdev_device *dev) { rte_log(RTE_LOG_ERR, xnb_logtype, "probe %s\n", rte_vdev_device_name(dev)); return -1; }
-static int xnb_remove(struct rte_vdev_device *dev) { (void)dev; return 0; }
-static struct rte_vdev_driver xnb_drv = { .probe = xnb_probe, .remove = xnb_remove };
-RTE_PMD_REGISTER_VDEV(net_xennetback, xnb_drv);
+
+#define XNB_ARG_DOMID		"domid"
+#define XNB_ARG_HANDLE		"handle"
+#define XNB_ARG_QUEUES		"queues"
+#define XNB_ARG_MAC		"mac"
+#define XNB_ARG_MTU		"mtu"
+#define XNB_ARG_PLATFORM	"platform"
+#define XNB_ARG_SIM		"sim"
+#define XNB_ARG_BACKEND_DOMID	"backend_domid"
+#define XNB_ARG_COPY_MODE	"copy_mode"
+
+static const char *const xnb_valid_args[] = {
+	XNB_ARG_DOMID, XNB_ARG_HANDLE, XNB_ARG_QUEUES, XNB_ARG_MAC, XNB_ARG_MTU,
+	XNB_ARG_PLATFORM, XNB_ARG_SIM, XNB_ARG_BACKEND_DOMID, XNB_ARG_COPY_MODE,
+	NULL
+};
+
+/* domids from DOMID_FIRST_RESERVED (0x7ff0) up are not guests. */
+#define XNB_DOMID_MAX	0x7fef
+
+struct xnb_uint_arg {
+	unsigned long min, max;
+	unsigned long val;
+};
+
+static int
+xnb_parse_uint(const char *key __rte_unused, const char *value, void *opaque)
+{
+	struct xnb_uint_arg *a = opaque;
+	char *end;
+
+	errno = 0;
+	a->val = strtoul(value, &end, 0);
+	if (errno != 0 || value[0] == '\0' || value[0] == '-' || *end != '\0' ||
+	    a->val < a->min || a->val > a->max)
+		return -EINVAL;
+	return 0;
+}
+
+static int
+xnb_parse_string(const char *key __rte_unused, const char *value, void *opaque)
+{
+	const char **out = opaque;
+
+	*out = value;
+	return 0;
+}
+
+/* One key: absent is fine (keeps the default), a bad value is one log line. */
+static int
+xnb_arg_uint(struct rte_kvargs *kv, const char *name, const char *key,
+	     unsigned long min, unsigned long max, unsigned long *val)
+{
+	struct xnb_uint_arg a = { .min = min, .max = max };
+
+	if (rte_kvargs_count(kv, key) == 0)
+		return 0;
+	if (rte_kvargs_count(kv, key) > 1 ||
+	    rte_kvargs_process(kv, key, xnb_parse_uint, &a) < 0) {
+		XNB_LOG(ERR, "%s: invalid %s='%s' (expected one integer in %lu..%lu)",
+			name, key, rte_kvargs_get(kv, key), min, max);
+		return -EINVAL;
+	}
+	*val = a.val;
+	return 0;
+}
+
+static int
+xnb_parse_args(struct xnb_port *port, const char *args)
+{
+	const char *platform = "xen", *sim = NULL, *mac = NULL, *copy = "always";
+	unsigned long domid = ULONG_MAX, handle = 0, queues = 1, mtu = RTE_ETHER_MTU;
+	unsigned long bdom = 0;
+	struct rte_kvargs *kv;
+	int rc = -EINVAL;
+
+	kv = rte_kvargs_parse(args != NULL ? args : "", xnb_valid_args);
+	if (kv == NULL) {
+		XNB_LOG(ERR, "%s: invalid devargs '%s' (valid keys: domid, handle, "
+			"queues, mac, mtu, platform, sim, backend_domid, copy_mode)",
+			port->name, args);
+		return -EINVAL;
+	}
+	if (rte_kvargs_count(kv, XNB_ARG_DOMID) == 0) {
+		XNB_LOG(ERR, "%s: devarg domid=<guest domain id> is required", port->name);
+		goto out;
+	}
+	if (xnb_arg_uint(kv, port->name, XNB_ARG_DOMID, 1, XNB_DOMID_MAX, &domid) ||
+	    xnb_arg_uint(kv, port->name, XNB_ARG_HANDLE, 0, 0xffff, &handle) ||
+	    xnb_arg_uint(kv, port->name, XNB_ARG_QUEUES, 1, XNB_MAX_QUEUES, &queues) ||
+	    xnb_arg_uint(kv, port->name, XNB_ARG_MTU, RTE_ETHER_MIN_MTU,
+			 XEN_NETIF_MAX_TX_SIZE - RTE_ETHER_HDR_LEN, &mtu) ||
+	    xnb_arg_uint(kv, port->name, XNB_ARG_BACKEND_DOMID, 0, XNB_DOMID_MAX, &bdom))
+		goto out;
+	rte_kvargs_process(kv, XNB_ARG_PLATFORM, xnb_parse_string, &platform);
+	rte_kvargs_process(kv, XNB_ARG_SIM, xnb_parse_string, &sim);
+	rte_kvargs_process(kv, XNB_ARG_MAC, xnb_parse_string, &mac);
+	rte_kvargs_process(kv, XNB_ARG_COPY_MODE, xnb_parse_string, &copy);
+
+	if (domid == bdom) {
+		XNB_LOG(ERR, "%s: invalid domid=%lu: that is the backend's own domain",
+			port->name, domid);
+		goto out;
+	}
+	if (strcmp(platform, "xen") == 0) {
+		port->plat = &xnb_platform_xen;
+	} else if (strcmp(platform, "sim") == 0) {
+		if (sim == NULL || sim[0] == '\0') {
+			XNB_LOG(ERR, "%s: platform=sim needs sim=<simulator directory>",
+				port->name);
+			goto out;
+		}
+		if (strlen(sim) >= sizeof(port->sim_dir)) {
+			XNB_LOG(ERR, "%s: invalid sim='%s': path too long", port->name, sim);
+			goto out;
+		}
+		snprintf(port->sim_dir, sizeof(port->sim_dir), "%s", sim);
+		port->plat = &xnb_platform_sim;
+	} else {
+		XNB_LOG(ERR, "%s: invalid platform='%s' (expected xen or sim)",
+			port->name, platform);
+		goto out;
+	}
+	if (strcmp(copy, "always") != 0) {
+		XNB_LOG(ERR, "%s: invalid copy_mode='%s' (expected always)", port->name,
+			copy);
+		goto out;
+	}
+	port->copy_mode = XNB_COPY_ALWAYS;
+	if (mac != NULL) {
+		if (rte_ether_unformat_addr(mac, &port->mac) < 0 ||
+		    !rte_is_unicast_ether_addr(&port->mac)) {
+			XNB_LOG(ERR, "%s: invalid mac='%s' (expected a unicast "
+				"xx:xx:xx:xx:xx:xx)", port->name, mac);
+			goto out;
+		}
+	} else {
+		/* Locally administered, derived from the vif so it is stable. */
+		struct rte_ether_addr def = { .addr_bytes = { 0x02, 0x58, 0x4e,
+			(uint8_t)(domid >> 8), (uint8_t)domid, (uint8_t)handle } };
+
+		port->mac = def;
+	}
+	port->domid = domid;
+	port->handle = handle;
+	port->max_queues = queues;
+	port->mtu = mtu;
+	port->backend_domid = bdom;
+	rc = 0;
+out:
+	rte_kvargs_free(kv);
+	return rc;
+}
+
+/* ---- eth_dev_ops -------------------------------------------------------------- */
+
+static int
+xnb_dev_configure(struct rte_eth_dev *dev __rte_unused)
+{
+	return 0;
+}
+
+static int
+xnb_dev_infos_get(struct rte_eth_dev *dev, struct rte_eth_dev_info *info)
+{
+	struct xnb_port *port = dev->data->dev_private;
+
+	info->max_mac_addrs = 1;
+	info->max_rx_queues = port->max_queues;
+	info->max_tx_queues = port->max_queues;
+	info->max_rx_pktlen = XEN_NETIF_MAX_TX_SIZE;
+	info->min_mtu = RTE_ETHER_MIN_MTU;
+	info->max_mtu = XEN_NETIF_MAX_TX_SIZE - RTE_ETHER_HDR_LEN;
+	info->min_rx_bufsize = 0;
+	return 0;
+}
+
+static int
+xnb_dev_start(struct rte_eth_dev *dev)
+{
+	struct xnb_port *port = dev->data->dev_private;
+
+	port->started = true;
+	dev->data->dev_started = 1;
+	return 0;
+}
+
+static int
+xnb_dev_stop(struct rte_eth_dev *dev)
+{
+	struct xnb_port *port = dev->data->dev_private;
+
+	port->started = false;
+	dev->data->dev_started = 0;
+	return 0;
+}
+
+static int
+xnb_dev_close(struct rte_eth_dev *dev)
+{
+	struct xnb_port *port = dev->data->dev_private;
+
+	if (rte_eal_process_type() != RTE_PROC_PRIMARY || port == NULL)
+		return 0;
+	xnb_xenbus_fini(port);
+	if (port->gnt != NULL) {
+		port->plat->gnt_close(port->gnt);
+		port->gnt = NULL;
+	}
+	/* mac_addrs points into the port: not rte_free'd by the release. */
+	dev->data->mac_addrs = NULL;
+	return 0;
+}
+
+static int
+xnb_link_update(struct rte_eth_dev *dev, int wait __rte_unused)
+{
+	struct xnb_port *port = dev->data->dev_private;
+	struct rte_eth_link link = {
+		.link_speed = RTE_ETH_SPEED_NUM_10G,
+		.link_duplex = RTE_ETH_LINK_FULL_DUPLEX,
+		.link_autoneg = RTE_ETH_LINK_FIXED,
+		.link_status = port->connected ? RTE_ETH_LINK_UP : RTE_ETH_LINK_DOWN,
+	};
+
+	return rte_eth_linkstatus_set(dev, &link);
+}
+
+static int
+xnb_rx_queue_setup(struct rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc __rte_unused,
+		   unsigned int socket __rte_unused,
+		   const struct rte_eth_rxconf *conf __rte_unused, struct rte_mempool *mp)
+{
+	struct xnb_port *port = dev->data->dev_private;
+	struct xnb_rxq *rxq = &port->queues[qid].rx;
+
+	rxq->q = &port->queues[qid];
+	rxq->qid = qid;
+	rxq->mp = mp;
+	dev->data->rx_queues[qid] = rxq;
+	return 0;
+}
+
+static int
+xnb_tx_queue_setup(struct rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc __rte_unused,
+		   unsigned int socket __rte_unused,
+		   const struct rte_eth_txconf *conf __rte_unused)
+{
+	struct xnb_port *port = dev->data->dev_private;
+	struct xnb_txq *txq = &port->queues[qid].tx;
+
+	txq->q = &port->queues[qid];
+	txq->qid = qid;
+	dev->data->tx_queues[qid] = txq;
+	return 0;
+}
+
+static int
+xnb_mtu_set(struct rte_eth_dev *dev, uint16_t mtu)
+{
+	struct xnb_port *port = dev->data->dev_private;
+
+	port->mtu = mtu;
+	return 0;
+}
+
+static int
+xnb_stats_get(struct rte_eth_dev *dev, struct rte_eth_stats *st)
+{
+	struct xnb_port *port = dev->data->dev_private;
+
+	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++) {
+		const struct xnb_rxq *q = &port->queues[i].rx;
+
+		st->ipackets += q->pkts;
+		st->ibytes += q->bytes;
+		st->ierrors += q->errors;
+		st->imissed += q->missed;
+		if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
+			st->q_ipackets[i] = q->pkts;
+			st->q_ibytes[i] = q->bytes;
+		}
+	}
+	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++) {
+		const struct xnb_txq *q = &port->queues[i].tx;
+
+		st->opackets += q->pkts;
+		st->obytes += q->bytes;
+		st->oerrors += q->errors;
+		if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
+			st->q_opackets[i] = q->pkts;
+			st->q_obytes[i] = q->bytes;
+		}
+	}
+	return 0;
+}
+
+static int
+xnb_stats_reset(struct rte_eth_dev *dev)
+{
+	struct xnb_port *port = dev->data->dev_private;
+
+	for (uint16_t i = 0; i < XNB_MAX_QUEUES; i++) {
+		struct xnb_rxq *r = &port->queues[i].rx;
+		struct xnb_txq *t = &port->queues[i].tx;
+
+		r->pkts = r->bytes = r->errors = r->missed = 0;
+		t->pkts = t->bytes = t->errors = 0;
+	}
+	return 0;
+}
+
+/* A vif sees every frame the switch sends it: there is no filter to set. */
+static int
+xnb_promiscuous(struct rte_eth_dev *dev __rte_unused)
+{
+	return 0;
+}
+
+static const struct eth_dev_ops xnb_ops = {
+	.stats_get = xnb_stats_get,
+	.stats_reset = xnb_stats_reset,
+	.promiscuous_enable = xnb_promiscuous,
+	.promiscuous_disable = xnb_promiscuous,
+	.allmulticast_enable = xnb_promiscuous,
+	.allmulticast_disable = xnb_promiscuous,
+	.dev_configure = xnb_dev_configure,
+	.dev_infos_get = xnb_dev_infos_get,
+	.dev_start = xnb_dev_start,
+	.dev_stop = xnb_dev_stop,
+	.dev_close = xnb_dev_close,
+	.link_update = xnb_link_update,
+	.rx_queue_setup = xnb_rx_queue_setup,
+	.tx_queue_setup = xnb_tx_queue_setup,
+	.mtu_set = xnb_mtu_set,
+};
+
+/* Until the datapaths land a connected guest is never reached: nothing moves. */
+static uint16_t
+xnb_no_rx(void *q __rte_unused, struct rte_mbuf **pkts __rte_unused, uint16_t n __rte_unused)
+{
+	return 0;
+}
+
+static uint16_t
+xnb_no_tx(void *q __rte_unused, struct rte_mbuf **pkts __rte_unused, uint16_t n __rte_unused)
+{
+	return 0;
+}
+
+/* ---- vdev ---------------------------------------------------------------------- */
+
+static int
+xnb_probe(struct rte_vdev_device *vdev)
+{
+	const char *name = rte_vdev_device_name(vdev);
+	struct rte_eth_dev *dev;
+	struct xnb_port *port;
+	int rc;
+
+	if (rte_eal_process_type() != RTE_PROC_PRIMARY) {
+		XNB_LOG(ERR, "%s: secondary processes are not supported", name);
+		return -ENOTSUP;
+	}
+	dev = rte_eth_vdev_allocate(vdev, sizeof(*port));
+	if (dev == NULL)
+		return -ENOMEM;
+	port = dev->data->dev_private;
+	port->dev = dev;
+	snprintf(port->name, sizeof(port->name), "%s", name);
+	rc = xnb_parse_args(port, rte_vdev_device_args(vdev));
+	if (rc < 0)
+		goto fail;
+	rc = port->plat->gnt_open(&port->gnt, port->sim_dir);
+	if (rc < 0) {
+		if (port->plat == &xnb_platform_sim)
+			XNB_LOG(ERR, "%s: no simulator running in sim=%s: %s", name,
+				port->sim_dir, strerror(-rc));
+		else
+			XNB_LOG(ERR, "%s: platform=xen: cannot open /dev/xen/gntdev: %s "
+				"(not in a Xen domain? platform=sim runs on the simulator)",
+				name, strerror(-rc));
+		goto fail;
+	}
+	dev->dev_ops = &xnb_ops;
+	dev->rx_pkt_burst = xnb_no_rx;
+	dev->tx_pkt_burst = xnb_no_tx;
+	dev->data->mac_addrs = &port->mac;
+	dev->data->mtu = port->mtu;
+	dev->data->dev_flags |= RTE_ETH_DEV_AUTOFILL_QUEUE_XSTATS;
+	rc = xnb_xenbus_init(port);
+	if (rc < 0)
+		goto fail;
+	rte_eth_dev_probing_finish(dev);
+	XNB_LOG(INFO, "%s: vif %u.%u, %u queue(s), platform %s", name, port->domid,
+		port->handle, port->max_queues, port->plat->name);
+	return 0;
+fail:
+	xnb_dev_close(dev);
+	rte_eth_dev_release_port(dev);
+	return rc;
+}
+
+static int
+xnb_remove(struct rte_vdev_device *vdev)
+{
+	struct rte_eth_dev *dev = rte_eth_dev_allocated(rte_vdev_device_name(vdev));
+
+	if (dev == NULL)
+		return 0;
+	xnb_dev_close(dev);
+	return rte_eth_dev_release_port(dev);
+}
+
+static struct rte_vdev_driver xnb_vdev_drv = {
+	.probe = xnb_probe,
+	.remove = xnb_remove,
+};
+
+RTE_PMD_REGISTER_VDEV(net_xennetback, xnb_vdev_drv);
+RTE_PMD_REGISTER_PARAM_STRING(net_xennetback,
+	XNB_ARG_DOMID "=<int> "
+	XNB_ARG_HANDLE "=<int> "
+	XNB_ARG_QUEUES "=<1-8> "
+	XNB_ARG_MAC "=<mac> "
+	XNB_ARG_MTU "=<int> "
+	XNB_ARG_PLATFORM "=xen|sim "
+	XNB_ARG_SIM "=<dir> "
+	XNB_ARG_BACKEND_DOMID "=<int> "
+	XNB_ARG_COPY_MODE "=always");

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright(c) 2026 The xennetback authors
+#
+# net_xennetback inside the distro dpdk-testpmd against a running simulator:
+# bad devargs fail probe with exactly one clear line from the driver; a good
+# port reaches InitWait with its feature keys (read with Debian's
+# xenstore-read); a backend directory the toolstack creates late is waited
+# for, not an error.
+# usage: test_probe.sh xnb-simd xnb-simctl librte_net_xennetback.so
+set -u
+SIMD=$1 SIMCTL=$2 SO=$(readlink -f "$3")
+T=$(mktemp -d /tmp/xnb-probe-XXXXXX)
+PIDS=()
+trap 'kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$T" /var/run/dpdk/xnbprobe$$*' EXIT
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+
+"$SIMD" --dir "$T/sim" >"$T/simd.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do [ -f "$T/sim/simd.pid" ] && break; sleep 0.05; done
+"$SIMCTL" --dir "$T/sim" create 1 --mem 256
+"$SIMCTL" --dir "$T/sim" create 2 --mem 256
+export XENSTORED_PATH=$T/sim/xenstored.sock
+
+n=0
+# testpmd VDEV SECONDS: runs it for SECONDS, output in $T/out. With 0 it
+# exits as soon as it is up (EOF on stdin ends a testpmd without a stats period).
+testpmd() {
+	local run=(--stats-period 1)
+	n=$((n + 1))
+	[ "$2" = 0 ] && run=()
+	timeout "${2/#0/30}" dpdk-testpmd -d "$SO" --no-huge -m 512 --no-pci -l 0-1 \
+		--file-prefix=xnbprobe$$_$n --log-level=pmd.net.xennetback:info \
+		--vdev "$1" -- --total-num-mbufs=8192 "${run[@]}" \
+		</dev/null >"$T/out" 2>&1
+}
+
+# devargs -> the driver's one error line must match this
+bad=(
+	"domid=1,platform=sim,sim=$T/sim,colour=blue|invalid devargs"
+	"domid=abc,platform=sim,sim=$T/sim|invalid domid='abc'"
+	"platform=sim,sim=$T/sim|domid=<guest domain id> is required"
+	"domid=0,platform=sim,sim=$T/sim|invalid domid='0'"
+	"domid=1,queues=0,platform=sim,sim=$T/sim|invalid queues='0'"
+	"domid=1,queues=99,platform=sim,sim=$T/sim|invalid queues='99'"
+	"domid=1,platform=foo|invalid platform='foo'"
+	"domid=1,platform=sim|platform=sim needs sim="
+	"domid=1,platform=sim,sim=/nonexistent|no simulator running in sim=/nonexistent"
+	"domid=1,mac=zz:00,platform=sim,sim=$T/sim|invalid mac='zz:00'"
+	"domid=1,copy_mode=sometimes,platform=sim,sim=$T/sim|invalid copy_mode='sometimes'"
+)
+for case in "${bad[@]}"; do
+	args=${case%%|*} want=${case#*|}
+	testpmd "net_xennetback0,$args" 0
+	lines=$(grep -c 'xnb_[a-z_]*(): ' "$T/out")
+	grep -q "xnb_[a-z_]*(): .*$want" "$T/out" || fail "'$args': no line '$want'"
+	[ "$lines" -eq 1 ] || fail "'$args': $lines driver log lines, want 1"
+	grep -q "vdev_probe(): failed to initialize net_xennetback0" "$T/out" ||
+		fail "'$args': probe did not fail"
+done
+
+# A good port with the vif already there: InitWait and the features.
+"$SIMCTL" --dir "$T/sim" vif-add 1 0
+testpmd "net_xennetback_1_0,domid=1,queues=4,platform=sim,sim=$T/sim" 8 &
+PIDS+=($!)
+be=/local/domain/0/backend/vif/1/0
+for _ in $(seq 100); do
+	[ "$(xenstore-read $be/state 2>/dev/null)" = 2 ] && break
+	sleep 0.1
+done
+[ "$(xenstore-read $be/state 2>/dev/null)" = 2 ] || fail "not in InitWait"
+for k in feature-sg feature-gso-tcpv4 feature-gso-tcpv6 feature-rx-copy \
+	feature-rx-notify feature-split-event-channels feature-ipv6-csum-offload; do
+	[ "$(xenstore-read $be/$k 2>/dev/null)" = 1 ] || fail "$k != 1"
+done
+[ "$(xenstore-read $be/multi-queue-max-queues 2>/dev/null)" = 4 ] || fail "max queues"
+[ "$(xenstore-read $be/hotplug-status 2>/dev/null)" = connected ] || fail "hotplug-status"
+wait "${PIDS[-1]}"
+[ "$(xenstore-read $be/state 2>/dev/null)" = 6 ] || fail "not Closed after testpmd exit"
+
+# The toolstack creates the backend dir after testpmd started.
+testpmd "net_xennetback_2_0,domid=2,platform=sim,sim=$T/sim" 10 &
+PIDS+=($!)
+sleep 3
+[ -z "$(xenstore-read /local/domain/0/backend/vif/2/0/state 2>/dev/null)" ] ||
+	fail "backend dir existed too early"
+"$SIMCTL" --dir "$T/sim" vif-add 2 0
+be=/local/domain/0/backend/vif/2/0
+for _ in $(seq 50); do
+	[ "$(xenstore-read $be/state 2>/dev/null)" = 2 ] && break
+	sleep 0.1
+done
+[ "$(xenstore-read $be/state 2>/dev/null)" = 2 ] || fail "late dir: not in InitWait"
+wait "${PIDS[-1]}"
+grep -q "in InitWait" "$T/out" || fail "no InitWait log line"
+kill -0 "${PIDS[0]}" || fail "xnb-simd died"
+[ $fails -eq 0 ] && echo "test_probe: all checks passed"
+exit $((fails > 0))
