@@ -23,13 +23,14 @@ build: deps $(BUILD)/build.ninja
 test: build
 	meson test -C $(BUILD) $(TEST_OPTS)
 
-# Everything but real Xen, under AddressSanitizer and UBSan.
+# Everything but real Xen, under AddressSanitizer and UBSan. The testpmd suite
+# is left out: the distro's dpdk-testpmd cannot load a sanitized plugin.
 test-asan: deps
 	app/deps.sh --headers $(ASAN_BUILD)
 	[ -f $(ASAN_BUILD)/build.ninja ] || meson setup $(ASAN_BUILD) \
 		-Db_sanitize=address,undefined -Db_lundef=false $(MESON_OPTS)
 	ninja -C $(ASAN_BUILD)
-	meson test -C $(ASAN_BUILD) $(TEST_OPTS) --no-suite xen
+	meson test -C $(ASAN_BUILD) $(TEST_OPTS) --no-suite xen --no-suite testpmd
 
 demo: build
 	app/xnb-demo $(BUILD)

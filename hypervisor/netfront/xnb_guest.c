@@ -882,5 +882,13 @@ out:
 		nf_close(g->dev, 0, NULL);
 	if (g->o.create)
 		toolstack_destroy(&g->o);
+	for (i = 0; i < NF_MAX_QUEUES; i++) {
+		for (j = 0; j < BURST; j++)
+			free(g->txq[i].p[j].buf);
+		free(g->rq[i]);
+	}
+	if (g->seq != NULL)
+		nf_seqtrack_free(g->seq);
+	free(g);
 	return rc;
 }
