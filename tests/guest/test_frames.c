@@ -17,16 +17,7 @@
 #include "nf_hist.h"
 #include "nf_xen.h"
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-		fprintf(stderr, __VA_ARGS__); \
-		fputc('\n', stderr); \
-		failures++; \
-	} \
-} while (0)
+#include "xnb_check.h"
 
 static struct nf_gen
 gen(bool csum, bool gso)
@@ -237,8 +228,8 @@ main(void)
 	test_mix();
 	test_seq();
 	test_hist();
-	if (failures) {
-		fprintf(stderr, "%d check(s) failed\n", failures);
+	if (xnb_failures) {
+		fprintf(stderr, "%d check(s) failed\n", xnb_failures);
 		return 1;
 	}
 	printf("frames: all checks passed\n");

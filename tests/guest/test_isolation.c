@@ -8,7 +8,7 @@
  * made for them, even when one knows the other's frame numbers and grant
  * references. Domain 2 tries every way the API offers and must fail with
  * the status Xen 4.17 gives; a grant made for it must work (so the
- * failures are not a broken simulator). Also: dom2 cannot read dom1's
+ * xnb_failures are not a broken simulator). Also: dom2 cannot read dom1's
  * xenstore tree nor bind an event channel dom1 offered to someone else.
  *
  * usage: test_isolation PATH-TO-xnb-simd
@@ -29,6 +29,8 @@
 
 #include "xnbsim.h"
 
+#include "xnb_check.h"
+
 #define SECRET		"dom1 secret page, nobody else may read this"
 #define DOM_PAGES	64
 
@@ -37,17 +39,6 @@ struct info {
 	uint32_t ref_a, ref_b;
 	uint32_t port_for_dom0;
 };
-
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-		fprintf(stderr, __VA_ARGS__); \
-		fputc('\n', stderr); \
-		failures++; \
-	} \
-} while (0)
 
 static pid_t
 sim_start(const char *simd, const char *dir)
@@ -151,7 +142,7 @@ guest1(const char *dir, int to_parent, int from_parent)
 	CHECK(xnbsim_end_access(s, in.ref_a) == 0, "end ref_a");
 	CHECK(xnbsim_end_access(s, in.ref_b) == 0, "end ref_b");
 	xnbsim_close(s);
-	return failures ? 1 : 0;
+	return xnb_failures ? 1 : 0;
 }
 
 static int16_t
@@ -317,7 +308,7 @@ main(int argc, char **argv)
 		goto out;
 	CHECK(xnbsim_domain_create(dom0, 1, DOM_PAGES) == 0, "create dom1");
 	CHECK(xnbsim_domain_create(dom0, 2, DOM_PAGES) == 0, "create dom2");
-	if (failures)
+	if (xnb_failures)
 		goto out;
 
 	if (pipe(to_parent) != 0 || pipe(from_parent) != 0)
@@ -350,8 +341,8 @@ out:
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
-	if (failures) {
-		fprintf(stderr, "%d check(s) failed\n", failures);
+	if (xnb_failures) {
+		fprintf(stderr, "%d check(s) failed\n", xnb_failures);
 		return 1;
 	}
 	printf("isolation: all checks passed\n");

@@ -26,16 +26,7 @@
 
 #include "xnbsim.h"
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-		fprintf(stderr, __VA_ARGS__); \
-		fputc('\n', stderr); \
-		failures++; \
-	} \
-} while (0)
+#include "xnb_check.h"
 
 static char dir[256];
 static pid_t simd_pid;
@@ -421,8 +412,8 @@ main(int argc, char **argv)
 	test_two_processes(be);
 	xnbsim_close(be);
 	sim_stop();
-	if (failures) {
-		printf("test_sim: %d failure(s)\n", failures);
+	if (xnb_failures) {
+		printf("test_sim: %d failure(s)\n", xnb_failures);
 		return 1;
 	}
 	printf("test_sim: all checks passed\n");

@@ -25,6 +25,7 @@
 
 #include "xnb_internal.h"
 #include "xnb_lifetime.h"
+#include "xnb_check.h"
 
 int xnb_logtype;
 
@@ -36,17 +37,6 @@ static int mapped[NREFS];		/* pins, as the hypervisor counts them */
 static void *map_addr[NREFS];
 static int copies_refused;		/* make grant copy fail: fallback path */
 static int calls_map, calls_unmap, calls_copy;
-
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (!(cond)) { \
-		failures++; \
-		fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-		fprintf(stderr, __VA_ARGS__); \
-		fprintf(stderr, "\n"); \
-	} \
-} while (0)
 
 static int
 ref_of(const void *addr)
@@ -342,8 +332,8 @@ main(int argc, char **argv)
 
 	rte_mempool_free(mp);
 	rte_eal_cleanup();
-	if (failures) {
-		printf("test_lifetime: %d failures\n", failures);
+	if (xnb_failures) {
+		printf("test_lifetime: %d xnb_failures\n", xnb_failures);
 		return 1;
 	}
 	printf("test_lifetime: all checks passed\n");

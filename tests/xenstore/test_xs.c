@@ -24,17 +24,9 @@
 
 #include <xenstore.h>
 
-static int failures;
-static char dir[64];
+#include "xnb_check.h"
 
-#define CHECK(cond, ...) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-		fprintf(stderr, __VA_ARGS__); \
-		fputc('\n', stderr); \
-		failures++; \
-	} \
-} while (0)
+static char dir[64];
 
 static struct xs_handle *
 xs_as(const char *sock)
@@ -191,10 +183,10 @@ out:
 
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 		if (system(cmd) != 0)
-			failures++;
+			xnb_failures++;
 	}
-	if (failures) {
-		printf("test_xs: %d failure(s)\n", failures);
+	if (xnb_failures) {
+		printf("test_xs: %d failure(s)\n", xnb_failures);
 		return 1;
 	}
 	printf("test_xs: all checks passed\n");
