@@ -1,0 +1,210 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright(c) 2026 The xennetback authors
+"""What the testpmd-suite scripts share: a private simulator, the distro
+dpdk-testpmd with net_xennetback ports and its telemetry socket, xnb-guest
+runs with their JSON summaries, and a checker that prints every failed
+assertion before the script exits non-zero. Everything started here is
+stopped and removed at the end (XnbRig is a context manager). Python 3
+standard library only.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+
+class Checker:
+    """Collects failures so one run reports all of them, not just the first."""
+
+    def __init__(self, name):
+        self.name = name
+        self.fails = 0
+
+    def check(self, ok, what):
+        if not ok:
+            print(f"FAIL: {what}", file=sys.stderr, flush=True)
+            self.fails += 1
+        return ok
+
+    def eq(self, got, want, what):
+        return self.check(got == want, f"{what}: got {got}, want {want}")
+
+    def result(self):
+        if self.fails == 0:
+            print(f"{self.name}: all checks passed", flush=True)
+            return 0
+        print(f"{self.name}: {self.fails} check(s) failed", file=sys.stderr)
+        return 1
+
+
+class Telemetry:
+    """DPDK's telemetry v2 socket: one JSON request, one JSON reply."""
+
+    def __init__(self, prefix, alive, timeout=30):
+        path = f"/var/run/dpdk/{prefix}/dpdk_telemetry.v2"
+        deadline = time.time() + timeout
+        while True:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            try:
+                self.sock.connect(path)
+                break
+            except OSError:
+                self.sock.close()
+                if not alive() or time.time() > deadline:
+                    raise RuntimeError(f"no telemetry socket at {path}")
+                time.sleep(0.2)
+        json.loads(self.sock.recv(16384))  # the greeting
+
+    def get(self, cmd):
+        self.sock.send(cmd.encode())
+        reply = json.loads(self.sock.recv(1 << 20))
+        return reply.get(cmd.split(",")[0]) or {}
+
+    def close(self):
+        self.sock.close()
+
+
+def xstat(xstats, name):
+    """A driver counter summed over queues, whatever per-queue prefix the
+    names carry (rx_q0_..., q0_...): every key equal to or ending in
+    '_' + name."""
+    return sum(v for k, v in xstats.items() if k == name or k.endswith("_" + name))
+
+
+class XnbRig:
+    """A simulator directory with its daemon, guest domains with one vif
+    each, and the processes of one test."""
+
+    def __init__(self, build, tag):
+        self.build = os.path.abspath(build)
+        self.simd = f"{self.build}/hypervisor/xnb-simd"
+        self.simctl = f"{self.build}/hypervisor/xnb-simctl"
+        self.guest = f"{self.build}/hypervisor/netfront/xnb-guest"
+        self.pmd = f"{self.build}/drivers/net/xennetback/librte_net_xennetback.so"
+        for f in (self.simd, self.simctl, self.guest, self.pmd):
+            if not os.path.exists(f):
+                raise RuntimeError(f"{f} missing: build first")
+        self.work = tempfile.mkdtemp(prefix=f"xnb-{tag}-")
+        self.sim = f"{self.work}/sim"
+        self.prefix = f"xnb{tag}{os.getpid()}"
+        self.procs = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in reversed(self.procs):
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        shutil.rmtree(self.work, ignore_errors=True)
+        shutil.rmtree(f"/var/run/dpdk/{self.prefix}", ignore_errors=True)
+        return False
+
+    def log(self, name):
+        return f"{self.work}/{name}.log"
+
+    def tail(self, name, chars=3000):
+        try:
+            with open(self.log(name), errors="replace") as f:
+                return f.read()[-chars:]
+        except OSError:
+            return ""
+
+    def start(self, name, cmd, env=None):
+        with open(self.log(name), "w") as out:
+            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
+                                 stderr=subprocess.STDOUT, env=env)
+        self.procs.append(p)
+        return p
+
+    def simctl_run(self, *args):
+        r = subprocess.run([self.simctl, "--dir", self.sim, *map(str, args)],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"xnb-simctl {' '.join(map(str, args))}: "
+                               f"{r.stderr.strip()}")
+        return r.stdout
+
+    def start_sim(self, domains, mem=8192):
+        simd = self.start("simd", [self.simd, "--dir", self.sim])
+        for _ in range(200):
+            if os.path.exists(f"{self.sim}/simd.pid"):
+                break
+            if simd.poll() is not None:
+                break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("xnb-simd did not start")
+        if simd.poll() is not None:
+            raise RuntimeError(f"xnb-simd exited: {self.tail('simd')}")
+        for d in domains:
+            self.simctl_run("create", d, "--mem", mem)
+            self.simctl_run("vif-add", d, 0)
+        return simd
+
+    def sim_stats(self, dom):
+        """xnb-simctl stats DOM as a dict (state stays a string)."""
+        st = {}
+        for line in self.simctl_run("stats", dom).splitlines():
+            k, _, v = line.partition("=")
+            st[k] = int(v) if v.isdigit() else v
+        return st
+
+    def start_testpmd(self, domains, testpmd_args, extra_devargs=""):
+        vdevs = []
+        for d in domains:
+            vdevs += ["--vdev", f"net_xennetback_{d}_0,domid={d},platform=sim,"
+                      f"sim={self.sim}{extra_devargs}"]
+        cmd = ["dpdk-testpmd", "-d", self.pmd, "--no-huge", "-m", "1024", "--no-pci",
+               "-l", "0-1", f"--file-prefix={self.prefix}",
+               "--log-level=pmd.net.xennetback:info", *vdevs, "--",
+               "--total-num-mbufs=16384", "--rxq=1", "--txq=1",
+               "--max-pkt-len=65535", *testpmd_args]
+        print("+ " + " ".join(cmd), flush=True)
+        env = dict(os.environ, XENSTORED_PATH=f"{self.sim}/xenstored.sock")
+        p = self.start("testpmd", cmd, env=env)
+        try:
+            tel = Telemetry(self.prefix, lambda: p.poll() is None)
+        except RuntimeError as e:
+            raise RuntimeError(f"{e}; testpmd log:\n{self.tail('testpmd')}")
+        return p, tel
+
+    def guest_cmd(self, dom, mode, *args):
+        return [self.guest, "--sim", self.sim, "--domid", str(dom), "--handle", "0",
+                "--quiet", "--mode", mode, *map(str, args)]
+
+    def start_guest(self, name, dom, mode, *args):
+        cmd = self.guest_cmd(dom, mode, "--summary", f"{self.work}/{name}.json", *args)
+        print("+ " + " ".join(cmd), flush=True)
+        return self.start(name, cmd)
+
+    def summary(self, name):
+        try:
+            with open(f"{self.work}/{name}.json") as f:
+                return json.load(f)
+        except (OSError, ValueError) as e:
+            raise RuntimeError(f"no summary from {name} ({e}); its log:\n"
+                               f"{self.tail(name)}")
+
+
+def wait_link(tel, port, up, timeout, alive=lambda: True):
+    """Polls /ethdev/link_status until the port is up (or down); False on timeout."""
+    want = "UP" if up else "DOWN"
+    deadline = time.time() + timeout
+    while time.time() < deadline and alive():
+        if tel.get(f"/ethdev/link_status,{port}").get("status") == want:
+            return True
+        time.sleep(0.01)
+    return False
