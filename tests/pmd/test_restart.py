@@ -10,7 +10,9 @@ port's link must go up and then down (telemetry) and the run must verify
 cleanly and leave no grant held by the backend; at the end testpmd must
 have printed the LSC events, every grant and event channel between dom0 and
 dom1 must be released (simulator counts back to 0), and the last run must
-still carry verified traffic.
+still carry verified traffic. Then the guest's domain is destroyed under
+traffic: the backend must release it (the domain is reaped) and serve the
+domain re-created with the same id.
 
 usage: test_restart.py BUILDDIR [--restarts N]
 """
@@ -86,6 +88,39 @@ def main():
               f"rx {totals['rx_packets']} verified {totals['verified']}", flush=True)
         c.check(last is not None and last["verified"] > 0,
                 "traffic did not resume after the last restart")
+
+        # The guest vanishing mid-traffic (xl destroy): the backend must let go
+        # of the dead domain's pages so it is reaped, and serve the domain
+        # that is created next with the same domid.
+        g = rig.start_guest("vanish", 1, "loop", *traffic)
+        if c.check(wait_link(tel, 0, True, 15, alive), "vanish: link did not come up"):
+            time.sleep(RUN_SECONDS)
+            rig.simctl_run("destroy", 1)
+            c.check(wait_link(tel, 0, False, 15, alive),
+                    "vanish: link did not go down within 15 s of the domain's destruction")
+            deadline = time.time() + 15
+            while rig.sim_stats(1)["state"] != "none" and time.time() < deadline:
+                time.sleep(0.1)
+            d1 = rig.sim_stats(1)
+            c.eq(d1["state"], "none", "vanish: dom1 not reaped (its pages still mapped "
+                 f"{d1['grants_mapped']})")
+            g.send_signal(signal.SIGTERM)
+            try:
+                g.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                g.kill()
+            rig.simctl_run("create", 1, "--mem", 8192)
+            rig.simctl_run("vif-add", 1, 0)
+            g = rig.start_guest("reborn", 1, "loop", *traffic, "--duration", RUN_SECONDS)
+            if c.check(wait_link(tel, 0, True, 15, alive),
+                       "reborn: link did not come up for the re-created dom1"):
+                g.wait(timeout=60)
+                s = rig.summary("reborn")
+                c.check(s["verified"] > 0 and s["verify_errors"] == 0,
+                        f"reborn: verified {s['verified']}, verify_errors "
+                        f"{s['verify_errors']}, want > 0 and 0")
+                c.check(wait_link(tel, 0, False, 15, alive),
+                        "reborn: link did not go down after the guest left")
 
         st = tel.get("/ethdev/stats,0")
         xs = tel.get("/ethdev/xstats,0")
