@@ -7,8 +7,8 @@
  * face: vdev probe/remove, devargs, eth_dev_ops. The xenstore side is in
  * xnb_xenbus.c, the hypervisor calls behind xnb_platform.h.
  *
- * The datapaths are not here yet: a port probes, advertises the backend to
- * the toolstack and reports link down; its bursts move nothing.
+ * The bursts are in xnb_rx.c (guest TX -> rx_burst) and xnb_tx.c (tx_burst ->
+ * guest RX); everything they share is in xnb_internal.h.
  */
 
 #include <errno.h>
@@ -21,7 +21,9 @@
 #include <ethdev_vdev.h>
 #include <rte_ethdev.h>
 #include <rte_kvargs.h>
+#include <rte_lcore.h>
 #include <rte_malloc.h>
+#include <rte_string_fns.h>
 
 #include "xnb_internal.h"
 
@@ -188,6 +190,25 @@ xnb_dev_configure(struct rte_eth_dev *dev __rte_unused)
 	return 0;
 }
 
+/* Link is up while a guest is connected and the port started (any thread
+ * holding the port lock); an LSC event when that changes. */
+void
+xnb_port_link_update(struct xnb_port *port)
+{
+	struct rte_eth_dev *dev = port->dev;
+	struct rte_eth_link link = {
+		.link_speed = RTE_ETH_SPEED_NUM_10G,
+		.link_duplex = RTE_ETH_LINK_FULL_DUPLEX,
+		.link_autoneg = RTE_ETH_LINK_FIXED,
+		.link_status = port->connected && port->started ?
+			RTE_ETH_LINK_UP : RTE_ETH_LINK_DOWN,
+	};
+
+	/* rte_eth_linkstatus_set returns 0 when the status changed. */
+	if (rte_eth_linkstatus_set(dev, &link) == 0 && dev->data->dev_conf.intr_conf.lsc)
+		rte_eth_dev_callback_process(dev, RTE_ETH_EVENT_INTR_LSC, NULL);
+}
+
 static int
 xnb_dev_infos_get(struct rte_eth_dev *dev, struct rte_eth_dev_info *info)
 {
@@ -200,6 +221,15 @@ xnb_dev_infos_get(struct rte_eth_dev *dev, struct rte_eth_dev_info *info)
 	info->min_mtu = RTE_ETHER_MIN_MTU;
 	info->max_mtu = XEN_NETIF_MAX_TX_SIZE - RTE_ETHER_HDR_LEN;
 	info->min_rx_bufsize = 0;
+	/* Packets larger than an mbuf are always chained, as vhost does. */
+	info->rx_offload_capa = RTE_ETH_RX_OFFLOAD_SCATTER |
+		RTE_ETH_RX_OFFLOAD_TCP_LRO | RTE_ETH_RX_OFFLOAD_TCP_CKSUM |
+		RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+	info->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS |
+		RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM |
+		RTE_ETH_TX_OFFLOAD_TCP_TSO;
+	info->default_rxportconf.burst_size = XNB_BURST_MAX;
+	info->default_txportconf.burst_size = XNB_BURST_MAX;
 	return 0;
 }
 
@@ -210,6 +240,12 @@ xnb_dev_start(struct rte_eth_dev *dev)
 
 	port->started = true;
 	dev->data->dev_started = 1;
+	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
+		dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
+	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
+		dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
+	/* A frontend that was waiting for us connects now. */
+	xnb_xenbus_kick(port);
 	return 0;
 }
 
@@ -218,8 +254,18 @@ xnb_dev_stop(struct rte_eth_dev *dev)
 {
 	struct xnb_port *port = dev->data->dev_private;
 
+	/*
+	 * The guest stays connected (its TX waits, as behind a vif whose
+	 * carrier is off): OVS stops and starts ports to reconfigure them, and
+	 * a Linux netfront does not reconnect after its backend closed.
+	 */
 	port->started = false;
 	dev->data->dev_started = 0;
+	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
+		dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
+	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
+		dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
+	xnb_xenbus_kick(port);
 	return 0;
 }
 
@@ -231,6 +277,20 @@ xnb_dev_close(struct rte_eth_dev *dev)
 	if (rte_eal_process_type() != RTE_PROC_PRIMARY || port == NULL)
 		return 0;
 	xnb_xenbus_fini(port);
+	for (uint16_t i = 0; i < XNB_MAX_QUEUES; i++) {
+		struct xnb_queue *q = &port->queues[i];
+
+		xnb_rxq_fini(&q->rx);
+		xnb_txq_fini(&q->tx);
+		if (q->evt != NULL)
+			port->plat->evt_close(q->evt);
+		q->evt = q->rx.evt = q->tx.evt = NULL;
+	}
+	if (dev->intr_handle != NULL) {
+		rte_intr_vec_list_free(dev->intr_handle);
+		rte_intr_instance_free(dev->intr_handle);
+		dev->intr_handle = NULL;
+	}
 	if (port->gnt != NULL) {
 		port->plat->gnt_close(port->gnt);
 		port->gnt = NULL;
@@ -240,18 +300,11 @@ xnb_dev_close(struct rte_eth_dev *dev)
 	return 0;
 }
 
+/* The link is kept current by the state machine: nothing to ask. */
 static int
-xnb_link_update(struct rte_eth_dev *dev, int wait __rte_unused)
+xnb_link_update(struct rte_eth_dev *dev __rte_unused, int wait __rte_unused)
 {
-	struct xnb_port *port = dev->data->dev_private;
-	struct rte_eth_link link = {
-		.link_speed = RTE_ETH_SPEED_NUM_10G,
-		.link_duplex = RTE_ETH_LINK_FULL_DUPLEX,
-		.link_autoneg = RTE_ETH_LINK_FIXED,
-		.link_status = port->connected ? RTE_ETH_LINK_UP : RTE_ETH_LINK_DOWN,
-	};
-
-	return rte_eth_linkstatus_set(dev, &link);
+	return 0;
 }
 
 static int
@@ -262,8 +315,6 @@ xnb_rx_queue_setup(struct rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc __rte
 	struct xnb_port *port = dev->data->dev_private;
 	struct xnb_rxq *rxq = &port->queues[qid].rx;
 
-	rxq->q = &port->queues[qid];
-	rxq->qid = qid;
 	rxq->mp = mp;
 	dev->data->rx_queues[qid] = rxq;
 	return 0;
@@ -277,8 +328,6 @@ xnb_tx_queue_setup(struct rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc __rte
 	struct xnb_port *port = dev->data->dev_private;
 	struct xnb_txq *txq = &port->queues[qid].tx;
 
-	txq->q = &port->queues[qid];
-	txq->qid = qid;
 	dev->data->tx_queues[qid] = txq;
 	return 0;
 }
@@ -334,7 +383,126 @@ xnb_stats_reset(struct rte_eth_dev *dev)
 
 		r->pkts = r->bytes = r->errors = r->missed = 0;
 		t->pkts = t->bytes = t->errors = 0;
+		memset(&r->xs, 0, sizeof(r->xs));
+		memset(&t->xs, 0, sizeof(t->xs));
 	}
+	return 0;
+}
+
+/*
+ * xstats: each counter summed over the queues under its own name
+ * ("rx_hypercalls_copy"), then per queue ("rx_q0_hypercalls_copy"), then the
+ * port's connection counters.
+ */
+#define XNB_XSTAT_NAME(name, field) name,
+static const char *const xnb_rx_xstat_names[] = { XNB_RXQ_XSTATS(XNB_XSTAT_NAME) };
+static const char *const xnb_tx_xstat_names[] = { XNB_TXQ_XSTATS(XNB_XSTAT_NAME) };
+static const char *const xnb_port_xstat_names[] = {
+	"guest_connects", "guest_disconnects", "guest_fatal_errors",
+};
+#define XNB_NB_RX_XSTATS RTE_DIM(xnb_rx_xstat_names)
+#define XNB_NB_TX_XSTATS RTE_DIM(xnb_tx_xstat_names)
+
+static unsigned int
+xnb_xstats_count(const struct rte_eth_dev *dev)
+{
+	return XNB_NB_RX_XSTATS * (1 + dev->data->nb_rx_queues) +
+	       XNB_NB_TX_XSTATS * (1 + dev->data->nb_tx_queues) +
+	       RTE_DIM(xnb_port_xstat_names);
+}
+
+static int
+xnb_xstats_get_names(struct rte_eth_dev *dev, struct rte_eth_xstat_name *names,
+		     unsigned int size)
+{
+	unsigned int n = xnb_xstats_count(dev), k = 0;
+
+	if (names == NULL || size < n)
+		return n;
+	for (unsigned int i = 0; i < XNB_NB_RX_XSTATS; i++)
+		strlcpy(names[k++].name, xnb_rx_xstat_names[i], sizeof(names[0].name));
+	for (uint16_t q = 0; q < dev->data->nb_rx_queues; q++)
+		for (unsigned int i = 0; i < XNB_NB_RX_XSTATS; i++)
+			snprintf(names[k++].name, sizeof(names[0].name), "rx_q%u_%s", q,
+				 xnb_rx_xstat_names[i] + 3);
+	for (unsigned int i = 0; i < XNB_NB_TX_XSTATS; i++)
+		strlcpy(names[k++].name, xnb_tx_xstat_names[i], sizeof(names[0].name));
+	for (uint16_t q = 0; q < dev->data->nb_tx_queues; q++)
+		for (unsigned int i = 0; i < XNB_NB_TX_XSTATS; i++)
+			snprintf(names[k++].name, sizeof(names[0].name), "tx_q%u_%s", q,
+				 xnb_tx_xstat_names[i] + 3);
+	for (unsigned int i = 0; i < RTE_DIM(xnb_port_xstat_names); i++)
+		strlcpy(names[k++].name, xnb_port_xstat_names[i], sizeof(names[0].name));
+	return n;
+}
+
+static int
+xnb_xstats_get(struct rte_eth_dev *dev, struct rte_eth_xstat *xs, unsigned int size)
+{
+	struct xnb_port *port = dev->data->dev_private;
+	unsigned int n = xnb_xstats_count(dev), k = 0, base;
+
+	if (xs == NULL || size < n)
+		return n;
+	/* The counter structs are arrays of uint64_t in X-macro order. */
+	base = k;
+	for (unsigned int i = 0; i < XNB_NB_RX_XSTATS; i++)
+		xs[k++].value = 0;
+	for (uint16_t q = 0; q < dev->data->nb_rx_queues; q++) {
+		const uint64_t *c = (const uint64_t *)&port->queues[q].rx.xs;
+
+		for (unsigned int i = 0; i < XNB_NB_RX_XSTATS; i++) {
+			xs[base + i].value += c[i];
+			xs[k++].value = c[i];
+		}
+	}
+	base = k;
+	for (unsigned int i = 0; i < XNB_NB_TX_XSTATS; i++)
+		xs[k++].value = 0;
+	for (uint16_t q = 0; q < dev->data->nb_tx_queues; q++) {
+		const uint64_t *c = (const uint64_t *)&port->queues[q].tx.xs;
+
+		for (unsigned int i = 0; i < XNB_NB_TX_XSTATS; i++) {
+			xs[base + i].value += c[i];
+			xs[k++].value = c[i];
+		}
+	}
+	xs[k++].value = port->connects;
+	xs[k++].value = port->disconnects;
+	xs[k++].value = port->fatal_errors;
+	for (unsigned int i = 0; i < n; i++)
+		xs[i].id = i;
+	return n;
+}
+
+/*
+ * Rx interrupts: the queue's event-channel fd. Enabling drains what is
+ * pending, unmasks, and asks the guest to notify on its next request (the
+ * ring's req_event); while polling, the guest is never asked to notify.
+ */
+static int
+xnb_rx_queue_intr_enable(struct rte_eth_dev *dev, uint16_t qid)
+{
+	struct xnb_port *port = dev->data->dev_private;
+	struct xnb_queue *q = &port->queues[qid];
+	int p;
+
+	q->rx.intr_enabled = true;
+	while ((p = port->plat->evt_pending(q->evt)) >= 0)
+		port->plat->evt_unmask(q->evt, p);
+	if (xnb_guard_enter(&q->rx.guard)) {
+		xnb_rxq_arm(&q->rx);
+		xnb_guard_leave(&q->rx.guard);
+	}
+	return 0;
+}
+
+static int
+xnb_rx_queue_intr_disable(struct rte_eth_dev *dev, uint16_t qid)
+{
+	struct xnb_port *port = dev->data->dev_private;
+
+	port->queues[qid].rx.intr_enabled = false;
 	return 0;
 }
 
@@ -361,18 +529,52 @@ static const struct eth_dev_ops xnb_ops = {
 	.rx_queue_setup = xnb_rx_queue_setup,
 	.tx_queue_setup = xnb_tx_queue_setup,
 	.mtu_set = xnb_mtu_set,
+	.xstats_get = xnb_xstats_get,
+	.xstats_get_names = xnb_xstats_get_names,
+	.xstats_reset = xnb_stats_reset,
+	.rx_queue_intr_enable = xnb_rx_queue_intr_enable,
+	.rx_queue_intr_disable = xnb_rx_queue_intr_disable,
 };
 
-/* Until the datapaths land a connected guest is never reached: nothing moves. */
-static uint16_t
-xnb_no_rx(void *q __rte_unused, struct rte_mbuf **pkts __rte_unused, uint16_t n __rte_unused)
+/*
+ * Per queue: its event-channel handle (kept for the port's life, so its fd
+ * can be the rx interrupt), the bursts' scratch, and the interrupt vector.
+ */
+static int
+xnb_queues_init(struct rte_eth_dev *dev, struct xnb_port *port)
 {
-	return 0;
-}
+	int socket = rte_socket_id(), rc;
 
-static uint16_t
-xnb_no_tx(void *q __rte_unused, struct rte_mbuf **pkts __rte_unused, uint16_t n __rte_unused)
-{
+	dev->intr_handle = rte_intr_instance_alloc(RTE_INTR_INSTANCE_F_PRIVATE);
+	if (dev->intr_handle == NULL)
+		return -ENOMEM;
+	if (rte_intr_type_set(dev->intr_handle, RTE_INTR_HANDLE_EXT) ||
+	    rte_intr_vec_list_alloc(dev->intr_handle, NULL, port->max_queues) ||
+	    rte_intr_nb_efd_set(dev->intr_handle, port->max_queues) ||
+	    rte_intr_max_intr_set(dev->intr_handle, port->max_queues + 1))
+		return -ENOMEM;
+	for (uint16_t i = 0; i < port->max_queues; i++) {
+		struct xnb_queue *q = &port->queues[i];
+
+		q->port = port;
+		q->id = i;
+		q->rx.q = q->tx.q = q;
+		q->rx.qid = q->tx.qid = i;
+		rc = port->plat->evt_open(&q->evt, port->gnt);
+		if (rc < 0) {
+			XNB_LOG(ERR, "%s: cannot open an event channel handle: %s",
+				port->name, strerror(-rc));
+			return rc;
+		}
+		q->rx.evt = q->tx.evt = q->evt;
+		rc = xnb_rxq_init(&q->rx, socket);
+		if (rc == 0)
+			rc = xnb_txq_init(&q->tx, socket);
+		if (rc < 0)
+			return rc;
+		rte_intr_vec_list_index_set(dev->intr_handle, i, RTE_INTR_VEC_RXTX_OFFSET + i);
+		rte_intr_efds_index_set(dev->intr_handle, i, port->plat->evt_fd(q->evt));
+	}
 	return 0;
 }
 
@@ -395,6 +597,7 @@ xnb_probe(struct rte_vdev_device *vdev)
 		return -ENOMEM;
 	port = dev->data->dev_private;
 	port->dev = dev;
+	port->port_id = dev->data->port_id;
 	snprintf(port->name, sizeof(port->name), "%s", name);
 	rc = xnb_parse_args(port, rte_vdev_device_args(vdev));
 	if (rc < 0)
@@ -410,12 +613,17 @@ xnb_probe(struct rte_vdev_device *vdev)
 				name, strerror(-rc));
 		goto fail;
 	}
+	pthread_mutex_init(&port->lock, NULL);
+	rc = xnb_queues_init(dev, port);
+	if (rc < 0)
+		goto fail;
 	dev->dev_ops = &xnb_ops;
-	dev->rx_pkt_burst = xnb_no_rx;
-	dev->tx_pkt_burst = xnb_no_tx;
+	dev->rx_pkt_burst = xnb_rx_burst;
+	dev->tx_pkt_burst = xnb_tx_burst;
 	dev->data->mac_addrs = &port->mac;
 	dev->data->mtu = port->mtu;
-	dev->data->dev_flags |= RTE_ETH_DEV_AUTOFILL_QUEUE_XSTATS;
+	dev->data->dev_flags |= RTE_ETH_DEV_AUTOFILL_QUEUE_XSTATS | RTE_ETH_DEV_INTR_LSC;
+	xnb_port_link_update(port);
 	rc = xnb_xenbus_init(port);
 	if (rc < 0)
 		goto fail;

@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <pthread.h>
+
 #include <rte_atomic.h>
 #include <rte_dev.h>
 #include <rte_ether.h>
@@ -24,12 +26,16 @@
 #include <rte_mbuf.h>
 #include <rte_spinlock.h>
 
-/* ring.h expects the includer to supply the barriers for this interface version. */
+#include <xen/io/netif.h>
+#include <xen/io/xenbus.h>
+/* ring.h (re)defines its barriers as the kernel's mb()/wmb(), which user
+ * space lacks: replace them once it is in. */
+#undef xen_mb
+#undef xen_rmb
+#undef xen_wmb
 #define xen_mb()	rte_mb()
 #define xen_rmb()	rte_rmb()
 #define xen_wmb()	rte_wmb()
-#include <xen/io/netif.h>
-#include <xen/io/xenbus.h>
 
 #include "xnb_platform.h"
 
@@ -117,10 +123,12 @@ struct xnb_rxq {
 	struct xnb_guard guard;
 	netif_tx_back_ring_t ring;	/* valid while connected */
 	uint32_t evtchn;		/* local port the guest's TX events arrive on */
-	struct xnb_evt *evt;		/* its handle; its fd is the rx interrupt */
+	struct xnb_evt *evt;		/* the queue's handle; its fd is the rx interrupt */
 	bool intr_enabled;
 	uint64_t pkts, bytes, errors, missed;
 	struct xnb_rxq_xstats xs;
+	/* Per-burst scratch, kept here rather than on the lcore's stack. */
+	struct xnb_rx_scratch *scratch;
 };
 
 /* ethdev tx queue: the guest's RX ring. */
@@ -130,9 +138,10 @@ struct xnb_txq {
 	struct xnb_guard guard;
 	netif_rx_back_ring_t ring;	/* valid while connected */
 	uint32_t evtchn;		/* same as rxq's unless split channels */
-	struct xnb_evt *evt;		/* rxq's handle unless split channels */
+	struct xnb_evt *evt;		/* the queue's handle (shared with rxq) */
 	uint64_t pkts, bytes, errors;
 	struct xnb_txq_xstats xs;
+	struct xnb_tx_scratch *scratch;
 };
 
 /* One netif queue: a ring pair and its channel(s). */
@@ -143,7 +152,11 @@ struct xnb_queue {
 	struct xnb_txq tx;
 	void *tx_sring;			/* mapped guest pages, NULL when down */
 	void *rx_sring;
+	struct xnb_evt *evt;		/* opened at probe, kept for the port's life */
 	bool split_evtchn;
+	/* Set by a burst that found the ring state broken; the control
+	 * thread disconnects the guest (a burst cannot tear down its own ring). */
+	uint32_t fatal;
 };
 
 /* What the frontend asked for at connect time (read from its xenstore dir). */
@@ -158,6 +171,7 @@ struct xnb_frontend_features {
 
 struct xnb_port {
 	struct rte_eth_dev *dev;
+	uint16_t port_id;		/* the ethdev's, for mbuf->port */
 	char name[RTE_DEV_NAME_MAX_LEN];
 
 	/* devargs */
@@ -176,7 +190,8 @@ struct xnb_port {
 	/* xenstore side, owned by xnb_xenbus.c */
 	struct xnb_xenbus *xb;
 
-	/* the connection, changed only by the control thread */
+	/* the connection, changed only by the control thread under lock */
+	pthread_mutex_t lock;
 	uint16_t nb_queues;		/* in use by the frontend */
 	struct xnb_frontend_features fe;
 	bool connected;
@@ -187,18 +202,33 @@ struct xnb_port {
 };
 
 /* xnb_xenbus.c: the backend state machine, called from the ethdev ops. */
-int xnb_xenbus_init(struct xnb_port *port);	/* at probe: write InitWait */
+int xnb_xenbus_init(struct xnb_port *port);	/* at probe: watch, InitWait */
 void xnb_xenbus_fini(struct xnb_port *port);	/* at close: Closed, tear down */
-/* A datapath found the ring state itself broken: disconnect the guest,
- * writing an error node, as Linux netback's fatal_tx_err. Any thread. */
-void xnb_xenbus_fatal(struct xnb_port *port, const char *why);
+/* dev_start: connect a frontend that was waiting for it. */
+void xnb_xenbus_kick(struct xnb_port *port);
+/*
+ * A burst found the ring state itself broken (Linux netback's
+ * xenvif_fatal_tx_err): it stops using the queue at once and the control
+ * thread disconnects the guest with an error node. Any lcore.
+ */
+void xnb_queue_fatal(struct xnb_queue *q, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
-/* rte_eth_xennetback.c: link state follows the connection. */
-void xnb_port_link_update(struct xnb_port *port, bool up);
+/* rte_eth_xennetback.c: link state follows the connection (control thread). */
+void xnb_port_link_update(struct xnb_port *port);
 
-/* xnb_rx.c / xnb_tx.c: the bursts, and ring setup at connect time. */
+/* xnb_rx.c / xnb_tx.c: the bursts and their per-queue state. */
 uint16_t xnb_rx_burst(void *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts);
 uint16_t xnb_tx_burst(void *txq, struct rte_mbuf **pkts, uint16_t nb_pkts);
+int xnb_rxq_init(struct xnb_rxq *rxq, int socket);
+void xnb_rxq_fini(struct xnb_rxq *rxq);
+int xnb_txq_init(struct xnb_txq *txq, int socket);
+void xnb_txq_fini(struct xnb_txq *txq);
+/* Connect time: the guest's TX ring (rsp_prod as the guest left it). */
+void xnb_rxq_attach(struct xnb_rxq *rxq, netif_tx_sring_t *s);
+void xnb_txq_attach(struct xnb_txq *txq, netif_rx_sring_t *s);
+/* Rx interrupt: arm the guest's TX ring for a notification. */
+void xnb_rxq_arm(struct xnb_rxq *rxq);
 
 /* The guard, for the control thread. */
 static inline void

@@ -9,6 +9,7 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -112,6 +113,7 @@ static int
 xnb_xen_evt_open(struct xnb_evt **e, struct xnb_gnt *g __rte_unused)
 {
 	struct xnb_evt *x = calloc(1, sizeof(*x));
+	int fl;
 
 	if (x == NULL)
 		return -ENOMEM;
@@ -119,6 +121,15 @@ xnb_xen_evt_open(struct xnb_evt **e, struct xnb_gnt *g __rte_unused)
 	if (x->xce == NULL) {
 		int err = errno;
 
+		free(x);
+		return -err;
+	}
+	/* xenevtchn_pending() reads the fd: it must not block a poll loop. */
+	fl = fcntl(xenevtchn_fd(x->xce), F_GETFL);
+	if (fl < 0 || fcntl(xenevtchn_fd(x->xce), F_SETFL, fl | O_NONBLOCK) < 0) {
+		int err = errno;
+
+		xenevtchn_close(x->xce);
 		free(x);
 		return -err;
 	}

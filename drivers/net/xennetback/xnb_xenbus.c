@@ -3,25 +3,33 @@
  */
 
 /*
- * The xenstore side of the backend: the vif's backend directory, its feature
- * keys and the XenbusState it advertises. Watches are read in the EAL
- * interrupt thread (libxenstore's watch fd registered as an external
- * interrupt), so nothing here runs on a datapath lcore.
+ * The xenstore side of the backend (Linux netback's xenbus.c): the vif's
+ * backend directory, its feature keys, the XenbusState it advertises, and
+ * connecting the frontend's rings and event channels when it is ready.
+ *
+ * Everything here runs in the EAL interrupt thread (libxenstore's watch fd is
+ * registered as an external interrupt, fatal errors arrive as an EAL alarm)
+ * or in the application's control thread (dev_start, dev_close), serialised
+ * by the port lock; no datapath lcore ever waits on xenstore.
  *
  * The toolstack may create the backend directory after the application
  * started: the watch on it fires when it appears, and only then does the
  * backend write its features and go to InitWait, the state libxl waits for.
- *
- * This first version stops at InitWait: connecting the rings on the
- * frontend's Connected is the copy-mode issue's work.
+ * A frontend that disconnects (Closing, Closed, its domain gone) is torn
+ * down and the backend goes back to InitWait for the next one: the port
+ * lives on in the application.
  */
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_alarm.h>
+#include <rte_common.h>
 #include <rte_interrupts.h>
+#include <rte_pause.h>
 #include <xenstore.h>
 
 #include "xnb_internal.h"
@@ -30,8 +38,12 @@ struct xnb_xenbus {
 	struct xs_handle *xs;
 	struct rte_intr_handle *intr;
 	char be[128];		/* backend/vif/<domid>/<handle> */
+	char fe[128];		/* the frontend's directory, from be/frontend */
 	char token[96];
-	bool advertised;
+	char fe_token[96];
+	bool advertised;	/* features written, frontend state watched */
+	int state;		/* what we last wrote to be/state */
+	char fatal_why[160];	/* first fatal error of this connection */
 };
 
 static int
@@ -42,15 +54,77 @@ static int
 xnb_xs_printf(struct xnb_xenbus *xb, xs_transaction_t t, const char *key,
 	      const char *fmt, ...)
 {
-	char path[192], val[64];
+	char path[192], val[192];
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
 	n = vsnprintf(val, sizeof(val), fmt, ap);
 	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(val))
+		n = sizeof(val) - 1;
 	snprintf(path, sizeof(path), "%s/%s", xb->be, key);
 	return xs_write(xb->xs, t, path, val, n) ? 0 : -errno;
+}
+
+static const char *
+xnb_state_name(int state)
+{
+	static const char *const names[] = {
+		"Unknown", "Initialising", "InitWait", "Initialised", "Connected",
+		"Closing", "Closed", "Reconfiguring", "Reconfigured",
+	};
+
+	return state >= 0 && state < (int)RTE_DIM(names) ? names[state] : "?";
+}
+
+static void
+xnb_xenbus_set_state(struct xnb_port *port, int state)
+{
+	struct xnb_xenbus *xb = port->xb;
+
+	if (xb->state == state)
+		return;
+	if (xnb_xs_printf(xb, XBT_NULL, "state", "%d", state) < 0)
+		XNB_LOG(ERR, "%s: cannot write %s/state", port->name, xb->be);
+	xb->state = state;
+	XNB_LOG(INFO, "%s: backend state %s", port->name, xnb_state_name(state));
+}
+
+/*
+ * Reads an unsigned decimal the frontend wrote. The guest owns those keys:
+ * anything but a plain number in range is refused.
+ */
+static int
+xnb_fe_read(struct xnb_xenbus *xb, const char *dir, const char *key,
+	    unsigned long max, unsigned long *val)
+{
+	char path[256], *v, *end;
+	unsigned int len;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, key);
+	v = xs_read(xb->xs, XBT_NULL, path, &len);
+	if (v == NULL)
+		return -ENOENT;
+	errno = 0;
+	*val = strtoul(v, &end, 10);
+	if (len == 0 || v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0 ||
+	    *val > max)
+		rc = -EINVAL;
+	free(v);
+	return rc;
+}
+
+/* A boolean feature key: absent means the default, anything else must be 0/1. */
+static bool
+xnb_fe_flag(struct xnb_xenbus *xb, const char *key, bool def)
+{
+	unsigned long v;
+
+	if (xnb_fe_read(xb, xb->fe, key, 1, &v) < 0)
+		return def;
+	return v == 1;
 }
 
 /* Features, hotplug status and InitWait, in one transaction. */
@@ -82,7 +156,304 @@ xnb_xenbus_advertise(struct xnb_port *port)
 			return -EIO;
 		}
 	} while (!xs_transaction_end(xb->xs, t, false) && errno == EAGAIN);
+	xb->state = XenbusStateInitWait;
 	return 0;
+}
+
+/* ---- rings and channels ---------------------------------------------------- */
+
+static void
+xnb_queue_disconnect(struct xnb_port *port, struct xnb_queue *q)
+{
+	void *rings[2];
+	uint32_t n = 0;
+
+	if (q->tx.evtchn != 0 && q->tx.evtchn != q->rx.evtchn)
+		port->plat->evt_unbind(q->evt, q->tx.evtchn);
+	if (q->rx.evtchn != 0)
+		port->plat->evt_unbind(q->evt, q->rx.evtchn);
+	q->rx.evtchn = q->tx.evtchn = 0;
+	if (q->tx_sring != NULL)
+		rings[n++] = q->tx_sring;
+	if (q->rx_sring != NULL)
+		rings[n++] = q->rx_sring;
+	if (n > 0 && port->plat->gnt_unmap(port->gnt, n, rings) < 0)
+		XNB_LOG(ERR, "%s: queue %u: cannot unmap the rings", port->name, q->id);
+	q->tx_sring = q->rx_sring = NULL;
+	memset(&q->rx.ring, 0, sizeof(q->rx.ring));
+	memset(&q->tx.ring, 0, sizeof(q->tx.ring));
+	q->split_evtchn = false;
+	__atomic_store_n(&q->fatal, 0, __ATOMIC_RELEASE);
+}
+
+/* Stops the bursts, then unmaps and unbinds everything of the connection. */
+static void
+xnb_disconnect(struct xnb_port *port)
+{
+	if (!port->connected)
+		return;
+	for (uint16_t i = 0; i < port->nb_queues; i++) {
+		xnb_guard_close(&port->queues[i].rx.guard);
+		xnb_guard_close(&port->queues[i].tx.guard);
+	}
+	for (uint16_t i = 0; i < port->nb_queues; i++)
+		xnb_queue_disconnect(port, &port->queues[i]);
+	port->nb_queues = 0;
+	port->connected = false;
+	port->disconnects++;
+	xnb_port_link_update(port);
+	XNB_LOG(INFO, "%s: guest %u disconnected", port->name, port->domid);
+}
+
+/* The frontend's ring pages, mapped writable in one call. */
+static int
+xnb_map_rings(struct xnb_port *port, struct xnb_queue *q, const char *dir)
+{
+	struct xnb_xenbus *xb = port->xb;
+	unsigned long tx_ref, rx_ref;
+	uint32_t refs[2];
+	void *va[2] = { NULL, NULL };
+	int16_t st[2];
+	int rc;
+
+	if (xnb_fe_read(xb, dir, "tx-ring-ref", UINT32_MAX, &tx_ref) < 0 ||
+	    xnb_fe_read(xb, dir, "rx-ring-ref", UINT32_MAX, &rx_ref) < 0) {
+		XNB_LOG(ERR, "%s: %s: missing or bad tx-ring-ref/rx-ring-ref",
+			port->name, dir);
+		return -EINVAL;
+	}
+	refs[0] = tx_ref;
+	refs[1] = rx_ref;
+	rc = port->plat->gnt_map(port->gnt, port->domid, 2, refs, 1, va, st);
+	if (rc < 0 || st[0] != GNTST_okay || st[1] != GNTST_okay) {
+		XNB_LOG(ERR, "%s: %s: cannot map ring grants %u/%u (status %d/%d)",
+			port->name, dir, refs[0], refs[1], rc < 0 ? rc : st[0],
+			rc < 0 ? rc : st[1]);
+		for (int i = 0; i < 2; i++)
+			if (rc >= 0 && st[i] == GNTST_okay && va[i] != NULL)
+				port->plat->gnt_unmap(port->gnt, 1, &va[i]);
+		return -EINVAL;
+	}
+	q->tx_sring = va[0];
+	q->rx_sring = va[1];
+	return 0;
+}
+
+static int
+xnb_bind(struct xnb_port *port, struct xnb_queue *q, const char *dir,
+	 const char *key, uint32_t *local)
+{
+	unsigned long remote;
+	int rc;
+
+	if (xnb_fe_read(port->xb, dir, key, UINT32_MAX, &remote) < 0 || remote == 0) {
+		XNB_LOG(ERR, "%s: %s: missing or bad %s", port->name, dir, key);
+		return -EINVAL;
+	}
+	rc = port->plat->evt_bind(q->evt, port->domid, remote);
+	if (rc <= 0) {
+		XNB_LOG(ERR, "%s: %s: cannot bind %s=%lu: %s", port->name, dir, key,
+			remote, strerror(rc < 0 ? -rc : EINVAL));
+		return -EINVAL;
+	}
+	*local = rc;
+	return 0;
+}
+
+static int
+xnb_queue_connect(struct xnb_port *port, struct xnb_queue *q, const char *dir)
+{
+	netif_tx_sring_t *txs;
+	netif_rx_sring_t *rxs;
+	unsigned long v;
+	int rc;
+
+	rc = xnb_map_rings(port, q, dir);
+	if (rc < 0)
+		return rc;
+	/* Split channels: both keys, as Linux netback reads them; else one. */
+	if (xnb_fe_read(port->xb, dir, "event-channel-tx", UINT32_MAX, &v) == 0) {
+		rc = xnb_bind(port, q, dir, "event-channel-tx", &q->rx.evtchn);
+		if (rc == 0)
+			rc = xnb_bind(port, q, dir, "event-channel-rx", &q->tx.evtchn);
+		q->split_evtchn = true;
+	} else {
+		rc = xnb_bind(port, q, dir, "event-channel", &q->rx.evtchn);
+		q->tx.evtchn = q->rx.evtchn;
+	}
+	if (rc < 0)
+		return rc;
+	/*
+	 * Attach where the frontend's indexes are (a reconnecting frontend
+	 * need not start at 0), refusing a ring that claims more requests than
+	 * it can hold.
+	 */
+	txs = q->tx_sring;
+	rxs = q->rx_sring;
+	{
+		RING_IDX tx_req = __atomic_load_n(&txs->req_prod, __ATOMIC_ACQUIRE);
+		RING_IDX tx_rsp = __atomic_load_n(&txs->rsp_prod, __ATOMIC_ACQUIRE);
+		RING_IDX rx_req = __atomic_load_n(&rxs->req_prod, __ATOMIC_ACQUIRE);
+		RING_IDX rx_rsp = __atomic_load_n(&rxs->rsp_prod, __ATOMIC_ACQUIRE);
+
+		if (tx_req - tx_rsp > __CONST_RING_SIZE(netif_tx, XNB_PAGE_SIZE) ||
+		    rx_req - rx_rsp > __CONST_RING_SIZE(netif_rx, XNB_PAGE_SIZE)) {
+			XNB_LOG(ERR, "%s: %s: ring indexes out of range (tx %u/%u rx %u/%u)",
+				port->name, dir, tx_req, tx_rsp, rx_req, rx_rsp);
+			return -EINVAL;
+		}
+		BACK_RING_ATTACH(&q->rx.ring, txs, tx_rsp, XNB_PAGE_SIZE);
+		BACK_RING_ATTACH(&q->tx.ring, rxs, rx_rsp, XNB_PAGE_SIZE);
+	}
+	xnb_rxq_attach(&q->rx, txs);
+	xnb_txq_attach(&q->tx, rxs);
+	return 0;
+}
+
+static int
+xnb_connect(struct xnb_port *port)
+{
+	struct xnb_xenbus *xb = port->xb;
+	struct xnb_frontend_features *fe = &port->fe;
+	unsigned long nq = 1, v;
+	char dir[192];
+	int rc;
+
+	if (xnb_fe_read(xb, xb->fe, "request-rx-copy", 1, &v) < 0 || v != 1) {
+		XNB_LOG(ERR, "%s: frontend %s does not request rx-copy (flipping is "
+			"not supported)", port->name, xb->fe);
+		return -EINVAL;
+	}
+	rc = xnb_fe_read(xb, xb->fe, "multi-queue-num-queues", UINT16_MAX, &nq);
+	if (rc == -ENOENT)
+		nq = 1;
+	else if (rc < 0 || nq < 1 || nq > port->max_queues) {
+		XNB_LOG(ERR, "%s: frontend asks for %lu queues, we offer 1..%u",
+			port->name, nq, port->max_queues);
+		return -EINVAL;
+	}
+	fe->sg = xnb_fe_flag(xb, "feature-sg", false);
+	fe->gso_tcpv4 = xnb_fe_flag(xb, "feature-gso-tcpv4", false);
+	fe->gso_tcpv6 = xnb_fe_flag(xb, "feature-gso-tcpv6", false);
+	fe->csum = !xnb_fe_flag(xb, "feature-no-csum-offload", false);
+	fe->ipv6_csum = xnb_fe_flag(xb, "feature-ipv6-csum-offload", false);
+	fe->rx_notify = xnb_fe_flag(xb, "feature-rx-notify", false);
+
+	for (uint16_t i = 0; i < nq; i++) {
+		struct xnb_queue *q = &port->queues[i];
+
+		if (nq == 1)
+			snprintf(dir, sizeof(dir), "%s", xb->fe);
+		else
+			snprintf(dir, sizeof(dir), "%s/queue-%u", xb->fe, i);
+		rc = xnb_queue_connect(port, q, dir);
+		if (rc < 0) {
+			for (uint16_t k = 0; k <= i; k++)
+				xnb_queue_disconnect(port, &port->queues[k]);
+			return rc;
+		}
+	}
+	port->nb_queues = nq;
+	port->connected = true;
+	port->connects++;
+	xb->fatal_why[0] = '\0';
+	for (uint16_t i = 0; i < nq; i++) {
+		xnb_guard_open(&port->queues[i].rx.guard);
+		xnb_guard_open(&port->queues[i].tx.guard);
+	}
+	XNB_LOG(INFO, "%s: guest %u connected: %lu queue(s)%s%s%s", port->name,
+		port->domid, nq, port->queues[0].split_evtchn ? ", split channels" : "",
+		fe->sg ? ", sg" : "", fe->gso_tcpv4 || fe->gso_tcpv6 ? ", gso" : "");
+	return 0;
+}
+
+/* ---- the state machine ----------------------------------------------------- */
+
+/* The frontend went away or asked to: tear down and report why. */
+static void
+xnb_xenbus_fail(struct xnb_port *port, const char *why)
+{
+	struct xnb_xenbus *xb = port->xb;
+
+	xnb_xs_printf(xb, XBT_NULL, "error", "%s", why);
+	xnb_disconnect(port);
+	xnb_xenbus_set_state(port, XenbusStateClosing);
+}
+
+/* Looks at both directories and does what the states ask. Port lock held. */
+static void
+xnb_xenbus_step(struct xnb_port *port)
+{
+	struct xnb_xenbus *xb = port->xb;
+	unsigned long fe_state;
+	unsigned int len;
+	char path[192];
+	char *fe;
+
+	snprintf(path, sizeof(path), "%s/frontend", xb->be);
+	fe = xs_read(xb->xs, XBT_NULL, path, &len);
+	if (fe == NULL) {
+		/* No directory (yet, or any more: the toolstack removed it). */
+		if (xb->advertised) {
+			xnb_disconnect(port);
+			xs_unwatch(xb->xs, xb->fe, xb->fe_token);
+			xb->advertised = false;
+			xb->state = XenbusStateUnknown;
+			XNB_LOG(INFO, "%s: %s removed", port->name, xb->be);
+		}
+		return;
+	}
+	if (!xb->advertised) {
+		snprintf(xb->fe, sizeof(xb->fe), "%.*s", (int)len, fe);
+		free(fe);
+		if (xnb_xenbus_advertise(port) < 0) {
+			XNB_LOG(ERR, "%s: cannot write %s", port->name, xb->be);
+			return;
+		}
+		snprintf(path, sizeof(path), "%s/state", xb->fe);
+		if (!xs_watch(xb->xs, path, xb->fe_token)) {
+			XNB_LOG(ERR, "%s: cannot watch %s: %s", port->name, path,
+				strerror(errno));
+			return;
+		}
+		xb->advertised = true;
+		XNB_LOG(INFO, "%s: %s in InitWait", port->name, xb->be);
+		return;		/* the new watch fires at once */
+	}
+	free(fe);
+
+	if (xnb_fe_read(xb, xb->fe, "state", XenbusStateReconfigured, &fe_state) < 0) {
+		/* The frontend's directory is gone: its domain died. */
+		xnb_disconnect(port);
+		xnb_xenbus_set_state(port, XenbusStateInitWait);
+		return;
+	}
+	switch (fe_state) {
+	case XenbusStateInitialised:
+	case XenbusStateConnected:
+		if (port->connected || xb->state != XenbusStateInitWait || !port->started)
+			break;
+		if (xnb_connect(port) < 0) {
+			xnb_xenbus_fail(port, "cannot connect the frontend's rings");
+			break;
+		}
+		xnb_xenbus_set_state(port, XenbusStateConnected);
+		xnb_port_link_update(port);
+		break;
+	case XenbusStateClosing:
+		xnb_disconnect(port);
+		if (xb->state != XenbusStateClosed)
+			xnb_xenbus_set_state(port, XenbusStateClosing);
+		break;
+	case XenbusStateClosed:
+		xnb_disconnect(port);
+		xnb_xenbus_set_state(port, XenbusStateClosed);
+		break;
+	default:	/* Unknown, Initialising, or a state a frontend never sets */
+		xnb_disconnect(port);
+		xnb_xenbus_set_state(port, XenbusStateInitWait);
+		break;
+	}
 }
 
 static void
@@ -90,31 +461,78 @@ xnb_xenbus_event(void *arg)
 {
 	struct xnb_port *port = arg;
 	struct xnb_xenbus *xb = port->xb;
+	bool fired = false;
 	char **w;
 
 	while ((w = xs_check_watch(xb->xs)) != NULL) {
 		free(w);
-		if (xb->advertised)
-			continue;
-		{
-			unsigned int len;
-			char path[192];
-			char *fe;
-
-			/* The toolstack writes "frontend" among the first keys. */
-			snprintf(path, sizeof(path), "%s/frontend", xb->be);
-			fe = xs_read(xb->xs, XBT_NULL, path, &len);
-			if (fe == NULL)
-				continue;
-			free(fe);
-		}
-		if (xnb_xenbus_advertise(port) == 0) {
-			xb->advertised = true;
-			XNB_LOG(INFO, "%s: %s in InitWait", port->name, xb->be);
-		} else {
-			XNB_LOG(ERR, "%s: cannot write %s", port->name, xb->be);
-		}
+		fired = true;
 	}
+	if (!fired)
+		return;
+	pthread_mutex_lock(&port->lock);
+	xnb_xenbus_step(port);
+	pthread_mutex_unlock(&port->lock);
+}
+
+/* EAL alarm: a burst marked a queue fatal; disconnect in this thread. */
+static void
+xnb_xenbus_fatal_cb(void *arg)
+{
+	struct xnb_port *port = arg;
+	bool fatal = false;
+
+	pthread_mutex_lock(&port->lock);
+	for (uint16_t i = 0; i < port->nb_queues; i++)
+		fatal |= __atomic_load_n(&port->queues[i].fatal, __ATOMIC_ACQUIRE) != 0;
+	if (port->connected && fatal) {
+		XNB_LOG(ERR, "%s: disconnecting guest %u: %s", port->name, port->domid,
+			port->xb->fatal_why);
+		port->fatal_errors++;
+		xnb_xenbus_fail(port, port->xb->fatal_why);
+	}
+	pthread_mutex_unlock(&port->lock);
+}
+
+void
+xnb_queue_fatal(struct xnb_queue *q, const char *fmt, ...)
+{
+	struct xnb_port *port = q->port;
+	uint32_t zero = 0;
+	va_list ap;
+
+	if (!__atomic_compare_exchange_n(&q->fatal, &zero, 1, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return;
+	/* Only the first queue to fail writes the reason. */
+	if (port->xb->fatal_why[0] == '\0') {
+		int n = snprintf(port->xb->fatal_why, sizeof(port->xb->fatal_why),
+				 "queue %u: ", q->id);
+
+		va_start(ap, fmt);
+		vsnprintf(port->xb->fatal_why + n, sizeof(port->xb->fatal_why) - n,
+			  fmt, ap);
+		va_end(ap);
+	}
+	rte_eal_alarm_set(1, xnb_xenbus_fatal_cb, port);
+}
+
+void
+xnb_guard_close(struct xnb_guard *g)
+{
+	__atomic_store_n(&g->allowed, 0, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&g->busy, __ATOMIC_SEQ_CST))
+		rte_pause();
+}
+
+void
+xnb_xenbus_kick(struct xnb_port *port)
+{
+	pthread_mutex_lock(&port->lock);
+	if (port->xb != NULL)
+		xnb_xenbus_step(port);
+	xnb_port_link_update(port);
+	pthread_mutex_unlock(&port->lock);
 }
 
 int
@@ -141,6 +559,7 @@ xnb_xenbus_init(struct xnb_port *port)
 	snprintf(xb->be, sizeof(xb->be), "/local/domain/%u/backend/vif/%u/%u",
 		 port->backend_domid, port->domid, port->handle);
 	snprintf(xb->token, sizeof(xb->token), "xnb-%s", port->name);
+	snprintf(xb->fe_token, sizeof(xb->fe_token), "xnb-fe-%s", port->name);
 	xb->intr = rte_intr_instance_alloc(RTE_INTR_INSTANCE_F_SHARED);
 	if (xb->intr == NULL) {
 		rc = -ENOMEM;
@@ -171,18 +590,27 @@ xnb_xenbus_fini(struct xnb_port *port)
 
 	if (xb == NULL)
 		return;
+	/* First stop the callbacks (they take the lock we are about to take). */
 	if (xb->intr != NULL) {
 		while (rte_intr_callback_unregister(xb->intr, xnb_xenbus_event,
 						    port) == -EAGAIN)
-			;
+			rte_pause();
 		rte_intr_instance_free(xb->intr);
 	}
+	rte_eal_alarm_cancel(xnb_xenbus_fatal_cb, port);
+	pthread_mutex_lock(&port->lock);
 	if (xb->xs != NULL) {
-		if (xb->advertised)
-			xnb_xs_printf(xb, XBT_NULL, "state", "%d", XenbusStateClosed);
+		if (xb->advertised) {
+			/* Politely: Closing lets the frontend stop, then Closed. */
+			xnb_disconnect(port);
+			xnb_xenbus_set_state(port, XenbusStateClosing);
+			xnb_xenbus_set_state(port, XenbusStateClosed);
+			xs_unwatch(xb->xs, xb->fe, xb->fe_token);
+		}
 		xs_unwatch(xb->xs, xb->be, xb->token);
 		xs_close(xb->xs);
 	}
-	free(xb);
 	port->xb = NULL;
+	pthread_mutex_unlock(&port->lock);
+	free(xb);
 }

@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The xennetback authors
+ */
+
+/*
+ * Guest TX -> rte_eth_rx_burst, copy mode (Linux netback's tx path, seen
+ * from the application's side). Each burst reads the guest's requests once
+ * into private memory (the guest may rewrite its ring at any time: the copy
+ * is what is validated and used, never the ring again), allocates mbufs,
+ * grant-copies every packet of the burst with ONE platform call, then
+ * answers the guest with one notification at most.
+ *
+ * What a request may do wrong is split as Linux netback splits it: a bad
+ * packet (too many slots, sizes that do not add up, a grant the copy
+ * refuses) is dropped with an error response and a counter; a broken ring
+ * (req_prod beyond the ring, a slot crossing its page, a packet longer than
+ * XNB_FATAL_SLOTS, bad extra info) disconnects the guest.
+ */
+
+#include <rte_malloc.h>
+#include <rte_net.h>
+
+#include "xnb_internal.h"
+
+#define XNB_RX_RING_SIZE	__CONST_RING_SIZE(netif_tx, XNB_PAGE_SIZE)
+#define XNB_RX_MAX_SEGS		1024	/* grant-copy segments per batch */
+#define XNB_RX_MAX_MBUFS	256	/* mbufs per packet (small data rooms) */
+
+/* One packet as parsed from the private copy of its requests. */
+struct xnb_rx_pkt {
+	uint16_t req;		/* its first request in scratch->req[] */
+	uint16_t nreq;		/* ring slots it used: data and extras */
+	uint16_t len;
+	uint16_t txflags;	/* NETTXF_csum_blank / NETTXF_data_validated */
+	uint16_t gso_size;
+	uint8_t gso_type;
+	bool bad;		/* answered with NETIF_RSP_ERROR, not delivered */
+	uint16_t seg, nseg;	/* its grant-copy segments */
+	struct rte_mbuf *m;
+};
+
+struct xnb_rx_scratch {
+	netif_tx_request_t req[XNB_RX_RING_SIZE];
+	bool extra[XNB_RX_RING_SIZE];
+	struct xnb_rx_pkt pkt[XNB_BURST_MAX];
+	xengnttab_grant_copy_segment_t seg[XNB_RX_MAX_SEGS];
+	struct rte_mbuf *chain[XNB_RX_MAX_MBUFS];
+};
+
+int
+xnb_rxq_init(struct xnb_rxq *rxq, int socket)
+{
+	rxq->scratch = rte_zmalloc_socket("xnb_rx_scratch", sizeof(*rxq->scratch),
+					  RTE_CACHE_LINE_SIZE, socket);
+	return rxq->scratch == NULL ? -ENOMEM : 0;
+}
+
+void
+xnb_rxq_fini(struct xnb_rxq *rxq)
+{
+	rte_free(rxq->scratch);
+	rxq->scratch = NULL;
+}
+
+void
+xnb_rxq_attach(struct xnb_rxq *rxq, netif_tx_sring_t *s __rte_unused)
+{
+	if (rxq->intr_enabled)
+		xnb_rxq_arm(rxq);
+}
+
+void
+xnb_rxq_arm(struct xnb_rxq *rxq)
+{
+	int more;
+
+	RING_FINAL_CHECK_FOR_REQUESTS(&rxq->ring, more);
+	RTE_SET_USED(more);
+}
+
+/*
+ * Offloads the guest asked for, in the mbuf's terms (what vhost does for a
+ * virtio-net header): a blank checksum is RX_L4_CKSUM_NONE plus the TX
+ * flags a forwarding application needs to have it filled in on the way out;
+ * a GSO packet is a TSO mbuf.
+ */
+static bool
+xnb_rx_offload(struct rte_mbuf *m, const struct xnb_rx_pkt *p)
+{
+	struct rte_net_hdr_lens hl;
+	uint32_t ptype;
+
+	if (p->txflags & NETTXF_data_validated && !(p->txflags & NETTXF_csum_blank))
+		m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+	if (!(p->txflags & NETTXF_csum_blank) && p->gso_type == 0)
+		return true;
+	ptype = rte_net_get_ptype(m, &hl, RTE_PTYPE_L2_MASK | RTE_PTYPE_L3_MASK |
+				  RTE_PTYPE_L4_MASK);
+	m->packet_type = ptype;
+	m->l2_len = hl.l2_len;
+	m->l3_len = hl.l3_len;
+	m->l4_len = hl.l4_len;
+	m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_NONE;
+	if (RTE_ETH_IS_IPV4_HDR(ptype))
+		m->ol_flags |= RTE_MBUF_F_TX_IPV4;
+	else if (RTE_ETH_IS_IPV6_HDR(ptype))
+		m->ol_flags |= RTE_MBUF_F_TX_IPV6;
+	switch (ptype & RTE_PTYPE_L4_MASK) {
+	case RTE_PTYPE_L4_TCP:
+		m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
+		break;
+	case RTE_PTYPE_L4_UDP:
+		if (p->gso_type != 0)
+			return false;
+		m->ol_flags |= RTE_MBUF_F_TX_UDP_CKSUM;
+		break;
+	default:
+		/* A checksum we cannot locate: the data is still good. */
+		if (p->gso_type != 0)
+			return false;
+		m->ol_flags &= ~(RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IPV6);
+		return true;
+	}
+	if (p->gso_type != 0) {
+		if ((p->gso_type == XEN_NETIF_GSO_TYPE_TCPV4) != !!RTE_ETH_IS_IPV4_HDR(ptype))
+			return false;
+		m->ol_flags |= RTE_MBUF_F_TX_TCP_SEG;
+		m->tso_segsz = p->gso_size;
+	}
+	return true;
+}
+
+/* The status of the reading of one packet off the ring. */
+enum xnb_rx_parse {
+	XNB_RX_OK,		/* p filled, requests copied */
+	XNB_RX_PARTIAL,		/* the guest has not pushed all of it yet */
+	XNB_RX_FATAL,		/* the ring is broken: queue marked fatal */
+};
+
+/*
+ * Copies the requests of the packet at cons into scratch->req[r...] and
+ * checks them. Only the copies are looked at after the memcpy.
+ */
+static enum xnb_rx_parse
+xnb_rx_parse(struct xnb_rxq *rxq, RING_IDX cons, RING_IDX prod, uint16_t r,
+	     struct xnb_rx_pkt *p)
+{
+	struct xnb_rx_scratch *s = rxq->scratch;
+	netif_tx_request_t *first = &s->req[r];
+	uint32_t rest = 0, ndata = 1, nextra = 0;
+	uint16_t k = 1;
+	bool more;
+
+	memcpy(first, RING_GET_REQUEST(&rxq->ring, cons), sizeof(*first));
+	s->extra[r] = false;
+	memset(p, 0, sizeof(*p));
+	p->req = r;
+	if (first->flags & NETTXF_extra_info) {
+		do {
+			struct netif_extra_info *ex = (struct netif_extra_info *)&s->req[r + k];
+
+			if (cons + k == prod)
+				return XNB_RX_PARTIAL;
+			memcpy(ex, RING_GET_REQUEST(&rxq->ring, cons + k), sizeof(*ex));
+			s->extra[r + k] = true;
+			k++;
+			if (ex->type == XEN_NETIF_EXTRA_TYPE_NONE ||
+			    ex->type >= XEN_NETIF_EXTRA_TYPE_MAX || ++nextra > XNB_MAX_EXTRAS) {
+				xnb_queue_fatal(rxq->q, "bad extra info (type %u, %u extras)",
+						ex->type, nextra);
+				return XNB_RX_FATAL;
+			}
+			if (ex->type == XEN_NETIF_EXTRA_TYPE_GSO) {
+				if (ex->u.gso.size == 0 ||
+				    (ex->u.gso.type != XEN_NETIF_GSO_TYPE_TCPV4 &&
+				     ex->u.gso.type != XEN_NETIF_GSO_TYPE_TCPV6)) {
+					xnb_queue_fatal(rxq->q, "bad GSO extra (type %u size %u)",
+							ex->u.gso.type, ex->u.gso.size);
+					return XNB_RX_FATAL;
+				}
+				p->gso_type = ex->u.gso.type;
+				p->gso_size = ex->u.gso.size;
+			}
+			/* Multicast and hash extras carry nothing we act on. */
+			more = ex->flags & XEN_NETIF_EXTRA_FLAG_MORE;
+		} while (more);
+	}
+	more = first->flags & NETTXF_more_data;
+	while (more) {
+		netif_tx_request_t *t = &s->req[r + k];
+
+		if (cons + k == prod)
+			return XNB_RX_PARTIAL;
+		if (ndata == XNB_FATAL_SLOTS) {
+			xnb_queue_fatal(rxq->q, "a packet of more than %u slots",
+					XNB_FATAL_SLOTS);
+			return XNB_RX_FATAL;
+		}
+		memcpy(t, RING_GET_REQUEST(&rxq->ring, cons + k), sizeof(*t));
+		s->extra[r + k] = false;
+		k++;
+		ndata++;
+		more = t->flags & NETTXF_more_data;
+		if (t->offset + (uint32_t)t->size > XNB_PAGE_SIZE) {
+			xnb_queue_fatal(rxq->q, "slot crosses its page (offset %u size %u)",
+					t->offset, t->size);
+			return XNB_RX_FATAL;
+		}
+		rest += t->size;
+	}
+	p->nreq = k;
+	p->len = first->size;
+	p->txflags = first->flags & (NETTXF_csum_blank | NETTXF_data_validated);
+	/* Drops: the packet is wrong, the ring is fine. */
+	if (ndata > XNB_MAX_SLOTS) {
+		rxq->xs.drop_slots++;
+		p->bad = true;
+	} else if (first->size < rest || first->size < RTE_ETHER_HDR_LEN) {
+		rxq->xs.bad_requests++;
+		p->bad = true;
+	} else if (first->offset + (uint32_t)(first->size - rest) > XNB_PAGE_SIZE) {
+		xnb_queue_fatal(rxq->q, "first slot crosses its page (offset %u size %u)",
+				first->offset, first->size - rest);
+		return XNB_RX_FATAL;
+	}
+	if (ndata == 1)
+		rxq->xs.slots_1++;
+	else if (ndata <= 4)
+		rxq->xs.slots_2_4++;
+	else
+		rxq->xs.slots_5_plus++;
+	return XNB_RX_OK;
+}
+
+/*
+ * Allocates the packet's chain and lays out its grant-copy segments: slot
+ * bytes to mbuf data rooms, splitting where either ends. false: not now
+ * (no mbufs, or no room for its segments in this batch).
+ */
+static bool
+xnb_rx_prepare(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, uint16_t *nseg)
+{
+	struct xnb_rx_scratch *s = rxq->scratch;
+	uint16_t room = rte_pktmbuf_data_room_size(rxq->mp) - RTE_PKTMBUF_HEADROOM;
+	uint32_t nm = (p->len + room - 1) / room, rest = 0, done = 0;
+	uint16_t domid = rxq->q->port->domid, mi = 0, moff = 0;
+
+	if (nm > XNB_RX_MAX_MBUFS) {
+		rxq->xs.bad_requests++;
+		p->bad = true;
+		return true;
+	}
+	/* Worst case: every slot and every mbuf boundary starts a segment. */
+	if (*nseg + p->nreq + nm > XNB_RX_MAX_SEGS)
+		return false;
+	if (rte_pktmbuf_alloc_bulk(rxq->mp, s->chain, nm) != 0) {
+		rxq->xs.mbuf_alloc_failed++;
+		rxq->missed++;
+		return false;
+	}
+	for (uint32_t i = 1; i < nm; i++) {
+		s->chain[i - 1]->next = s->chain[i];
+		s->chain[i]->data_len = room;
+	}
+	s->chain[0]->nb_segs = nm;
+	s->chain[0]->pkt_len = p->len;
+	s->chain[nm - 1]->data_len = p->len - (nm - 1) * room;
+	s->chain[0]->data_len = nm == 1 ? p->len : room;
+	p->m = s->chain[0];
+	p->seg = *nseg;
+
+	for (uint16_t j = 1; j < p->nreq; j++)
+		if (!s->extra[p->req + j])
+			rest += s->req[p->req + j].size;
+	for (uint16_t j = 0; j < p->nreq; j++) {
+		const netif_tx_request_t *t = &s->req[p->req + j];
+		uint32_t len = j == 0 ? p->len - rest : t->size, off = 0;
+
+		if (s->extra[p->req + j])
+			continue;
+		while (off < len) {
+			xengnttab_grant_copy_segment_t *g = &s->seg[(*nseg)++];
+			uint32_t n = RTE_MIN(len - off, (uint32_t)(room - moff));
+
+			g->source.foreign.ref = t->gref;
+			g->source.foreign.offset = t->offset + off;
+			g->source.foreign.domid = domid;
+			g->dest.virt = rte_pktmbuf_mtod_offset(s->chain[mi], void *, moff);
+			g->len = n;
+			g->flags = GNTCOPY_source_gref;
+			g->status = GNTST_okay;
+			off += n;
+			moff += n;
+			done += n;
+			if (moff == room) {
+				mi++;
+				moff = 0;
+			}
+		}
+	}
+	p->nseg = *nseg - p->seg;
+	RTE_VERIFY(done == p->len);
+	return true;
+}
+
+/* Answers every request of the packet; extra slots get NETIF_RSP_NULL. */
+static void
+xnb_rx_respond(struct xnb_rxq *rxq, const struct xnb_rx_pkt *p)
+{
+	const struct xnb_rx_scratch *s = rxq->scratch;
+
+	for (uint16_t j = 0; j < p->nreq; j++) {
+		netif_tx_response_t *rsp = RING_GET_RESPONSE(&rxq->ring,
+							     rxq->ring.rsp_prod_pvt);
+
+		rsp->id = s->req[p->req + j].id;
+		if (s->extra[p->req + j])
+			rsp->status = NETIF_RSP_NULL;
+		else
+			rsp->status = p->bad ? NETIF_RSP_ERROR : NETIF_RSP_OKAY;
+		rxq->ring.rsp_prod_pvt++;
+	}
+}
+
+/* Up to n packets (n <= XNB_BURST_MAX) with one grant-copy call; *taken
+ * says how many left the ring (delivered or dropped). */
+static uint16_t
+xnb_rx_batch(struct xnb_rxq *rxq, struct rte_mbuf **pkts, uint16_t n,
+	     uint16_t *taken)
+{
+	struct xnb_port *port = rxq->q->port;
+	struct xnb_rx_scratch *s = rxq->scratch;
+	RING_IDX cons = rxq->ring.req_cons, prod;
+	uint16_t np = 0, nseg = 0, r = 0, out = 0;
+	int rc = 0;
+
+	prod = __atomic_load_n(&rxq->ring.sring->req_prod, __ATOMIC_ACQUIRE);
+	if (unlikely(RING_REQUEST_PROD_OVERFLOW(&rxq->ring, prod))) {
+		xnb_queue_fatal(rxq->q, "req_prod %u is beyond the ring (rsp_prod %u)",
+				prod, rxq->ring.rsp_prod_pvt);
+		return 0;
+	}
+	while (np < n && cons != prod) {
+		struct xnb_rx_pkt *p = &s->pkt[np];
+
+		if (xnb_rx_parse(rxq, cons, prod, r, p) != XNB_RX_OK)
+			break;
+		if (!p->bad && !xnb_rx_prepare(rxq, p, &nseg))
+			break;
+		cons += p->nreq;
+		r += p->nreq;
+		np++;
+	}
+	rxq->ring.req_cons = cons;
+	*taken = np;
+	if (np == 0)
+		return 0;
+
+	if (nseg > 0) {
+		rc = port->plat->gnt_copy(port->gnt, nseg, s->seg);
+		rxq->xs.hc_copy++;
+		rxq->xs.copy_ops += nseg;
+	}
+	for (uint16_t i = 0; i < np; i++) {
+		struct xnb_rx_pkt *p = &s->pkt[i];
+
+		if (!p->bad) {
+			for (uint16_t k = 0; k < p->nseg && !p->bad; k++)
+				p->bad = rc < 0 || s->seg[p->seg + k].status != GNTST_okay;
+			if (p->bad)
+				rxq->xs.copy_errors++;
+			else
+				rxq->xs.bytes_copied += p->len;
+		}
+		if (!p->bad && !xnb_rx_offload(p->m, p)) {
+			rxq->xs.bad_requests++;
+			p->bad = true;
+		}
+		xnb_rx_respond(rxq, p);
+		if (p->bad) {
+			rte_pktmbuf_free(p->m);
+			rxq->errors++;
+			continue;
+		}
+		p->m->port = port->port_id;
+		if (p->gso_type != 0)
+			rxq->xs.gso_pkts++;
+		if (p->txflags & NETTXF_csum_blank)
+			rxq->xs.csum_blank++;
+		rxq->xs.copied_pkts++;
+		rxq->bytes += p->len;
+		pkts[out++] = p->m;
+	}
+	rxq->pkts += out;
+	return out;
+}
+
+uint16_t
+xnb_rx_burst(void *arg, struct rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	struct xnb_rxq *rxq = arg;
+	struct xnb_queue *q = rxq->q;
+	uint16_t got = 0, taken;
+	RING_IDX answered;
+	int notify;
+
+	if (unlikely(!xnb_guard_enter(&rxq->guard)))
+		return 0;
+	if (unlikely(__atomic_load_n(&q->fatal, __ATOMIC_RELAXED))) {
+		xnb_guard_leave(&rxq->guard);
+		return 0;
+	}
+	answered = rxq->ring.rsp_prod_pvt;
+	while (got < nb_pkts) {
+		uint16_t want = RTE_MIN(nb_pkts - got, XNB_BURST_MAX);
+
+		taken = 0;
+		got += xnb_rx_batch(rxq, pkts + got, want, &taken);
+		if (taken < want)
+			break;
+	}
+	if (rxq->ring.rsp_prod_pvt != answered) {
+		RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&rxq->ring, notify);
+		if (notify) {
+			q->port->plat->evt_notify(rxq->evt, rxq->evtchn);
+			rxq->xs.notify_sent++;
+		} else {
+			rxq->xs.notify_suppressed++;
+		}
+	}
+	xnb_guard_leave(&rxq->guard);
+	return got;
+}
