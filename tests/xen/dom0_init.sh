@@ -1,0 +1,43 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright(c) 2026 The xennetback authors
+#
+# /init of the xen suite's dom0: mounts, Xen device modules, xenstored,
+# xen-init-dom0 and xenconsoled (what a distro's xen services do), then the
+# scenarios named by xnb_scen= on the kernel command line, then power off so
+# that QEMU (-no-reboot) exits. Everything is reported on hvc0, which Xen
+# copies to QEMU's serial port.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/xen-4.17/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+mkdir -p /run/xen /run/xenstored /var/lib/xenstored
+echo "DOM0: init at $(cut -d' ' -f1 /proc/uptime)s"
+
+modprobe xenfs && mount -t xenfs xenfs /proc/xen
+for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd; do
+	modprobe $m || echo "DOM0: modprobe $m failed"
+done
+xenstored --pid-file /run/xenstored.pid
+for _ in $(seq 100); do
+	xenstore-read -s / >/dev/null 2>&1 && break
+	sleep 0.1
+done
+xen-init-dom0 2>&1 | sed 's/^/DOM0: xen-init-dom0: /'
+xenconsoled --pid-file=/run/xenconsoled.pid --log=guest \
+	--log-dir=/var/log/xen/console
+ip link set lo up
+echo "DOM0: toolstack ready at $(cut -d' ' -f1 /proc/uptime)s"
+xl info | grep -E '^(xen_version|nr_cpus|total_memory|free_memory)' |
+	sed 's/^/DOM0: /'
+
+SCEN=$(sed -n 's/.*xnb_scen=\([^ ]*\).*/\1/p' /proc/cmdline)
+xnb-scenarios $(echo "$SCEN" | tr + ' ')
+echo "DOM0: scenarios exited rc=$? at $(cut -d' ' -f1 /proc/uptime)s"
+sync
+poweroff -f

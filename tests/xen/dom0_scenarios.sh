@@ -1,0 +1,328 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright(c) 2026 The xennetback authors
+#
+# The xen suite's scenarios, run in dom0 as /usr/bin/xnb-scenarios SCENARIO...
+#   baseline     the kernel's xen-netback + a bridge: what Xen ships
+#   pmd:MODE     the distro dpdk-testpmd with net_xennetback (copy_mode=MODE)
+#                and net_tap, the kernel xen-netback not loaded
+# Every check prints one "XNB-CHECK PASS|FAIL name: detail" line, measured
+# numbers "XNB-RESULT key value" lines, and the end "XNB-SUMMARY pass=N fail=N";
+# the host side (xnb_xen_test.sh) reads these from the serial log.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/xen-4.17/bin
+CONS=/var/log/xen/console
+# Bytes per iperf3 stream: the same for the baseline and the PMD.
+BYTES=$((32 * 1024 * 1024))
+NPASS=0
+NFAIL=0
+
+now() { cut -d' ' -f1 /proc/uptime; }
+pass() { NPASS=$((NPASS + 1)); echo "XNB-CHECK PASS $*"; }
+fail() { NFAIL=$((NFAIL + 1)); echo "XNB-CHECK FAIL $*"; }
+# check NAME DETAIL COMMAND...: PASS when the command succeeds.
+check() {
+	n=$1 d=$2
+	shift 2
+	if "$@"; then pass "$n: $d"; else fail "$n: $d"; fi
+}
+info() { echo "XNB-INFO $*"; }
+indent() { sed "s/^/XNB-INFO   $1| /"; }
+
+# xnb_cfg NAME DOMID IP PEER [VIF]: a PV guest config, as a user writes one.
+xnb_cfg() {
+	cat >/tmp/$1.cfg <<EOF
+name="$1"
+domid=$2
+type="pv"
+kernel="/boot/vmlinuz"
+ramdisk="/boot/domu.cpio.gz"
+extra="console=hvc0 loglevel=4 xnb_ip=$3 xnb_peer=$4"
+memory=160
+vcpus=1
+on_poweroff="destroy"
+on_reboot="destroy"
+on_crash="destroy"
+EOF
+	[ -n "$5" ] && echo "vif=['$5']" >>/tmp/$1.cfg
+	return 0
+}
+
+# xnb_wait_cons NAME PATTERN SECONDS: wait for a line on the guest's console.
+xnb_wait_cons() {
+	t=0
+	while [ $t -lt $(($3 * 5)) ]; do
+		grep -q "$2" $CONS/guest-$1.log 2>/dev/null && return 0
+		sleep 0.2
+		t=$((t + 1))
+	done
+	return 1
+}
+
+xnb_show_cons() {
+	info "---- console of guest $1 (last 40 lines)"
+	tail -40 $CONS/guest-$1.log 2>/dev/null | tr -d '\r' | indent "$1"
+}
+
+xnb_dom_gone() { ! xl list | awk 'NR > 1 {print $2}' | grep -qx "$1"; }
+xnb_no_zombie() { ! xl list | grep -q '(null)'; }
+
+# xnb_create TAG NAME [xl create args]: xl create, timed, its output kept.
+xnb_create() {
+	tag=$1 name=$2
+	shift 2
+	t0=$(now)
+	timeout 90 xl create "$@" /tmp/$name.cfg >/tmp/xl-$name.log 2>&1
+	rc=$?
+	took=$(echo "$(now) $t0" | awk '{printf "%.1f", $1 - $2}')
+	if [ $rc -eq 0 ]; then
+		pass "$tag: xl create $name ($took s)"
+	else
+		fail "$tag: xl create $name rc=$rc ($took s)"
+		indent xl </tmp/xl-$name.log
+	fi
+	return $rc
+}
+
+# xnb_iperf TAG IP DIR [iperf3 args]: one TCP stream of $BYTES, DIR = to-guest
+# (dom0 sends) or from-guest (-R); checks the received byte count.
+xnb_iperf() {
+	tag=$1 ip=$2 dir=$3
+	shift 3
+	timeout 180 iperf3 -c "$ip" -n $BYTES -J --connect-timeout 10000 "$@" \
+		>/tmp/iperf.json 2>&1
+	rc=$?
+	got=$(jq -r '.end.sum_received.bytes // 0' /tmp/iperf.json 2>/dev/null)
+	bps=$(jq -r '.end.sum_received.bits_per_second // 0' /tmp/iperf.json 2>/dev/null)
+	mbit=$(echo "${bps:-0}" | awk '{printf "%.1f", $1 / 1e6}')
+	if [ $rc -eq 0 ] && [ "$got" = $BYTES ]; then
+		pass "$tag: iperf3 TCP $dir $got bytes at $mbit Mbit/s"
+		echo "XNB-RESULT $tag.$dir.mbit $mbit"
+		echo "$tag.$dir.mbit $mbit" >>/tmp/xnb-results
+	else
+		fail "$tag: iperf3 TCP $dir rc=$rc received ${got:-?} of $BYTES bytes"
+		jq -r '.error // empty' /tmp/iperf.json 2>/dev/null | indent iperf3
+		tail -5 /tmp/iperf.json | indent iperf3
+	fi
+}
+
+# xnb_traffic TAG NAME DOMID IP PEER: the checks on a running guest.
+xnb_traffic() {
+	tag=$1 name=$2 dom=$3 ip=$4 peer=$5
+	if ! xnb_wait_cons $name "DOMU: READY" 120; then
+		fail "$tag: guest $name never READY"
+		xnb_show_cons $name
+		return 1
+	fi
+	check "$tag" "guest $name netfront Connected" \
+		grep -q "DOMU: vif-0 state=Connected" $CONS/guest-$name.log
+	check "$tag" "guest $name pings dom0 $peer" \
+		grep -q "DOMU: PING_OK" $CONS/guest-$name.log
+	be=/local/domain/0/backend/vif/$dom/0
+	check "$tag" "backend $be state=4" \
+		[ "$(xenstore-read $be/state 2>/dev/null)" = 4 ]
+	# Small frames, full frames, and IP fragments of an 8000-byte ping.
+	for s in 16 1472 8000; do
+		check "$tag" "dom0 pings guest $ip, $s-byte payload" \
+			ping -c 3 -W 3 -s $s "$ip" >/dev/null
+	done
+	xnb_iperf "$tag" "$ip" to-guest
+	xnb_iperf "$tag" "$ip" from-guest -R
+}
+
+# xnb_shutdown TAG NAME DOMID: xl shutdown as a user would; the guest reports
+# its counters and netfront's kernel log on the way down.
+xnb_shutdown() {
+	tag=$1 name=$2 dom=$3
+	t0=$(now)
+	timeout 60 xl shutdown -w $name >/tmp/xl-shutdown-$name.log 2>&1
+	rc=$?
+	took=$(echo "$(now) $t0" | awk '{printf "%.1f", $1 - $2}')
+	check "$tag" "xl shutdown -w $name rc=$rc in $took s" [ $rc -eq 0 ]
+	check "$tag" "libxl removed the vif without a timeout" \
+		[ "$(grep -ci 'timed out\|timeout' /tmp/xl-shutdown-$name.log)" = 0 ]
+	grep -i 'timed out\|timeout\|error' /tmp/xl-shutdown-$name.log | indent xl
+	c=$CONS/guest-$name.log
+	check "$tag" "guest $name powered off" grep -q "DOMU: POWEROFF" $c
+	st=$(grep "DOMU: STATS" $c | tail -1)
+	info "$tag: $st"
+	avg=$(echo "$st" | sed -n 's/.*tx_bytes=\([0-9]*\) tx_packets=\([0-9]*\).*/\1 \2/p' |
+		awk '$2 > 0 {printf "%d", $1 / $2}')
+	check "$tag" "guest sent GSO frames (average TX frame ${avg:-?} > 1514 bytes)" \
+		[ "${avg:-0}" -gt 1514 ]
+	case $st in
+	*"tx_errors=0 rx_errors=0"*) pass "$tag: guest eth0 no tx/rx errors" ;;
+	*) fail "$tag: guest eth0 tx/rx errors (or no counters)" ;;
+	esac
+	grep "DOMU: dmesg:" $c | indent "$name"
+	bad=$(tr -d '\r' <$c | grep -i 'netfront\|xen_net\|vif\|call trace' |
+		grep -i 'err\|fail\|bad\|bug\|warn\|trace\|invalid')
+	check "$tag" "guest kernel logs no netfront errors" [ -z "$bad" ]
+	[ -n "$bad" ] && echo "$bad" | indent "$name"
+	check "$tag" "domain $dom gone after shutdown" xnb_dom_gone $dom
+	return 0
+}
+
+xnb_baseline() {
+	tag=baseline
+	info "======== $tag: kernel xen-netback + bridge at $(now)s"
+	modprobe xen-netback && modprobe bridge
+	ip link add xenbr0 type bridge
+	ip addr add 10.0.0.1/24 dev xenbr0
+	ip link set xenbr0 up
+	iperf3 -s -D -B 10.0.0.1
+	xnb_cfg base 1 10.0.0.2 10.0.0.1 "bridge=xenbr0,mac=00:16:3e:00:00:01"
+	if xnb_create $tag base; then
+		xnb_traffic $tag base 1 10.0.0.2 10.0.0.1
+		xnb_shutdown $tag base 1
+	fi
+	ip link del xenbr0
+	# The PMD scenarios need the vif backend role free.
+	rmmod xen-netback
+}
+
+# xnb_testpmd_up LOG: wait until testpmd forwards (its taps exist).
+xnb_testpmd_up() {
+	for _ in $(seq 600); do
+		grep -q "start packet forwarding" "$1" 2>/dev/null &&
+			[ -e /sys/class/net/xnbtap1 ] && return 0
+		kill -0 $TPMD 2>/dev/null || return 1
+		sleep 0.2
+	done
+	return 1
+}
+
+xnb_pmd() {
+	mode=$1
+	tag=pmd-$mode
+	# Distinct domids per mode: a user-space backend must not care which.
+	case $mode in
+	always) d1=11 d2=12 ;;
+	*) d1=21 d2=22 ;;
+	esac
+	info "======== $tag: dpdk-testpmd + net_xennetback copy_mode=$mode at $(now)s"
+	check "$tag" "kernel xen-netback not loaded" \
+		[ -z "$(grep '^xen_netback ' /proc/modules)" ]
+	modprobe tun
+	log=/tmp/testpmd-$mode.log
+	xd="platform=xen,copy_mode=$mode"
+	dpdk-testpmd -d /usr/lib/xnb/librte_mempool_ring.so \
+		-d /usr/lib/xnb/librte_net_tap.so \
+		-d /usr/lib/xnb/librte_net_xennetback.so \
+		--no-huge -m 256 --no-pci --lcores 0@0,1@0 --file-prefix xnb$mode \
+		--log-level pmd.net.xennetback:info \
+		--vdev net_xennetback_${d1}_0,domid=$d1,$xd \
+		--vdev net_tap0,iface=xnbtap0 \
+		--vdev net_xennetback_${d2}_0,domid=$d2,$xd \
+		--vdev net_tap1,iface=xnbtap1 \
+		-- --forward-mode=io --auto-start --stats-period 30 \
+		--total-num-mbufs=8192 </dev/null >$log 2>&1 &
+	TPMD=$!
+	t0=$(now)
+	if ! xnb_testpmd_up $log; then
+		fail "$tag: testpmd up with 2 xennetback + 2 tap ports"
+		indent testpmd <$log
+		kill $TPMD 2>/dev/null
+		return 1
+	fi
+	pass "$tag: testpmd up with 2 xennetback + 2 tap ports in $(echo "$(now) $t0" |
+		awk '{printf "%.1f", $1 - $2}') s"
+	grep -i 'xnb\|xennetback\|Port [0-9]' $log | indent testpmd
+	ip addr add 10.0.1.1/24 dev xnbtap0
+	ip addr add 10.0.2.1/24 dev xnbtap1
+	ip link set xnbtap0 up
+	ip link set xnbtap1 up
+	iperf3 -s -D -B 10.0.1.1
+	iperf3 -s -D -B 10.0.2.1
+
+	# Guest A: created the way a user would, vif script=/bin/true; libxl
+	# fails the create unless the PMD reaches InitWait within 10 s.
+	xnb_cfg a$mode $d1 10.0.1.2 10.0.1.1 "script=/bin/true,mac=00:16:3e:00:01:01"
+	if xnb_create $tag a$mode; then
+		xnb_traffic $tag a$mode $d1 10.0.1.2 10.0.1.1
+		xnb_shutdown $tag a$mode $d1
+	fi
+	check "$tag" "testpmd still running after guest A left" kill -0 $TPMD
+
+	# Guest B: the second guest on the same testpmd, its vif attached to the
+	# running domain (xl network-attach), then destroyed mid-stream.
+	xnb_cfg b$mode $d2 10.0.2.2 10.0.2.1
+	if xnb_create $tag b$mode -p; then
+		timeout 60 xl network-attach $d2 "script=/bin/true,mac=00:16:3e:00:02:01" \
+			>/tmp/xl-attach.log 2>&1
+		rc=$?
+		check "$tag" "xl network-attach to guest B rc=$rc" [ $rc -eq 0 ]
+		[ $rc -eq 0 ] || indent xl </tmp/xl-attach.log
+		xl unpause $d2
+		if xnb_wait_cons b$mode "DOMU: READY" 120; then
+			check "$tag" "guest B netfront Connected" \
+				grep -q "DOMU: vif-0 state=Connected" $CONS/guest-b$mode.log
+			check "$tag" "guest B pings dom0" \
+				grep -q "DOMU: PING_OK" $CONS/guest-b$mode.log
+			check "$tag" "dom0 pings guest B" ping -c 3 -W 3 10.0.2.2 >/dev/null
+			timeout 60 iperf3 -c 10.0.2.2 -t 40 >/tmp/iperf-b.log 2>&1 &
+			ip=$!
+			sleep 6
+			rx0=$(cat /sys/class/net/xnbtap1/statistics/tx_bytes)
+			timeout 30 xl destroy $d2
+			rc=$?
+			check "$tag" "xl destroy guest B mid-stream rc=$rc (tap1 had sent $rx0 bytes)" \
+				[ $rc -eq 0 ]
+			kill $ip 2>/dev/null
+		else
+			fail "$tag: guest B never READY"
+			xnb_show_cons b$mode
+			xl destroy $d2
+		fi
+		gone=1
+		for _ in $(seq 100); do
+			xnb_dom_gone $d2 && xnb_no_zombie && gone=0 && break
+			sleep 0.2
+		done
+		check "$tag" "domain $d2 really gone, no zombie holding grants" [ $gone -eq 0 ]
+		[ $gone -eq 0 ] || xl list | indent xl
+	fi
+	check "$tag" "testpmd still running after xl destroy" kill -0 $TPMD
+
+	kill -INT $TPMD
+	ok=1
+	for _ in $(seq 100); do
+		kill -0 $TPMD 2>/dev/null || { ok=0; break; }
+		sleep 0.2
+	done
+	wait $TPMD
+	rc=$?
+	check "$tag" "testpmd exits on SIGINT, rc=$rc" [ $ok -eq 0 -a $rc -eq 0 ]
+	[ $ok -eq 0 ] || kill -9 $TPMD
+	info "$tag: testpmd log tail"
+	tail -40 $log | indent testpmd
+	check "$tag" "no crash in testpmd log" \
+		[ -z "$(grep -i 'segmentation\|panic\|assert' $log)" ]
+	killall iperf3 2>/dev/null
+}
+
+# The throughputs side by side. TCG emulates every instruction of Xen, both
+# kernels and testpmd on two host threads; only the ratio means something.
+xnb_ratio() {
+	awk '
+		{ v[$1] = $2 }
+		END {
+			for (k in v) {
+				split(k, p, ".")
+				b = v["baseline." p[2] ".mbit"]
+				if (p[1] != "baseline" && b > 0)
+					printf "XNB-RESULT %s.%s.ratio %.2f\n", p[1], p[2], v[k] / b
+			}
+		}' /tmp/xnb-results 2>/dev/null
+	info "throughput under QEMU TCG (no KVM): absolute Mbit/s are not meaningful;" \
+		"the ratio to the kernel baseline in the same run is"
+}
+
+for s in "$@"; do
+	case $s in
+	baseline) xnb_baseline ;;
+	pmd:*) xnb_pmd "${s#pmd:}" ;;
+	*) fail "unknown scenario $s" ;;
+	esac
+done
+xnb_ratio
+echo "XNB-SUMMARY pass=$NPASS fail=$NFAIL"
