@@ -25,7 +25,10 @@
 #include <rte_malloc.h>
 #include <rte_string_fns.h>
 
+#include <rte_alarm.h>
+
 #include "xnb_internal.h"
+#include "xnb_lifetime.h"
 
 RTE_LOG_REGISTER(xnb_logtype, pmd.net.xennetback, NOTICE);
 
@@ -38,10 +41,15 @@ RTE_LOG_REGISTER(xnb_logtype, pmd.net.xennetback, NOTICE);
 #define XNB_ARG_SIM		"sim"
 #define XNB_ARG_BACKEND_DOMID	"backend_domid"
 #define XNB_ARG_COPY_MODE	"copy_mode"
+#define XNB_ARG_AGING_MS	"aging_ms"
+#define XNB_ARG_HEADER_COPY	"header_copy"
+#define XNB_ARG_COPY_THRESHOLD	"copy_threshold"
+#define XNB_ARG_MAX_MAPPED	"max_mapped"
 
 static const char *const xnb_valid_args[] = {
 	XNB_ARG_DOMID, XNB_ARG_HANDLE, XNB_ARG_QUEUES, XNB_ARG_MAC, XNB_ARG_MTU,
 	XNB_ARG_PLATFORM, XNB_ARG_SIM, XNB_ARG_BACKEND_DOMID, XNB_ARG_COPY_MODE,
+	XNB_ARG_AGING_MS, XNB_ARG_HEADER_COPY, XNB_ARG_COPY_THRESHOLD, XNB_ARG_MAX_MAPPED,
 	NULL
 };
 
@@ -98,16 +106,18 @@ xnb_arg_uint(struct rte_kvargs *kv, const char *name, const char *key,
 static int
 xnb_parse_args(struct xnb_port *port, const char *args)
 {
-	const char *platform = "xen", *sim = NULL, *mac = NULL, *copy = "always";
+	const char *platform = "xen", *sim = NULL, *mac = NULL, *copy = "lazy";
 	unsigned long domid = ULONG_MAX, handle = 0, queues = 1, mtu = RTE_ETHER_MTU;
-	unsigned long bdom = 0;
+	unsigned long bdom = 0, aging = XNB_DEFAULT_AGING_MS, hdr = XNB_DEFAULT_HEADER_COPY;
+	unsigned long thresh = XNB_DEFAULT_COPY_THRESHOLD, maxmap = XNB_RING_SLOTS;
 	struct rte_kvargs *kv;
 	int rc = -EINVAL;
 
 	kv = rte_kvargs_parse(args != NULL ? args : "", xnb_valid_args);
 	if (kv == NULL) {
 		XNB_LOG(ERR, "%s: invalid devargs '%s' (valid keys: domid, handle, "
-			"queues, mac, mtu, platform, sim, backend_domid, copy_mode)",
+			"queues, mac, mtu, platform, sim, backend_domid, copy_mode, "
+			"aging_ms, header_copy, copy_threshold, max_mapped)",
 			port->name, args);
 		return -EINVAL;
 	}
@@ -120,7 +130,12 @@ xnb_parse_args(struct xnb_port *port, const char *args)
 	    xnb_arg_uint(kv, port->name, XNB_ARG_QUEUES, 1, XNB_MAX_QUEUES, &queues) ||
 	    xnb_arg_uint(kv, port->name, XNB_ARG_MTU, RTE_ETHER_MIN_MTU,
 			 XEN_NETIF_MAX_TX_SIZE - RTE_ETHER_HDR_LEN, &mtu) ||
-	    xnb_arg_uint(kv, port->name, XNB_ARG_BACKEND_DOMID, 0, XNB_DOMID_MAX, &bdom))
+	    xnb_arg_uint(kv, port->name, XNB_ARG_BACKEND_DOMID, 0, XNB_DOMID_MAX, &bdom) ||
+	    xnb_arg_uint(kv, port->name, XNB_ARG_AGING_MS, 0, 3600000, &aging) ||
+	    xnb_arg_uint(kv, port->name, XNB_ARG_HEADER_COPY, 0, XNB_MAX_HEADER_COPY, &hdr) ||
+	    xnb_arg_uint(kv, port->name, XNB_ARG_COPY_THRESHOLD, 0,
+			 XEN_NETIF_MAX_TX_SIZE, &thresh) ||
+	    xnb_arg_uint(kv, port->name, XNB_ARG_MAX_MAPPED, 1, XNB_RING_SLOTS, &maxmap))
 		goto out;
 	rte_kvargs_process(kv, XNB_ARG_PLATFORM, xnb_parse_string, &platform);
 	rte_kvargs_process(kv, XNB_ARG_SIM, xnb_parse_string, &sim);
@@ -151,12 +166,19 @@ xnb_parse_args(struct xnb_port *port, const char *args)
 			port->name, platform);
 		goto out;
 	}
-	if (strcmp(copy, "always") != 0) {
-		XNB_LOG(ERR, "%s: invalid copy_mode='%s' (expected always)", port->name,
-			copy);
+	if (strcmp(copy, "always") == 0) {
+		port->copy_mode = XNB_COPY_ALWAYS;
+	} else if (strcmp(copy, "lazy") == 0) {
+		port->copy_mode = XNB_COPY_LAZY;
+	} else {
+		XNB_LOG(ERR, "%s: invalid copy_mode='%s' (expected lazy or always)",
+			port->name, copy);
 		goto out;
 	}
-	port->copy_mode = XNB_COPY_ALWAYS;
+	port->aging_ms = aging;
+	port->header_copy = hdr;
+	port->copy_threshold = thresh;
+	port->max_mapped = maxmap;
 	if (mac != NULL) {
 		if (rte_ether_unformat_addr(mac, &port->mac) < 0 ||
 		    !rte_is_unicast_ether_addr(&port->mac)) {
@@ -181,6 +203,8 @@ out:
 	rte_kvargs_free(kv);
 	return rc;
 }
+
+static void xnb_tick(void *arg);
 
 /* ---- eth_dev_ops -------------------------------------------------------------- */
 
@@ -277,6 +301,7 @@ xnb_dev_close(struct rte_eth_dev *dev)
 	if (rte_eal_process_type() != RTE_PROC_PRIMARY || port == NULL)
 		return 0;
 	xnb_xenbus_fini(port);
+	rte_eal_alarm_cancel(xnb_tick, port);
 	for (uint16_t i = 0; i < XNB_MAX_QUEUES; i++) {
 		struct xnb_queue *q = &port->queues[i];
 
@@ -385,6 +410,8 @@ xnb_stats_reset(struct rte_eth_dev *dev)
 		t->pkts = t->bytes = t->errors = 0;
 		memset(&r->xs, 0, sizeof(r->xs));
 		memset(&t->xs, 0, sizeof(t->xs));
+		if (r->lt != NULL)
+			xnb_lt_stats_reset(r->lt);
 	}
 	return 0;
 }
@@ -400,6 +427,24 @@ static const char *const xnb_tx_xstat_names[] = { XNB_TXQ_XSTATS(XNB_XSTAT_NAME)
 static const char *const xnb_port_xstat_names[] = {
 	"guest_connects", "guest_disconnects", "guest_fatal_errors",
 };
+/* The lifetime trackers' counters, summed over the queues. */
+#define XNB_LT_XSTATS(X) \
+	X("rx_slots_mapped_now", mapped_now) \
+	X("rx_slots_held_now", held_now) \
+	X("rx_slots_mapped", mapped) \
+	X("rx_slots_freed_fast", freed_fast) \
+	X("rx_aged_copyouts", aged_copyouts) \
+	X("rx_disconnect_copyouts", disconnect_copyouts) \
+	X("rx_copyout_fallbacks", copyout_fallback) \
+	X("rx_hypercalls_map", hc_map) \
+	X("rx_hypercalls_unmap", hc_unmap) \
+	X("rx_hypercalls_copyout", hc_copy) \
+	X("rx_age_below_1ms", age_hist[0]) \
+	X("rx_age_below_10ms", age_hist[1]) \
+	X("rx_age_below_100ms", age_hist[2]) \
+	X("rx_age_below_window", age_hist[3]) \
+	X("rx_age_window_or_more", age_hist[4])
+static const char *const xnb_lt_xstat_names[] = { XNB_LT_XSTATS(XNB_XSTAT_NAME) };
 #define XNB_NB_RX_XSTATS RTE_DIM(xnb_rx_xstat_names)
 #define XNB_NB_TX_XSTATS RTE_DIM(xnb_tx_xstat_names)
 
@@ -408,7 +453,7 @@ xnb_xstats_count(const struct rte_eth_dev *dev)
 {
 	return XNB_NB_RX_XSTATS * (1 + dev->data->nb_rx_queues) +
 	       XNB_NB_TX_XSTATS * (1 + dev->data->nb_tx_queues) +
-	       RTE_DIM(xnb_port_xstat_names);
+	       RTE_DIM(xnb_lt_xstat_names) + RTE_DIM(xnb_port_xstat_names);
 }
 
 static int
@@ -431,6 +476,8 @@ xnb_xstats_get_names(struct rte_eth_dev *dev, struct rte_eth_xstat_name *names,
 		for (unsigned int i = 0; i < XNB_NB_TX_XSTATS; i++)
 			snprintf(names[k++].name, sizeof(names[0].name), "tx_q%u_%s", q,
 				 xnb_tx_xstat_names[i] + 3);
+	for (unsigned int i = 0; i < RTE_DIM(xnb_lt_xstat_names); i++)
+		strlcpy(names[k++].name, xnb_lt_xstat_names[i], sizeof(names[0].name));
 	for (unsigned int i = 0; i < RTE_DIM(xnb_port_xstat_names); i++)
 		strlcpy(names[k++].name, xnb_port_xstat_names[i], sizeof(names[0].name));
 	return n;
@@ -467,6 +514,20 @@ xnb_xstats_get(struct rte_eth_dev *dev, struct rte_eth_xstat *xs, unsigned int s
 			xs[k++].value = c[i];
 		}
 	}
+	for (unsigned int i = 0; i < RTE_DIM(xnb_lt_xstat_names); i++)
+		xs[k + i].value = 0;
+	for (uint16_t q = 0; q < port->max_queues; q++) {
+		struct xnb_lt_stats st;
+		unsigned int i = 0;
+
+		if (port->queues[q].rx.lt == NULL)
+			continue;
+		xnb_lt_stats_get(port->queues[q].rx.lt, &st);
+#define XNB_LT_SUM(name, field) xs[k + i++].value += st.field;
+		XNB_LT_XSTATS(XNB_LT_SUM)
+#undef XNB_LT_SUM
+	}
+	k += RTE_DIM(xnb_lt_xstat_names);
 	xs[k++].value = port->connects;
 	xs[k++].value = port->disconnects;
 	xs[k++].value = port->fatal_errors;
@@ -535,6 +596,17 @@ static const struct eth_dev_ops xnb_ops = {
 	.rx_queue_intr_enable = xnb_rx_queue_intr_enable,
 	.rx_queue_intr_disable = xnb_rx_queue_intr_disable,
 };
+
+/* The lifetime trackers' service tick, for queues nobody polls. */
+static void
+xnb_tick(void *arg)
+{
+	struct xnb_port *port = arg;
+
+	for (uint16_t i = 0; i < port->max_queues; i++)
+		xnb_rxq_tick(&port->queues[i].rx);
+	rte_eal_alarm_set(XNB_TICK_US, xnb_tick, port);
+}
 
 /*
  * Per queue: its event-channel handle (kept for the port's life, so its fd
@@ -627,6 +699,8 @@ xnb_probe(struct rte_vdev_device *vdev)
 	rc = xnb_xenbus_init(port);
 	if (rc < 0)
 		goto fail;
+	if (port->copy_mode == XNB_COPY_LAZY)
+		rte_eal_alarm_set(XNB_TICK_US, xnb_tick, port);
 	rte_eth_dev_probing_finish(dev);
 	XNB_LOG(INFO, "%s: vif %u.%u, %u queue(s), platform %s", name, port->domid,
 		port->handle, port->max_queues, port->plat->name);
@@ -663,4 +737,8 @@ RTE_PMD_REGISTER_PARAM_STRING(net_xennetback,
 	XNB_ARG_PLATFORM "=xen|sim "
 	XNB_ARG_SIM "=<dir> "
 	XNB_ARG_BACKEND_DOMID "=<int> "
-	XNB_ARG_COPY_MODE "=always");
+	XNB_ARG_COPY_MODE "=lazy|always "
+	XNB_ARG_AGING_MS "=<ms> "
+	XNB_ARG_HEADER_COPY "=<bytes> "
+	XNB_ARG_COPY_THRESHOLD "=<bytes> "
+	XNB_ARG_MAX_MAPPED "=<1-256>");

@@ -55,8 +55,22 @@ extern int xnb_logtype;
 #define XNB_MAX_EXTRAS		(XEN_NETIF_EXTRA_TYPE_MAX - 1)
 
 enum xnb_copy_mode {
+	XNB_COPY_LAZY,		/* zero copy, lingering mbufs copied out (default) */
 	XNB_COPY_ALWAYS,	/* grant-copy every packet (netloop-style baseline) */
 };
+
+/* Zero-copy defaults (devargs aging_ms, header_copy, copy_threshold). */
+#define XNB_DEFAULT_AGING_MS		500
+#define XNB_DEFAULT_HEADER_COPY		128	/* Ethernet + IPv6 + TCP with options */
+#define XNB_DEFAULT_COPY_THRESHOLD	256
+#define XNB_MAX_HEADER_COPY		1024
+/* A guest has at most this many TX requests unanswered: the bound on the
+ * pages a queue can have mapped. */
+#define XNB_RING_SLOTS		__CONST_RING_SIZE(netif_tx, XNB_PAGE_SIZE)
+
+/* The lifetime tracker's service tick: freed slots of an idle queue are
+ * unmapped, and old ones copied out, at least this often. */
+#define XNB_TICK_US		10000
 
 /* Per-queue counters reported as xstats, declared once: X(name, field). */
 #define XNB_RXQ_XSTATS(X) \
@@ -75,7 +89,12 @@ enum xnb_copy_mode {
 	X("rx_bytes_copied", bytes_copied) \
 	X("rx_notify_sent", notify_sent) \
 	X("rx_notify_suppressed", notify_suppressed) \
-	X("rx_fatal_errors", fatal)
+	X("rx_fatal_errors", fatal) \
+	X("rx_zerocopy_packets", zc_pkts) \
+	X("rx_copybreak_packets", copybreak_pkts) \
+	X("rx_header_bytes_copied", header_bytes) \
+	X("rx_arena_full_fallbacks", arena_full) \
+	X("rx_map_errors", map_errors)
 
 #define XNB_TXQ_XSTATS(X) \
 	X("tx_guest_ring_full", ring_full) \
@@ -129,6 +148,10 @@ struct xnb_rxq {
 	struct xnb_rxq_xstats xs;
 	/* Per-burst scratch, kept here rather than on the lcore's stack. */
 	struct xnb_rx_scratch *scratch;
+	/* Zero copy: the guest pages lent out. The burst and the service
+	 * tick both reap it; the lock keeps them from doing so at once. */
+	struct xnb_lt *lt;
+	rte_spinlock_t lt_lock;
 };
 
 /* ethdev tx queue: the guest's RX ring. */
@@ -182,6 +205,10 @@ struct xnb_port {
 	uint16_t mtu;
 	struct rte_ether_addr mac;
 	enum xnb_copy_mode copy_mode;
+	uint32_t aging_ms;		/* 0: never copy out for age */
+	uint16_t header_copy;		/* bytes grant-copied ahead of a zero-copy tail */
+	uint16_t copy_threshold;	/* copybreak: frames up to this are copied */
+	uint16_t max_mapped;		/* per queue */
 	char sim_dir[256];
 
 	const struct xnb_platform_ops *plat;
@@ -229,6 +256,11 @@ void xnb_rxq_attach(struct xnb_rxq *rxq, netif_tx_sring_t *s);
 void xnb_txq_attach(struct xnb_txq *txq, netif_rx_sring_t *s);
 /* Rx interrupt: arm the guest's TX ring for a notification. */
 void xnb_rxq_arm(struct xnb_rxq *rxq);
+/* Disconnect: copy out every guest page still lent, answer the guest. */
+void xnb_rxq_flush(struct xnb_rxq *rxq);
+/* The service tick (EAL alarm thread): reap a queue the application has
+ * stopped polling. */
+void xnb_rxq_tick(struct xnb_rxq *rxq);
 
 /* The guard, for the control thread. */
 static inline void

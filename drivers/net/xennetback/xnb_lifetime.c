@@ -30,7 +30,7 @@
 #include "xnb_internal.h"
 #include "xnb_lifetime.h"
 
-#define XNB_LT_BATCH	32
+#define XNB_LT_BATCH	256	/* a ring's worth: one platform call per burst */
 
 enum xnb_slot_state {
 	XNB_SLOT_FREE,

@@ -3,12 +3,18 @@
  */
 
 /*
- * Guest TX -> rte_eth_rx_burst, copy mode (Linux netback's tx path, seen
- * from the application's side). Each burst reads the guest's requests once
- * into private memory (the guest may rewrite its ring at any time: the copy
- * is what is validated and used, never the ring again), allocates mbufs,
- * grant-copies every packet of the burst with ONE platform call, then
- * answers the guest with one notification at most.
+ * Guest TX -> rte_eth_rx_burst (Linux netback's tx path, seen from the
+ * application's side). Each burst reads the guest's requests once into
+ * private memory (the guest may rewrite its ring at any time: the copy is
+ * what is validated and used, never the ring again), then per packet:
+ *  - copy (copy_mode=always, frames up to copy_threshold, or when the
+ *    arena is full): the whole frame is grant-copied into mbufs;
+ *  - zero copy: the first header_copy bytes are grant-copied into a head
+ *    mbuf, the rest of each slot's page is grant-mapped and lent to the
+ *    application as an external buffer (xnb_lifetime.c answers the guest
+ *    when the mbuf is freed or has lingered too long).
+ * A burst makes at most one map, one copy and one unmap call, and notifies
+ * the guest once at most.
  *
  * What a request may do wrong is split as Linux netback splits it: a bad
  * packet (too many slots, sizes that do not add up, a grant the copy
@@ -17,10 +23,13 @@
  * XNB_FATAL_SLOTS, bad extra info) disconnects the guest.
  */
 
+#include <stdio.h>
+
 #include <rte_malloc.h>
 #include <rte_net.h>
 
 #include "xnb_internal.h"
+#include "xnb_lifetime.h"
 
 #define XNB_RX_RING_SIZE	__CONST_RING_SIZE(netif_tx, XNB_PAGE_SIZE)
 #define XNB_RX_MAX_SEGS		1024	/* grant-copy segments per batch */
@@ -35,31 +44,144 @@ struct xnb_rx_pkt {
 	uint16_t gso_size;
 	uint8_t gso_type;
 	bool bad;		/* answered with NETIF_RSP_ERROR, not delivered */
+	bool zc;		/* its tail is lent (mapped), not copied */
+	uint16_t hdr;		/* zc: bytes copied into the head mbuf (0: none) */
+	uint16_t map, nmap;	/* zc: its entries in the batch's map arrays */
 	uint16_t seg, nseg;	/* its grant-copy segments */
-	struct rte_mbuf *m;
+	struct rte_mbuf *m;	/* copy: the chain; zc: the head if hdr > 0 */
 };
 
 struct xnb_rx_scratch {
 	netif_tx_request_t req[XNB_RX_RING_SIZE];
 	bool extra[XNB_RX_RING_SIZE];
+	bool deferred[XNB_RX_RING_SIZE];	/* answered by the tracker */
 	struct xnb_rx_pkt pkt[XNB_BURST_MAX];
 	xengnttab_grant_copy_segment_t seg[XNB_RX_MAX_SEGS];
 	struct rte_mbuf *chain[XNB_RX_MAX_MBUFS];
+	/* zero copy: one entry per page to map in this batch */
+	uint32_t map_ref[XNB_RX_RING_SIZE];
+	uint16_t map_id[XNB_RX_RING_SIZE];
+	uint16_t map_req[XNB_RX_RING_SIZE];
+	uint16_t map_off[XNB_RX_RING_SIZE];
+	uint16_t map_len[XNB_RX_RING_SIZE];
+	uint32_t map_slot[XNB_RX_RING_SIZE];
+	int16_t map_status[XNB_RX_RING_SIZE];
+	struct rte_mbuf *map_mbuf[XNB_RX_RING_SIZE];
+	struct xnb_lt_done done[XNB_RX_RING_SIZE];
 };
 
 int
 xnb_rxq_init(struct xnb_rxq *rxq, int socket)
 {
+	struct xnb_port *port = rxq->q->port;
+	char name[RTE_RING_NAMESIZE];
+
+	rte_spinlock_init(&rxq->lt_lock);
 	rxq->scratch = rte_zmalloc_socket("xnb_rx_scratch", sizeof(*rxq->scratch),
 					  RTE_CACHE_LINE_SIZE, socket);
-	return rxq->scratch == NULL ? -ENOMEM : 0;
+	if (rxq->scratch == NULL)
+		return -ENOMEM;
+	if (port->copy_mode != XNB_COPY_LAZY)
+		return 0;
+	snprintf(name, sizeof(name), "xnblt%u_%u", port->port_id, rxq->qid);
+	rxq->lt = xnb_lt_create(name, port->plat, port->gnt, port->max_mapped,
+				port->aging_ms, socket);
+	return rxq->lt == NULL ? -ENOMEM : 0;
 }
 
+/* The tracker outlives the port while the application holds its mbufs. */
 void
 xnb_rxq_fini(struct xnb_rxq *rxq)
 {
+	xnb_lt_destroy(rxq->lt);
+	rxq->lt = NULL;
 	rte_free(rxq->scratch);
 	rxq->scratch = NULL;
+}
+
+/* Responses the tracker says the guest is owed. */
+static void
+xnb_rx_answer(struct xnb_rxq *rxq, const struct xnb_lt_done *done, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		netif_tx_response_t *rsp = RING_GET_RESPONSE(&rxq->ring,
+							     rxq->ring.rsp_prod_pvt);
+
+		rsp->id = done[i].id;
+		rsp->status = done[i].status;
+		rxq->ring.rsp_prod_pvt++;
+	}
+}
+
+static void
+xnb_rx_push(struct xnb_rxq *rxq, RING_IDX answered, bool counted)
+{
+	int notify;
+
+	if (rxq->ring.rsp_prod_pvt == answered)
+		return;
+	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&rxq->ring, notify);
+	if (notify) {
+		rxq->q->port->plat->evt_notify(rxq->evt, rxq->evtchn);
+		rxq->xs.notify_sent++;
+	} else if (counted) {
+		rxq->xs.notify_suppressed++;
+	}
+}
+
+/* Freed pages unmapped, old ones copied out: answers for the guest. */
+static void
+xnb_rx_reap(struct xnb_rxq *rxq)
+{
+	uint16_t domid = rxq->q->port->domid;
+	uint32_t n;
+
+	do {
+		n = xnb_lt_reap(rxq->lt, domid, rxq->scratch->done, XNB_RX_RING_SIZE);
+		xnb_rx_answer(rxq, rxq->scratch->done, n);
+	} while (n == XNB_RX_RING_SIZE);
+}
+
+void
+xnb_rxq_flush(struct xnb_rxq *rxq)
+{
+	uint16_t domid = rxq->q->port->domid;
+	RING_IDX answered = rxq->ring.rsp_prod_pvt;
+	uint32_t n;
+
+	if (rxq->lt == NULL)
+		return;
+	rte_spinlock_lock(&rxq->lt_lock);
+	do {
+		n = xnb_lt_flush(rxq->lt, domid, rxq->scratch->done, XNB_RX_RING_SIZE);
+		xnb_rx_answer(rxq, rxq->scratch->done, n);
+	} while (n > 0);
+	xnb_rx_push(rxq, answered, false);
+	rte_spinlock_unlock(&rxq->lt_lock);
+}
+
+void
+xnb_rxq_tick(struct xnb_rxq *rxq)
+{
+	RING_IDX answered;
+
+	if (rxq->lt == NULL)
+		return;
+	if (!xnb_guard_enter(&rxq->guard)) {
+		/* Not connected: only copied-out pages can come back. */
+		rte_spinlock_lock(&rxq->lt_lock);
+		xnb_lt_reap(rxq->lt, 0, rxq->scratch->done, XNB_RX_RING_SIZE);
+		rte_spinlock_unlock(&rxq->lt_lock);
+		return;
+	}
+	/* A burst running now does this work itself. */
+	if (rte_spinlock_trylock(&rxq->lt_lock)) {
+		answered = rxq->ring.rsp_prod_pvt;
+		xnb_rx_reap(rxq);
+		xnb_rx_push(rxq, answered, false);
+		rte_spinlock_unlock(&rxq->lt_lock);
+	}
+	xnb_guard_leave(&rxq->guard);
 }
 
 void
@@ -153,6 +275,7 @@ xnb_rx_parse(struct xnb_rxq *rxq, RING_IDX cons, RING_IDX prod, uint16_t r,
 
 	memcpy(first, RING_GET_REQUEST(&rxq->ring, cons), sizeof(*first));
 	s->extra[r] = false;
+	s->deferred[r] = false;
 	memset(p, 0, sizeof(*p));
 	p->req = r;
 	if (first->flags & NETTXF_extra_info) {
@@ -163,6 +286,7 @@ xnb_rx_parse(struct xnb_rxq *rxq, RING_IDX cons, RING_IDX prod, uint16_t r,
 				return XNB_RX_PARTIAL;
 			memcpy(ex, RING_GET_REQUEST(&rxq->ring, cons + k), sizeof(*ex));
 			s->extra[r + k] = true;
+			s->deferred[r + k] = false;
 			k++;
 			if (ex->type == XEN_NETIF_EXTRA_TYPE_NONE ||
 			    ex->type >= XEN_NETIF_EXTRA_TYPE_MAX || ++nextra > XNB_MAX_EXTRAS) {
@@ -198,6 +322,7 @@ xnb_rx_parse(struct xnb_rxq *rxq, RING_IDX cons, RING_IDX prod, uint16_t r,
 		}
 		memcpy(t, RING_GET_REQUEST(&rxq->ring, cons + k), sizeof(*t));
 		s->extra[r + k] = false;
+		s->deferred[r + k] = false;
 		k++;
 		ndata++;
 		more = t->flags & NETTXF_more_data;
@@ -303,16 +428,162 @@ xnb_rx_prepare(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, uint16_t *nseg)
 	return true;
 }
 
-/* Answers every request of the packet; extra slots get NETIF_RSP_NULL. */
+/* The data bytes of request j of p (the first carries the total). */
+static uint32_t
+xnb_rx_slot_len(const struct xnb_rx_scratch *s, const struct xnb_rx_pkt *p, uint16_t j)
+{
+	uint32_t rest = 0;
+
+	if (j != 0)
+		return s->req[p->req + j].size;
+	for (uint16_t k = 1; k < p->nreq; k++)
+		if (!s->extra[p->req + k])
+			rest += s->req[p->req + k].size;
+	return p->len - rest;
+}
+
+enum xnb_rx_plan {
+	XNB_RX_ZC,		/* planned as zero copy */
+	XNB_RX_COPY,		/* copy it instead */
+	XNB_RX_LATER,		/* not in this batch */
+};
+
+/*
+ * Plans p as zero copy: a head mbuf with the first header_copy bytes
+ * (grant-copied), then one external-buffer mbuf per guest page holding the
+ * rest, each page to be mapped by the batch's one map call.
+ */
+static enum xnb_rx_plan
+xnb_rx_plan_zc(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, uint16_t *nmap,
+	       uint16_t *nseg)
+{
+	struct xnb_port *port = rxq->q->port;
+	struct xnb_rx_scratch *s = rxq->scratch;
+	uint16_t room = rte_pktmbuf_data_room_size(rxq->mp) - RTE_PKTMBUF_HEADROOM;
+	uint32_t first_len = xnb_rx_slot_len(s, p, 0);
+	uint16_t hdr = RTE_MIN(RTE_MIN((uint32_t)port->header_copy, first_len),
+			       (uint32_t)room);
+	uint16_t want = 0, nm;
+
+	for (uint16_t j = 0; j < p->nreq; j++) {
+		uint32_t len = xnb_rx_slot_len(s, p, j);
+
+		if (!s->extra[p->req + j] && len > (j == 0 ? hdr : 0))
+			want++;
+	}
+	if (want == 0)
+		return XNB_RX_COPY;
+	if (xnb_lt_slots_free(rxq->lt) < (uint32_t)*nmap + want) {
+		rxq->xs.arena_full++;
+		return XNB_RX_COPY;
+	}
+	if (*nseg + 1 > XNB_RX_MAX_SEGS)
+		return XNB_RX_LATER;
+	nm = want + (hdr > 0);
+	if (rte_pktmbuf_alloc_bulk(rxq->mp, s->chain, nm) != 0) {
+		rxq->xs.mbuf_alloc_failed++;
+		rxq->missed++;
+		return XNB_RX_LATER;
+	}
+	p->zc = true;
+	p->hdr = hdr;
+	p->m = hdr > 0 ? s->chain[0] : NULL;
+	p->map = *nmap;
+	p->nmap = want;
+	p->seg = *nseg;
+	p->nseg = 0;
+	if (hdr > 0) {
+		const netif_tx_request_t *t = &s->req[p->req];
+		xengnttab_grant_copy_segment_t *g = &s->seg[(*nseg)++];
+
+		g->source.foreign.ref = t->gref;
+		g->source.foreign.offset = t->offset;
+		g->source.foreign.domid = port->domid;
+		g->dest.virt = rte_pktmbuf_mtod(p->m, void *);
+		g->len = hdr;
+		g->flags = GNTCOPY_source_gref;
+		g->status = GNTST_okay;
+		p->nseg = 1;
+		p->m->data_len = hdr;
+	}
+	for (uint16_t j = 0, k = *nmap; j < p->nreq; j++) {
+		const netif_tx_request_t *t = &s->req[p->req + j];
+		uint32_t len = xnb_rx_slot_len(s, p, j), skip = j == 0 ? hdr : 0;
+
+		if (s->extra[p->req + j] || len <= skip)
+			continue;
+		s->map_ref[k] = t->gref;
+		s->map_id[k] = t->id;
+		s->map_req[k] = p->req + j;
+		s->map_off[k] = t->offset + skip;
+		s->map_len[k] = len - skip;
+		s->map_mbuf[k] = s->chain[(hdr > 0) + (k - *nmap)];
+		s->deferred[p->req + j] = true;
+		k++;
+	}
+	*nmap += want;
+	return XNB_RX_ZC;
+}
+
+/* After the map and copy calls: chain p's mbufs onto the lent pages, or
+ * give back what was mapped when any part of p failed. */
+static void
+xnb_rx_finish_zc(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, int copy_rc)
+{
+	struct xnb_rx_scratch *s = rxq->scratch;
+	struct rte_mbuf *head = p->m, *last = p->m;
+	uint16_t k;
+
+	if (p->hdr > 0 && (copy_rc < 0 || s->seg[p->seg].status != GNTST_okay)) {
+		rxq->xs.copy_errors++;
+		p->bad = true;
+	}
+	for (k = p->map; k < p->map + p->nmap; k++)
+		if (s->map_slot[k] == UINT32_MAX) {
+			rxq->xs.map_errors++;
+			p->bad = true;
+		}
+	if (p->bad) {
+		for (k = p->map; k < p->map + p->nmap; k++) {
+			if (s->map_slot[k] != UINT32_MAX)
+				xnb_lt_cancel(rxq->lt, s->map_slot[k], NETIF_RSP_ERROR);
+			else
+				s->deferred[s->map_req[k]] = false;	/* answer now */
+			rte_pktmbuf_free(s->map_mbuf[k]);
+		}
+		rte_pktmbuf_free(p->m);
+		p->m = NULL;
+		return;
+	}
+	for (k = p->map; k < p->map + p->nmap; k++) {
+		struct rte_mbuf *m = s->map_mbuf[k];
+
+		xnb_lt_attach(rxq->lt, s->map_slot[k], m, s->map_off[k], s->map_len[k]);
+		if (head == NULL)
+			head = m;
+		else
+			last->next = m;
+		last = m;
+	}
+	head->nb_segs = p->nmap + (p->hdr > 0);
+	head->pkt_len = p->len;
+	p->m = head;
+	rxq->xs.header_bytes += p->hdr;
+	rxq->xs.bytes_copied += p->hdr;
+}
+
+/* Answers the requests of p not left to the tracker; extras get NULL. */
 static void
 xnb_rx_respond(struct xnb_rxq *rxq, const struct xnb_rx_pkt *p)
 {
 	const struct xnb_rx_scratch *s = rxq->scratch;
 
 	for (uint16_t j = 0; j < p->nreq; j++) {
-		netif_tx_response_t *rsp = RING_GET_RESPONSE(&rxq->ring,
-							     rxq->ring.rsp_prod_pvt);
+		netif_tx_response_t *rsp;
 
+		if (s->deferred[p->req + j])
+			continue;
+		rsp = RING_GET_RESPONSE(&rxq->ring, rxq->ring.rsp_prod_pvt);
 		rsp->id = s->req[p->req + j].id;
 		if (s->extra[p->req + j])
 			rsp->status = NETIF_RSP_NULL;
@@ -322,16 +593,17 @@ xnb_rx_respond(struct xnb_rxq *rxq, const struct xnb_rx_pkt *p)
 	}
 }
 
-/* Up to n packets (n <= XNB_BURST_MAX) with one grant-copy call; *taken
- * says how many left the ring (delivered or dropped). */
+/* Up to n packets (n <= XNB_BURST_MAX) with one map and one grant-copy call;
+ * *taken says how many left the ring (delivered or dropped). */
 static uint16_t
 xnb_rx_batch(struct xnb_rxq *rxq, struct rte_mbuf **pkts, uint16_t n,
 	     uint16_t *taken)
 {
 	struct xnb_port *port = rxq->q->port;
 	struct xnb_rx_scratch *s = rxq->scratch;
+	bool lazy = rxq->lt != NULL;
 	RING_IDX cons = rxq->ring.req_cons, prod;
-	uint16_t np = 0, nseg = 0, r = 0, out = 0;
+	uint16_t np = 0, nseg = 0, nmap = 0, r = 0, out = 0;
 	int rc = 0;
 
 	prod = __atomic_load_n(&rxq->ring.sring->req_prod, __ATOMIC_ACQUIRE);
@@ -342,10 +614,17 @@ xnb_rx_batch(struct xnb_rxq *rxq, struct rte_mbuf **pkts, uint16_t n,
 	}
 	while (np < n && cons != prod) {
 		struct xnb_rx_pkt *p = &s->pkt[np];
+		enum xnb_rx_plan plan = XNB_RX_COPY;
 
 		if (xnb_rx_parse(rxq, cons, prod, r, p) != XNB_RX_OK)
 			break;
-		if (!p->bad && !xnb_rx_prepare(rxq, p, &nseg))
+		if (!p->bad && lazy && p->len > port->copy_threshold)
+			plan = xnb_rx_plan_zc(rxq, p, &nmap, &nseg);
+		else if (!p->bad && lazy)
+			rxq->xs.copybreak_pkts++;
+		if (plan == XNB_RX_LATER)
+			break;
+		if (plan == XNB_RX_COPY && !p->bad && !xnb_rx_prepare(rxq, p, &nseg))
 			break;
 		cons += p->nreq;
 		r += p->nreq;
@@ -356,6 +635,9 @@ xnb_rx_batch(struct xnb_rxq *rxq, struct rte_mbuf **pkts, uint16_t n,
 	if (np == 0)
 		return 0;
 
+	if (nmap > 0)
+		xnb_lt_map(rxq->lt, port->domid, nmap, s->map_ref, s->map_id,
+			   s->map_slot, s->map_status);
 	if (nseg > 0) {
 		rc = port->plat->gnt_copy(port->gnt, nseg, s->seg);
 		rxq->xs.hc_copy++;
@@ -364,7 +646,9 @@ xnb_rx_batch(struct xnb_rxq *rxq, struct rte_mbuf **pkts, uint16_t n,
 	for (uint16_t i = 0; i < np; i++) {
 		struct xnb_rx_pkt *p = &s->pkt[i];
 
-		if (!p->bad) {
+		if (p->zc) {
+			xnb_rx_finish_zc(rxq, p, rc);
+		} else if (!p->bad) {
 			for (uint16_t k = 0; k < p->nseg && !p->bad; k++)
 				p->bad = rc < 0 || s->seg[p->seg + k].status != GNTST_okay;
 			if (p->bad)
@@ -373,7 +657,10 @@ xnb_rx_batch(struct xnb_rxq *rxq, struct rte_mbuf **pkts, uint16_t n,
 				rxq->xs.bytes_copied += p->len;
 		}
 		if (!p->bad && !xnb_rx_offload(p->m, p)) {
+			/* Lent pages come back through the free callback. */
 			rxq->xs.bad_requests++;
+			rte_pktmbuf_free(p->m);
+			p->m = NULL;
 			p->bad = true;
 		}
 		xnb_rx_respond(rxq, p);
@@ -387,7 +674,10 @@ xnb_rx_batch(struct xnb_rxq *rxq, struct rte_mbuf **pkts, uint16_t n,
 			rxq->xs.gso_pkts++;
 		if (p->txflags & NETTXF_csum_blank)
 			rxq->xs.csum_blank++;
-		rxq->xs.copied_pkts++;
+		if (p->zc)
+			rxq->xs.zc_pkts++;
+		else
+			rxq->xs.copied_pkts++;
 		rxq->bytes += p->len;
 		pkts[out++] = p->m;
 	}
@@ -402,7 +692,6 @@ xnb_rx_burst(void *arg, struct rte_mbuf **pkts, uint16_t nb_pkts)
 	struct xnb_queue *q = rxq->q;
 	uint16_t got = 0, taken;
 	RING_IDX answered;
-	int notify;
 
 	if (unlikely(!xnb_guard_enter(&rxq->guard)))
 		return 0;
@@ -411,6 +700,10 @@ xnb_rx_burst(void *arg, struct rte_mbuf **pkts, uint16_t nb_pkts)
 		return 0;
 	}
 	answered = rxq->ring.rsp_prod_pvt;
+	if (rxq->lt != NULL) {
+		rte_spinlock_lock(&rxq->lt_lock);
+		xnb_rx_reap(rxq);
+	}
 	while (got < nb_pkts) {
 		uint16_t want = RTE_MIN(nb_pkts - got, XNB_BURST_MAX);
 
@@ -419,15 +712,9 @@ xnb_rx_burst(void *arg, struct rte_mbuf **pkts, uint16_t nb_pkts)
 		if (taken < want)
 			break;
 	}
-	if (rxq->ring.rsp_prod_pvt != answered) {
-		RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&rxq->ring, notify);
-		if (notify) {
-			q->port->plat->evt_notify(rxq->evt, rxq->evtchn);
-			rxq->xs.notify_sent++;
-		} else {
-			rxq->xs.notify_suppressed++;
-		}
-	}
+	if (rxq->lt != NULL)
+		rte_spinlock_unlock(&rxq->lt_lock);
+	xnb_rx_push(rxq, answered, true);
 	xnb_guard_leave(&rxq->guard);
 	return got;
 }

@@ -196,6 +196,9 @@ xnb_disconnect(struct xnb_port *port)
 		xnb_guard_close(&port->queues[i].rx.guard);
 		xnb_guard_close(&port->queues[i].tx.guard);
 	}
+	/* Every guest page still lent is copied out before the rings go. */
+	for (uint16_t i = 0; i < port->nb_queues; i++)
+		xnb_rxq_flush(&port->queues[i].rx);
 	for (uint16_t i = 0; i < port->nb_queues; i++)
 		xnb_queue_disconnect(port, &port->queues[i]);
 	port->nb_queues = 0;
