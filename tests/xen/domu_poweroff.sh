@@ -6,6 +6,8 @@
 # this; the guest's /init is a plain shell that init-style signals would kill,
 # so report what dom0 checks (netfront's kernel log, eth0 counters) and power
 # off directly.
+# The kernel starts this with no stdout.
+exec >/dev/console 2>&1
 s=/sys/class/net/eth0/statistics
 echo "DOMU: STATS tx_bytes=$(cat $s/tx_bytes) tx_packets=$(cat $s/tx_packets)" \
 	"rx_bytes=$(cat $s/rx_bytes) rx_packets=$(cat $s/rx_packets)" \

@@ -35,6 +35,8 @@ avail=$(awk '/^MemAvailable:/ {print int($2 / 1024)}' /proc/meminfo)
 [ "$avail" -ge 1600 ] || cannot "QEMU needs 1.3 GB of RAM, $avail MB available"
 
 mkdir -p "$WORK"
+exec 9>"$WORK/lock"
+flock -n 9 || { echo "FAIL: another xen suite run holds $WORK/lock"; exit 1; }
 "$HERE/xnb_xen_initrd.sh" "$WORK" "$PMD" || { echo "FAIL: building the images"; exit 1; }
 
 LOG=$WORK/serial.log
@@ -43,6 +45,7 @@ XEN_ARGS+=" console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all"
 # QEMU splits -initrd on commas: no comma may appear in the dom0 command line.
 DOM0_ARGS="console=hvc0 earlyprintk=xen loglevel=4 xnb_scen=$SCEN"
 echo "xen suite: booting Xen under QEMU TCG, scenarios $SCEN; serial log $LOG"
+: >"$LOG"
 t0=${EPOCHREALTIME/./}
 # One dom0 vCPU: with two, dom0 user space crashed at random under
 # multi-threaded TCG.
@@ -55,13 +58,12 @@ timeout "${XNB_XEN_TIMEOUT:-840}" qemu-system-x86_64 \
 		line=${line//$'\r'/}
 		ds=$(((${EPOCHREALTIME/./} - t0) / 100000))
 		line=$(printf '[%5d.%d] %s' $((ds / 10)) $((ds % 10)) "$line")
-		echo "$line" >>"$LOG.tmp"
+		echo "$line" >>"$LOG"
 		case $line in
 		*XNB-*|*DOM0:*|*"Kernel panic"*|*"Panic on CPU"*) echo "$line" ;;
 		esac
 	done
 rc=${PIPESTATUS[0]}
-mv "$LOG.tmp" "$LOG"
 wall=$(((${EPOCHREALTIME/./} - t0) / 1000000))
 
 echo "==== xen suite summary (qemu rc=$rc, $wall s)"
