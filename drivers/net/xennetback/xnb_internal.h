@@ -94,7 +94,8 @@ enum xnb_copy_mode {
 	X("rx_copybreak_packets", copybreak_pkts) \
 	X("rx_header_bytes_copied", header_bytes) \
 	X("rx_arena_full_fallbacks", arena_full) \
-	X("rx_map_errors", map_errors)
+	X("rx_map_errors", map_errors) \
+	X("rx_bursts_busy", bursts)
 
 #define XNB_TXQ_XSTATS(X) \
 	X("tx_guest_ring_full", ring_full) \
@@ -109,7 +110,8 @@ enum xnb_copy_mode {
 	X("tx_bytes_copied", bytes_copied) \
 	X("tx_notify_sent", notify_sent) \
 	X("tx_notify_suppressed", notify_suppressed) \
-	X("tx_bad_requests", bad_requests)
+	X("tx_bad_requests", bad_requests) \
+	X("tx_bursts_busy", bursts)
 
 #define XNB_XSTAT_FIELD(name, field) uint64_t field;
 

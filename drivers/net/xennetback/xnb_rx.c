@@ -691,7 +691,7 @@ xnb_rx_burst(void *arg, struct rte_mbuf **pkts, uint16_t nb_pkts)
 	struct xnb_rxq *rxq = arg;
 	struct xnb_queue *q = rxq->q;
 	uint16_t got = 0, taken;
-	RING_IDX answered;
+	RING_IDX answered, cons0;
 
 	if (unlikely(!xnb_guard_enter(&rxq->guard)))
 		return 0;
@@ -700,6 +700,7 @@ xnb_rx_burst(void *arg, struct rte_mbuf **pkts, uint16_t nb_pkts)
 		return 0;
 	}
 	answered = rxq->ring.rsp_prod_pvt;
+	cons0 = rxq->ring.req_cons;
 	if (rxq->lt != NULL) {
 		rte_spinlock_lock(&rxq->lt_lock);
 		xnb_rx_reap(rxq);
@@ -712,6 +713,9 @@ xnb_rx_burst(void *arg, struct rte_mbuf **pkts, uint16_t nb_pkts)
 		if (taken < want)
 			break;
 	}
+	/* Bursts that took requests: the unit of "one call per burst". */
+	if (rxq->ring.req_cons != cons0)
+		rxq->xs.bursts++;
 	if (rxq->lt != NULL)
 		rte_spinlock_unlock(&rxq->lt_lock);
 	xnb_rx_push(rxq, answered, true);

@@ -271,6 +271,8 @@ xnb_tx_burst(void *arg, struct rte_mbuf **pkts, uint16_t nb_pkts)
 		if (n < want)
 			break;
 	}
+	if (sent > 0)
+		txq->xs.bursts++;
 	if (txq->ring.rsp_prod_pvt != answered) {
 		RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&txq->ring, notify);
 		if (notify) {
