@@ -526,7 +526,12 @@ xenbus_step(struct nf_dev *dev)
 
 	switch (be) {
 	case XenbusStateInitWait:
-		if (fe == XenbusStateConnected || fe == XenbusStateClosed) {
+		/* Connected and the link never came up: the backend has not
+		 * read our Connected yet (this can be a stale watch event),
+		 * and it is about to map the rings we published: tearing them
+		 * down now would end the grants under its feet. Only a backend
+		 * that was Connected with us and is back in InitWait is new. */
+		if ((fe == XenbusStateConnected && dev->up) || fe == XenbusStateClosed) {
 			disconnect(dev);
 			set_fe_state(dev, XenbusStateInitialising);
 		}
