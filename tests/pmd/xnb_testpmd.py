@@ -4,8 +4,9 @@
 dpdk-testpmd with net_xennetback ports and its telemetry socket, xnb-guest
 runs with their JSON summaries, and a checker that prints every failed
 assertion before the script exits non-zero. Everything started here is
-stopped and removed at the end (XnbRig is a context manager). Python 3
-standard library only.
+stopped and removed at the end (XnbRig is a context manager; with
+XNB_KEEP_WORK=1 in the environment the logs stay). Python 3 standard
+library only.
 """
 
 import json
@@ -108,8 +109,11 @@ class XnbRig:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-        shutil.rmtree(self.work, ignore_errors=True)
         shutil.rmtree(f"/var/run/dpdk/{self.prefix}", ignore_errors=True)
+        if os.environ.get("XNB_KEEP_WORK"):
+            print(f"logs kept in {self.work}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.work, ignore_errors=True)
         return False
 
     def log(self, name):
@@ -154,6 +158,13 @@ class XnbRig:
             self.simctl_run("vif-add", d, 0)
         return simd
 
+    def xenstore_ls(self, path):
+        """The simulator's xenstore under path, with Debian's xenstore-ls."""
+        r = subprocess.run(["xenstore-ls", "-f", path], capture_output=True, text=True,
+                           env=dict(os.environ,
+                                    XENSTORED_PATH=f"{self.sim}/xenstored.sock"))
+        return r.stdout + r.stderr
+
     def sim_stats(self, dom):
         """xnb-simctl stats DOM as a dict (state stays a string)."""
         st = {}
@@ -162,11 +173,17 @@ class XnbRig:
             st[k] = int(v) if v.isdigit() else v
         return st
 
-    def start_testpmd(self, domains, testpmd_args, extra_devargs=""):
+    def start_testpmd(self, domains, testpmd_args, commands=()):
+        """testpmd with one port per domain; commands run from a
+        --cmdline-file before forwarding starts."""
         vdevs = []
         for d in domains:
             vdevs += ["--vdev", f"net_xennetback_{d}_0,domid={d},platform=sim,"
-                      f"sim={self.sim}{extra_devargs}"]
+                      f"sim={self.sim}"]
+        if commands:
+            with open(f"{self.work}/testpmd.cmds", "w") as f:
+                f.write("".join(line + "\n" for line in commands))
+            testpmd_args = [f"--cmdline-file={self.work}/testpmd.cmds", *testpmd_args]
         cmd = ["dpdk-testpmd", "-d", self.pmd, "--no-huge", "-m", "1024", "--no-pci",
                "-l", "0-1", f"--file-prefix={self.prefix}",
                "--log-level=pmd.net.xennetback:info", *vdevs, "--",
@@ -183,7 +200,7 @@ class XnbRig:
 
     def guest_cmd(self, dom, mode, *args):
         return [self.guest, "--sim", self.sim, "--domid", str(dom), "--handle", "0",
-                "--quiet", "--mode", mode, *map(str, args)]
+                "--mode", mode, *map(str, args)]
 
     def start_guest(self, name, dom, mode, *args):
         cmd = self.guest_cmd(dom, mode, "--summary", f"{self.work}/{name}.json", *args)
