@@ -7,7 +7,7 @@ ASAN_BUILD ?= build-asan
 MESON_OPTS ?= $(if $(CI),-Dwerror=true)
 TEST_OPTS ?= --print-errorlogs
 
-.PHONY: all deps build test test-asan demo clean
+.PHONY: all deps build test test-asan demo clean xen-test
 
 all: build
 
@@ -22,6 +22,10 @@ build: deps $(BUILD)/build.ninja
 
 test: build
 	meson test -C $(BUILD) $(TEST_OPTS)
+
+# Real Xen 4.17 under QEMU (docs/xen.md); `make test` runs it too.
+xen-test: build
+	meson test -C $(BUILD) $(TEST_OPTS) --suite xen
 
 # Everything but real Xen, under AddressSanitizer and UBSan. The testpmd suite
 # is left out: the distro's dpdk-testpmd cannot load a sanitized plugin.
