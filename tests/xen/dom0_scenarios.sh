@@ -4,15 +4,16 @@
 #
 # The xen suite's scenarios, run in dom0 as /usr/bin/xnb-scenarios SCENARIO...
 #   baseline     the kernel's xen-netback + a bridge: what Xen ships
-#   pmd:MODE     the distro dpdk-testpmd with net_xennetback (copy_mode=MODE)
-#                and net_tap, the kernel xen-netback not loaded
+#   pmd:MA:MB    the distro dpdk-testpmd with net_xennetback and net_tap, the
+#                kernel xen-netback not loaded; guest A's port has copy_mode=MA,
+#                guest B's copy_mode=MB
 # Every check prints one "XNB-CHECK PASS|FAIL name: detail" line, measured
 # numbers "XNB-RESULT key value" lines, and the end "XNB-SUMMARY pass=N fail=N";
 # the host side (xnb_xen_test.sh) reads these from the serial log.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/xen-4.17/bin
 CONS=/var/log/xen/console
 # Bytes per iperf3 stream: the same for the baseline and the PMD.
-BYTES=$((32 * 1024 * 1024))
+BYTES=$((16 * 1024 * 1024))
 NPASS=0
 NFAIL=0
 
@@ -110,7 +111,7 @@ xnb_create() {
 xnb_iperf() {
 	local tag=$1 ip=$2 dir=$3 rc sent got bps mbit
 	shift 3
-	timeout 180 iperf3 -c "$ip" -n $BYTES -J --connect-timeout 10000 "$@" \
+	timeout 100 iperf3 -c "$ip" -n $BYTES -J --connect-timeout 10000 "$@" \
 		>/tmp/iperf.json 2>&1
 	rc=$?
 	sent=$(jq -r '.end.sum_sent.bytes // 0' /tmp/iperf.json 2>/dev/null)
@@ -151,6 +152,7 @@ xnb_traffic() {
 	done
 	xnb_iperf "$tag" "$ip" to-guest
 	xnb_iperf "$tag" "$ip" from-guest -R
+	return 0
 }
 
 # xnb_shutdown TAG NAME DOMID: xl shutdown as a user would; the guest reports
@@ -206,9 +208,30 @@ xnb_baseline() {
 }
 
 # xnb_testpmd_up LOG: wait until testpmd forwards (its taps exist).
+# xnb_tpmd COMMAND: a command to the interactive testpmd (its stdin is a FIFO
+# held open on fd 8); its answer goes to the testpmd log.
+xnb_tpmd() {
+	echo "$*" >&8
+	sleep 1
+}
+
+# xnb_tpmd_stats TAG WHAT: ask testpmd for the forwarding stats and the
+# xennetback ports' xstats, print the non-zero ones.
+xnb_tpmd_stats() {
+	local mark=$(wc -l <$log)
+	xnb_tpmd show fwd stats all
+	xnb_tpmd show port xstats 0
+	xnb_tpmd show port xstats 2
+	xnb_tpmd show port stats 1
+	xnb_tpmd show port stats 3
+	info "$1: testpmd after $2 (non-zero counters)"
+	tail -n +$((mark + 1)) $log | grep -E 'statistics for|xstats|-(packets|dropped|errors): *[1-9]|^ *[a-z0-9_]+: [1-9]' |
+		indent testpmd
+}
+
 xnb_testpmd_up() {
 	for _ in $(seq 600); do
-		grep -q "start packet forwarding" "$1" 2>/dev/null &&
+		grep -qi "start.* packet forwarding" "$1" 2>/dev/null &&
 			[ -e /sys/class/net/xnbtap1 ] && return 0
 		kill -0 $TPMD 2>/dev/null || return 1
 		sleep 0.2
@@ -216,43 +239,56 @@ xnb_testpmd_up() {
 	return 1
 }
 
+# xnb_pmd MODE_A MODE_B: one testpmd, two guests one after the other, guest A
+# on a port with copy_mode=MODE_A, guest B with copy_mode=MODE_B.
 xnb_pmd() {
-	mode=$1
-	tag=pmd-$mode
+	local ma=$1 mb=$2 ta=pmd-$1 tb=pmd-$2 tag=pmd d1 d2 rc ok ip bytes worker
 	# io forwarding passes the guest's offload requests (checksum blank,
 	# GSO) on as mbuf flags: the tap port must be told to honour them
 	# (MULTI_SEGS | TCP_TSO | TCP_CKSUM | UDP_CKSUM).
 	TX_OFFLOADS=0x802c
 	d1=$NEXT_DOMID
 	d2=$((NEXT_DOMID + 1))
-	info "======== $tag: dpdk-testpmd + net_xennetback copy_mode=$mode at $(now)s"
+	info "======== $tag: dpdk-testpmd, net_xennetback copy_mode=$ma for guest A" \
+		"(domid $d1), $mb for guest B (domid $d2) at $(now)s"
 	check "$tag" "kernel xen-netback not loaded" \
 		[ -z "$(grep '^xen_netback ' /proc/modules)" ]
 	modprobe tun
-	log=/tmp/testpmd-$mode.log
-	xd="platform=xen,copy_mode=$mode"
-	dpdk-testpmd -d /usr/lib/xnb/librte_mempool_ring.so \
+	log=/tmp/testpmd.log
+	rm -f /tmp/tpmd.in
+	mkfifo /tmp/tpmd.in
+	LD_PRELOAD=/usr/lib/xnb/libxnb_linebuf.so \
+		dpdk-testpmd -d /usr/lib/xnb/librte_mempool_ring.so \
 		-d /usr/lib/xnb/librte_net_tap.so \
 		-d /usr/lib/xnb/librte_net_xennetback.so \
-		--no-huge -m 256 --no-pci --lcores 0@0,1@0 --file-prefix xnb$mode \
+		--no-huge -m 256 --no-pci --lcores 0@0,1@0 --file-prefix xnb \
 		--log-level pmd.net.xennetback:info \
-		--vdev net_xennetback_${d1}_0,domid=$d1,$xd \
+		--vdev net_xennetback_${d1}_0,domid=$d1,platform=xen,copy_mode=$ma \
 		--vdev net_tap0,iface=xnbtap0 \
-		--vdev net_xennetback_${d2}_0,domid=$d2,$xd \
+		--vdev net_xennetback_${d2}_0,domid=$d2,platform=xen,copy_mode=$mb \
 		--vdev net_tap1,iface=xnbtap1 \
-		-- --forward-mode=io --auto-start --stats-period 30 \
-		--total-num-mbufs=8192 --tx-offloads=$TX_OFFLOADS </dev/null >$log 2>&1 &
+		-- -i --forward-mode=io --auto-start \
+		--total-num-mbufs=8192 --tx-offloads=$TX_OFFLOADS </tmp/tpmd.in >$log 2>&1 &
 	TPMD=$!
+	exec 8>/tmp/tpmd.in
 	t0=$(now)
 	if ! xnb_testpmd_up $log; then
 		fail "$tag: testpmd up with 2 xennetback + 2 tap ports"
 		indent testpmd <$log
 		kill $TPMD 2>/dev/null
+		exec 8>&-
 		return 1
 	fi
 	pass "$tag: testpmd up with 2 xennetback + 2 tap ports in $(echo "$(now) $t0" |
 		awk '{printf "%.1f", $1 - $2}') s"
 	grep -i 'xnb\|xennetback\|Port [0-9]' $log | indent testpmd
+	# dom0 has one vCPU, and the forwarding lcore polls it without pause:
+	# lower its priority so the toolstack, the kernel's tap and iperf3 run
+	# when they have work.
+	for t in /proc/$TPMD/task/*; do
+		grep -q '^lcore-worker' $t/comm && worker=${t##*/}
+	done
+	renice -n 10 -p $worker >/dev/null && info "$tag: lcore-worker thread $worker at nice 10"
 	ip addr add 10.0.1.1/24 dev xnbtap0
 	ip addr add 10.0.2.1/24 dev xnbtap1
 	ip link set xnbtap0 up
@@ -262,62 +298,57 @@ xnb_pmd() {
 
 	# Guest A: created the way a user would, vif script=/bin/true; libxl
 	# fails the create unless the PMD reaches InitWait within 10 s.
-	xnb_cfg a$mode 10.0.1.2 10.0.1.1 "script=/bin/true,mac=00:16:3e:00:01:01"
-	if xnb_create $tag a$mode; then
-		xnb_traffic $tag a$mode $d1 10.0.1.2 10.0.1.1
-		xnb_shutdown $tag a$mode $d1
+	xnb_cfg guesta 10.0.1.2 10.0.1.1 "script=/bin/true,mac=00:16:3e:00:01:01"
+	if xnb_create $ta guesta; then
+		xnb_traffic $ta guesta $d1 10.0.1.2 10.0.1.1
+		xnb_tpmd_stats $ta "guest A's traffic"
+		xnb_shutdown $ta guesta $d1
 	fi
 	check "$tag" "testpmd still running after guest A left" kill -0 $TPMD
 
 	# Guest B: the second guest on the same testpmd, its vif attached to the
 	# running domain (xl network-attach), then destroyed mid-stream.
-	xnb_cfg b$mode 10.0.2.2 10.0.2.1
-	if xnb_create $tag b$mode -p; then
+	xnb_cfg guestb 10.0.2.2 10.0.2.1
+	if xnb_create $tb guestb -p; then
 		timeout 60 xl network-attach $d2 script=/bin/true mac=00:16:3e:00:02:01 \
 			>/tmp/xl-attach.log 2>&1
 		rc=$?
-		check "$tag" "xl network-attach to guest B rc=$rc" [ $rc -eq 0 ]
+		check "$tb" "xl network-attach to the paused guest B rc=$rc" [ $rc -eq 0 ]
 		[ $rc -eq 0 ] || indent xl </tmp/xl-attach.log
 		xl unpause $d2
-		if xnb_wait_cons b$mode "DOMU: READY" 120; then
-			check "$tag" "guest B netfront Connected" \
-				grep -q "DOMU: vif-0 state=Connected" $CONS/guest-b$mode.log
-			check "$tag" "guest B pings dom0" \
-				grep -q "DOMU: PING_OK" $CONS/guest-b$mode.log
-			check "$tag" "dom0 pings guest B" ping -q -c 3 -W 3 10.0.2.2
+		if xnb_traffic $tb guestb $d2 10.0.2.2 10.0.2.1; then
+			xnb_tpmd_stats $tb "guest B's traffic"
 			timeout 60 iperf3 -c 10.0.2.2 -t 40 >/tmp/iperf-b.log 2>&1 &
 			ip=$!
 			sleep 6
-			rx0=$(cat /sys/class/net/xnbtap1/statistics/tx_bytes)
+			bytes=$(cat /sys/class/net/xnbtap1/statistics/tx_bytes)
 			timeout 30 xl destroy $d2
 			rc=$?
-			check "$tag" "xl destroy guest B mid-stream rc=$rc (tap1 had sent $rx0 bytes)" \
+			check "$tb" "xl destroy guest B mid-stream rc=$rc (xnbtap1 had sent $bytes bytes)" \
 				[ $rc -eq 0 ]
 			kill $ip 2>/dev/null
 		else
-			fail "$tag: guest B never READY"
-			xnb_show_cons b$mode
 			xl destroy $d2
 		fi
-		check "$tag" "domain $d2 really gone, no zombie holding grants" \
+		check "$tb" "domain $d2 really gone, no zombie holding grants" \
 			xnb_wait_gone $d2
 	fi
 	check "$tag" "testpmd still running after xl destroy" kill -0 $TPMD
+	xnb_tpmd_stats $tag "guest B's destroy"
 
-	kill -INT $TPMD
+	xnb_tpmd quit
+	exec 8>&-
 	ok=1
 	for _ in $(seq 100); do
 		kill -0 $TPMD 2>/dev/null || { ok=0; break; }
 		sleep 0.2
 	done
+	[ $ok -eq 0 ] || kill -9 $TPMD
 	wait $TPMD
 	rc=$?
-	check "$tag" "testpmd exits on SIGINT, rc=$rc" [ $ok -eq 0 -a $rc -eq 0 ]
-	[ $ok -eq 0 ] || kill -9 $TPMD
+	check "$tag" "testpmd quits, rc=$rc" [ $ok -eq 0 -a $rc -eq 0 ]
 	info "$tag: the PMD's log lines"
 	grep 'xnb_' $log | head -60 | indent testpmd
-	info "$tag: testpmd log tail"
-	grep -v '^ *$\|###\|Throughput\|-pps' $log | tail -40 | indent testpmd
 	check "$tag" "no crash in testpmd log" \
 		[ -z "$(grep -i 'segmentation\|panic\|assert' $log)" ]
 	killall iperf3 2>/dev/null
@@ -343,7 +374,10 @@ xnb_ratio() {
 for s in "$@"; do
 	case $s in
 	baseline) xnb_baseline ;;
-	pmd:*) xnb_pmd "${s#pmd:}" ;;
+	pmd:*:*)
+		s=${s#pmd:}
+		xnb_pmd "${s%%:*}" "${s#*:}"
+		;;
 	*) fail "unknown scenario $s" ;;
 	esac
 done

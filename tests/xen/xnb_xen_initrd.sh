@@ -3,16 +3,17 @@
 # Copyright(c) 2026 The xennetback authors
 #
 # Builds what QEMU boots for the xen suite, all from Debian packages plus our
-# PMD: WORK/xen (the hypervisor), WORK/vmlinuz (dom0 and guest kernel),
+# PMD and the stdout line-buffering shim: WORK/xen (the hypervisor), WORK/vmlinuz (dom0 and guest kernel),
 # WORK/domu.cpio.gz (guest: busybox, xen-netfront, iperf3) and
 # WORK/dom0.cpio.gz (busybox, the Xen toolstack, kernel netback + bridge for
 # the baseline, the distro dpdk-testpmd with net_tap, mempool_ring and our
 # PMD, iperf3, jq, and the guest's kernel and initramfs).
-# usage: xnb_xen_initrd.sh WORK librte_net_xennetback.so
+# usage: xnb_xen_initrd.sh WORK librte_net_xennetback.so libxnb_linebuf.so
 set -euo pipefail
 
 WORK=$(readlink -f "$1")
 PMD=$(readlink -f "$2")
+LINEBUF=$(readlink -f "$3")
 HERE=$(cd "$(dirname "$0")" && pwd)
 XB=/usr/lib/xen-4.17/bin
 DPDK_PMDS=/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0
@@ -112,6 +113,7 @@ for so in "$DPDK_PMDS/librte_mempool_ring.so" "$DPDK_PMDS/librte_net_tap.so" "$P
 	xnb_copy_libs "$D0" "$so"
 	install -m755 "$(readlink -f "$so")" "$D0/usr/lib/xnb/$(basename "$so")"
 done
+install -m755 "$LINEBUF" "$D0/usr/lib/xnb/libxnb_linebuf.so"
 mkdir -p "$D0"/etc/xen "$D0"/var/lib/xen "$D0"/var/lib/xenstored \
 	"$D0"/var/log/xen/console "$D0"/boot
 cp -a /etc/xen/scripts "$D0/etc/xen/"

@@ -8,13 +8,14 @@
 # our PMD serving real Linux netfront guests. Passes when dom0 reports every
 # check passed. Exits 77 (skip) only when this machine lacks what it needs,
 # and says what.
-# usage: xnb_xen_test.sh WORKDIR librte_net_xennetback.so [SCENARIOS]
-#   SCENARIOS: '+'-separated, default baseline+pmd:always (XNB_XEN_SCENARIOS)
+# usage: xnb_xen_test.sh WORKDIR librte_net_xennetback.so libxnb_linebuf.so [SCENARIOS]
+#   SCENARIOS: '+'-separated, default baseline+pmd:always:lazy (XNB_XEN_SCENARIOS)
 #   XNB_XEN_TIMEOUT: seconds for the whole boot (default 840)
 set -u
 WORK=$1
 PMD=$2
-SCEN=${3:-${XNB_XEN_SCENARIOS:-baseline+pmd:always}}
+LINEBUF=$3
+SCEN=${4:-${XNB_XEN_SCENARIOS:-baseline+pmd:always:lazy}}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 cannot() {
@@ -37,7 +38,7 @@ avail=$(awk '/^MemAvailable:/ {print int($2 / 1024)}' /proc/meminfo)
 mkdir -p "$WORK"
 exec 9>"$WORK/lock"
 flock -n 9 || { echo "FAIL: another xen suite run holds $WORK/lock"; exit 1; }
-"$HERE/xnb_xen_initrd.sh" "$WORK" "$PMD" || { echo "FAIL: building the images"; exit 1; }
+"$HERE/xnb_xen_initrd.sh" "$WORK" "$PMD" "$LINEBUF" || { echo "FAIL: building the images"; exit 1; }
 
 LOG=$WORK/serial.log
 XEN_ARGS="dom0_mem=640M,max:640M dom0_max_vcpus=1 bootscrub=0 smap=0"
