@@ -218,7 +218,7 @@ main(int argc, char **argv)
 			guest_page[r][i] = (uint8_t)(r * 31 + i);
 	}
 	mp = rte_pktmbuf_pool_create("lt", 1024, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-	lt = xnb_lt_create("lt0", &fake_plat, NULL, 16, 50, 0);
+	lt = xnb_lt_create("lt0", &fake_plat, NULL, 16, 16, 50, 0);
 	CHECK(mp != NULL && lt != NULL, "setup");
 
 	/* 1. Fast free: answered and unmapped at the next reap, in one batch. */

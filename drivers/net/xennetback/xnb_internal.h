@@ -128,8 +128,9 @@ struct xnb_queue;
 
 /*
  * Datapath entry guard, the vhost PMD's allow/while-queuing handshake: the
- * control thread clears "allowed" and waits for "busy" to drop before it
- * unmaps a ring, so a burst never touches a ring being torn down.
+ * control thread clears "allowed" and waits for "busy" (a count: the burst
+ * and the service tick may both be inside) to drop to zero before it unmaps
+ * a ring, so nothing touches a ring being torn down.
  */
 struct xnb_guard {
 	uint32_t allowed;
@@ -279,9 +280,9 @@ xnb_guard_enter(struct xnb_guard *g)
 {
 	if (!__atomic_load_n(&g->allowed, __ATOMIC_ACQUIRE))
 		return false;
-	__atomic_store_n(&g->busy, 1, __ATOMIC_SEQ_CST);
+	__atomic_fetch_add(&g->busy, 1, __ATOMIC_SEQ_CST);
 	if (unlikely(!__atomic_load_n(&g->allowed, __ATOMIC_SEQ_CST))) {
-		__atomic_store_n(&g->busy, 0, __ATOMIC_RELEASE);
+		__atomic_fetch_sub(&g->busy, 1, __ATOMIC_RELEASE);
 		return false;
 	}
 	return true;
@@ -290,7 +291,7 @@ xnb_guard_enter(struct xnb_guard *g)
 static inline void
 xnb_guard_leave(struct xnb_guard *g)
 {
-	__atomic_store_n(&g->busy, 0, __ATOMIC_RELEASE);
+	__atomic_fetch_sub(&g->busy, 1, __ATOMIC_RELEASE);
 }
 
 #endif /* XNB_INTERNAL_H */

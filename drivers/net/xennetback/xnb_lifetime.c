@@ -61,6 +61,7 @@ struct xnb_lt {
 	const struct xnb_platform_ops *plat;
 	struct xnb_gnt *gnt;
 	uint32_t nslots;
+	uint32_t max_mapped;
 	uint64_t aging_tsc;	/* 0: never age */
 	uint64_t tsc_per_ms;
 	struct xnb_slot *slots;
@@ -183,8 +184,8 @@ xnb_lt_free_cb(void *addr __rte_unused, void *opaque)
 
 struct xnb_lt *
 xnb_lt_create(const char *name, const struct xnb_platform_ops *plat,
-	      struct xnb_gnt *gnt, uint32_t nslots, uint32_t aging_ms,
-	      int socket_id)
+	      struct xnb_gnt *gnt, uint32_t nslots, uint32_t max_mapped,
+	      uint32_t aging_ms, int socket_id)
 {
 	struct xnb_lt *lt;
 	uint32_t i;
@@ -195,6 +196,7 @@ xnb_lt_create(const char *name, const struct xnb_platform_ops *plat,
 	lt->plat = plat;
 	lt->gnt = gnt;
 	lt->nslots = nslots;
+	lt->max_mapped = RTE_MIN(max_mapped, nslots);
 	lt->tsc_per_ms = RTE_MAX(rte_get_tsc_hz() / 1000, (uint64_t)1);
 	lt->aging_tsc = (uint64_t)aging_ms * lt->tsc_per_ms;
 	lt->age_head = lt->age_tail = XNB_NIL;
@@ -225,7 +227,7 @@ xnb_lt_create(const char *name, const struct xnb_platform_ops *plat,
 uint32_t
 xnb_lt_slots_free(const struct xnb_lt *lt)
 {
-	return lt->nfree;
+	return RTE_MIN(lt->nfree, lt->max_mapped - lt->st.mapped_now);
 }
 
 uint32_t
@@ -238,7 +240,7 @@ xnb_lt_map(struct xnb_lt *lt, uint16_t domid, uint32_t n,
 	uint32_t done = 0, i, k;
 	int rc;
 
-	RTE_VERIFY(n <= lt->nfree);
+	RTE_VERIFY(n <= xnb_lt_slots_free(lt));
 	for (i = 0; i < n; i += k) {
 		k = RTE_MIN(n - i, (uint32_t)XNB_LT_BATCH);
 		rc = lt->plat->gnt_map(lt->gnt, domid, k, refs + i, 0, addrs,

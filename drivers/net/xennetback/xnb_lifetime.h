@@ -47,15 +47,17 @@ struct xnb_lt_done {
 	int16_t status;			/* NETIF_RSP_OKAY or NETIF_RSP_ERROR */
 };
 
-/* nslots: the bound on mapped grants. aging_ms = 0 disables aging (the
- * "no tracker" baseline of the benchmarks). */
+/* nslots: pages lent at once, mapped or copied out; max_mapped (<= nslots):
+ * the bound on those still holding a guest grant. aging_ms = 0 disables
+ * aging (the "no tracker" baseline of the benchmarks). */
 struct xnb_lt *xnb_lt_create(const char *name, const struct xnb_platform_ops *plat,
-			     struct xnb_gnt *gnt, uint32_t nslots,
+			     struct xnb_gnt *gnt, uint32_t nslots, uint32_t max_mapped,
 			     uint32_t aging_ms, int socket_id);
 /* Frees the tracker once no mbuf references a slot any more: if the
  * application still holds some, the last free callback completes it. */
 void xnb_lt_destroy(struct xnb_lt *lt);
 
+/* How many grants may be mapped now (free slots within max_mapped). */
 uint32_t xnb_lt_slots_free(const struct xnb_lt *lt);
 
 /*

@@ -34,6 +34,9 @@
 #define XNB_RX_RING_SIZE	__CONST_RING_SIZE(netif_tx, XNB_PAGE_SIZE)
 #define XNB_RX_MAX_SEGS		1024	/* grant-copy segments per batch */
 #define XNB_RX_MAX_MBUFS	256	/* mbufs per packet (small data rooms) */
+/* Pages a queue can have lent at once, mapped or already copied out (the
+ * mapped ones are bounded by the devarg max_mapped). */
+#define XNB_LT_SLOTS		4096
 
 /* One packet as parsed from the private copy of its requests. */
 struct xnb_rx_pkt {
@@ -84,8 +87,8 @@ xnb_rxq_init(struct xnb_rxq *rxq, int socket)
 	if (port->copy_mode != XNB_COPY_LAZY)
 		return 0;
 	snprintf(name, sizeof(name), "xnblt%u_%u", port->port_id, rxq->qid);
-	rxq->lt = xnb_lt_create(name, port->plat, port->gnt, port->max_mapped,
-				port->aging_ms, socket);
+	rxq->lt = xnb_lt_create(name, port->plat, port->gnt, XNB_LT_SLOTS,
+				port->max_mapped, port->aging_ms, socket);
 	return rxq->lt == NULL ? -ENOMEM : 0;
 }
 
@@ -449,9 +452,11 @@ enum xnb_rx_plan {
 };
 
 /*
- * Plans p as zero copy: a head mbuf with the first header_copy bytes
- * (grant-copied), then one external-buffer mbuf per guest page holding the
- * rest, each page to be mapped by the batch's one map call.
+ * Plans p as zero copy: a head mbuf with the first header_copy bytes of the
+ * frame (grant-copied, from as many slots as they span), then one
+ * external-buffer mbuf per guest page holding the rest, each page to be
+ * mapped by the batch's one map call. A slot the header covers entirely is
+ * answered at once; the others are answered by the tracker.
  */
 static enum xnb_rx_plan
 xnb_rx_plan_zc(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, uint16_t *nmap,
@@ -460,16 +465,18 @@ xnb_rx_plan_zc(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, uint16_t *nmap,
 	struct xnb_port *port = rxq->q->port;
 	struct xnb_rx_scratch *s = rxq->scratch;
 	uint16_t room = rte_pktmbuf_data_room_size(rxq->mp) - RTE_PKTMBUF_HEADROOM;
-	uint32_t first_len = xnb_rx_slot_len(s, p, 0);
-	uint16_t hdr = RTE_MIN(RTE_MIN((uint32_t)port->header_copy, first_len),
-			       (uint32_t)room);
-	uint16_t want = 0, nm;
+	uint16_t hdr = RTE_MIN(RTE_MIN(port->header_copy, p->len), room);
+	uint16_t want = 0, nm, k = *nmap;
+	uint32_t pos = 0;
 
 	for (uint16_t j = 0; j < p->nreq; j++) {
 		uint32_t len = xnb_rx_slot_len(s, p, j);
 
-		if (!s->extra[p->req + j] && len > (j == 0 ? hdr : 0))
+		if (s->extra[p->req + j])
+			continue;
+		if (pos + len > hdr)
 			want++;
+		pos += len;
 	}
 	if (want == 0)
 		return XNB_RX_COPY;
@@ -477,7 +484,7 @@ xnb_rx_plan_zc(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, uint16_t *nmap,
 		rxq->xs.arena_full++;
 		return XNB_RX_COPY;
 	}
-	if (*nseg + 1 > XNB_RX_MAX_SEGS)
+	if (*nseg + p->nreq > XNB_RX_MAX_SEGS)
 		return XNB_RX_LATER;
 	nm = want + (hdr > 0);
 	if (rte_pktmbuf_alloc_bulk(rxq->mp, s->chain, nm) != 0) {
@@ -491,36 +498,40 @@ xnb_rx_plan_zc(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, uint16_t *nmap,
 	p->map = *nmap;
 	p->nmap = want;
 	p->seg = *nseg;
-	p->nseg = 0;
-	if (hdr > 0) {
-		const netif_tx_request_t *t = &s->req[p->req];
-		xengnttab_grant_copy_segment_t *g = &s->seg[(*nseg)++];
-
-		g->source.foreign.ref = t->gref;
-		g->source.foreign.offset = t->offset;
-		g->source.foreign.domid = port->domid;
-		g->dest.virt = rte_pktmbuf_mtod(p->m, void *);
-		g->len = hdr;
-		g->flags = GNTCOPY_source_gref;
-		g->status = GNTST_okay;
-		p->nseg = 1;
+	if (hdr > 0)
 		p->m->data_len = hdr;
-	}
-	for (uint16_t j = 0, k = *nmap; j < p->nreq; j++) {
+	pos = 0;
+	for (uint16_t j = 0; j < p->nreq; j++) {
 		const netif_tx_request_t *t = &s->req[p->req + j];
-		uint32_t len = xnb_rx_slot_len(s, p, j), skip = j == 0 ? hdr : 0;
+		uint32_t len = xnb_rx_slot_len(s, p, j), head = 0;
 
-		if (s->extra[p->req + j] || len <= skip)
+		if (s->extra[p->req + j])
+			continue;
+		if (pos < hdr) {
+			xengnttab_grant_copy_segment_t *g = &s->seg[(*nseg)++];
+
+			head = RTE_MIN(len, (uint32_t)hdr - pos);
+			g->source.foreign.ref = t->gref;
+			g->source.foreign.offset = t->offset;
+			g->source.foreign.domid = port->domid;
+			g->dest.virt = rte_pktmbuf_mtod_offset(p->m, uint8_t *, pos);
+			g->len = head;
+			g->flags = GNTCOPY_source_gref;
+			g->status = GNTST_okay;
+		}
+		pos += len;
+		if (len == head)
 			continue;
 		s->map_ref[k] = t->gref;
 		s->map_id[k] = t->id;
 		s->map_req[k] = p->req + j;
-		s->map_off[k] = t->offset + skip;
-		s->map_len[k] = len - skip;
+		s->map_off[k] = t->offset + head;
+		s->map_len[k] = len - head;
 		s->map_mbuf[k] = s->chain[(hdr > 0) + (k - *nmap)];
 		s->deferred[p->req + j] = true;
 		k++;
 	}
+	p->nseg = *nseg - p->seg;
 	*nmap += want;
 	return XNB_RX_ZC;
 }
@@ -534,10 +545,11 @@ xnb_rx_finish_zc(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, int copy_rc)
 	struct rte_mbuf *head = p->m, *last = p->m;
 	uint16_t k;
 
-	if (p->hdr > 0 && (copy_rc < 0 || s->seg[p->seg].status != GNTST_okay)) {
-		rxq->xs.copy_errors++;
-		p->bad = true;
-	}
+	for (k = p->seg; k < p->seg + p->nseg && !p->bad; k++)
+		if (copy_rc < 0 || s->seg[k].status != GNTST_okay) {
+			rxq->xs.copy_errors++;
+			p->bad = true;
+		}
 	for (k = p->map; k < p->map + p->nmap; k++)
 		if (s->map_slot[k] == UINT32_MAX) {
 			rxq->xs.map_errors++;
