@@ -436,6 +436,7 @@ static const char *const xnb_port_xstat_names[] = {
 	X("rx_aged_copyouts", aged_copyouts) \
 	X("rx_disconnect_copyouts", disconnect_copyouts) \
 	X("rx_copyout_fallbacks", copyout_fallback) \
+	X("rx_copyout_failed", copyout_failed) \
 	X("rx_hypercalls_map", hc_map) \
 	X("rx_hypercalls_unmap", hc_unmap) \
 	X("rx_hypercalls_copyout", hc_copy) \

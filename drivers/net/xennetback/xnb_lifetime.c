@@ -421,8 +421,11 @@ xnb_lt_copy_out(struct xnb_lt *lt, uint16_t domid, uint64_t older, bool all,
 			/* Cannot swap pages here: keep the grant, answer
 			 * when the application frees the mbuf. */
 			munmap(page[i], XNB_PAGE_SIZE);
-			XNB_LOG(ERR, "copy-out of gref %u failed: guest page stays mapped",
-				s->gref);
+			lt->st.copyout_failed++;
+			if (lt->st.copyout_failed == 1)
+				XNB_LOG(ERR, "copy-out of gref %u failed (counted in "
+					"rx_copyout_failed from now on): the guest page stays "
+					"mapped until the mbuf is freed", s->gref);
 			continue;
 		}
 		s->state = XNB_SLOT_COPIED;

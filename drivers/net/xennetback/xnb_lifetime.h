@@ -32,6 +32,7 @@ struct xnb_lt_stats {
 	uint64_t aged_copyouts;		/* copied out because they lingered */
 	uint64_t disconnect_copyouts;	/* copied out at disconnect */
 	uint64_t copyout_fallback;	/* grant copy refused: memcpy from the mapping */
+	uint64_t copyout_failed;	/* page could not be swapped: stays mapped */
 	uint64_t hc_map;		/* platform calls */
 	uint64_t hc_unmap;
 	uint64_t hc_copy;
