@@ -3,24 +3,27 @@
  */
 
 /*
- * The platform operations on real Xen: libxengnttab (/dev/xen/gntdev) and
- * libxenevtchn (/dev/xen/evtchn). The only file of the driver that calls
- * them.
+ * The platform operations on real Xen: /dev/xen/gntdev (maps through its
+ * ioctls, copies through libxengnttab) and libxenevtchn (/dev/xen/evtchn).
+ * The only file of the driver that talks to them.
  */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <xenevtchn.h>
 #include <xengnttab.h>
+#include <xen/sys/gntdev.h>
 
 #include "xnb_internal.h"
 
 struct xnb_gnt {
-	xengnttab_handle *xgt;
+	xengnttab_handle *xgt;	/* grant copy */
+	int fd;			/* /dev/xen/gntdev, for maps we can swap pages under */
 };
 
 struct xnb_evt {
@@ -31,16 +34,21 @@ static int
 xnb_xen_gnt_open(struct xnb_gnt **g, const char *arg __rte_unused)
 {
 	struct xnb_gnt *x;
+	int err;
 
-	if (access("/dev/xen/gntdev", R_OK | W_OK) != 0)
-		return -errno;
 	x = calloc(1, sizeof(*x));
 	if (x == NULL)
 		return -ENOMEM;
+	x->fd = open("/dev/xen/gntdev", O_RDWR | O_CLOEXEC);
+	if (x->fd < 0) {
+		err = errno;
+		free(x);
+		return -err;
+	}
 	x->xgt = xengnttab_open(NULL, 0);
 	if (x->xgt == NULL) {
-		int err = errno;
-
+		err = errno;
+		close(x->fd);
 		free(x);
 		return -err;
 	}
@@ -54,14 +62,39 @@ xnb_xen_gnt_close(struct xnb_gnt *g)
 	if (g == NULL)
 		return;
 	xengnttab_close(g->xgt);
+	close(g->fd);
 	free(g);
 }
 
 /*
- * gntdev maps a batch into one VMA that cannot be unmapped in parts, and a
- * packet's pages are released one by one: so each ref gets its own mapping
- * here, at the price of one gntdev map (and hypercall) per page.
+ * Maps go through the gntdev ioctls directly (what libxengnttab does inside)
+ * because the lifetime tracker must be able to put its own page where a
+ * grant was mapped and still release the grant (gnt_unmap_replace), which
+ * needs the gntdev index of the mapping after the address no longer shows it.
+ * Each ref gets its own mapping so pages can be released one by one, at the
+ * price of one gntdev map (and hypercall) per page.
  */
+static void *
+xnb_xen_map_one(struct xnb_gnt *g, uint16_t domid, uint32_t ref, int writable)
+{
+	struct ioctl_gntdev_map_grant_ref map = { .count = 1 };
+	struct ioctl_gntdev_unmap_grant_ref unmap = { .count = 1 };
+	void *va;
+
+	map.refs[0].domid = domid;
+	map.refs[0].ref = ref;
+	if (ioctl(g->fd, IOCTL_GNTDEV_MAP_GRANT_REF, &map) < 0)
+		return NULL;
+	va = mmap(NULL, XNB_PAGE_SIZE, PROT_READ | (writable ? PROT_WRITE : 0),
+		  MAP_SHARED, g->fd, map.index);
+	if (va == MAP_FAILED) {
+		unmap.index = map.index;
+		ioctl(g->fd, IOCTL_GNTDEV_UNMAP_GRANT_REF, &unmap);
+		return NULL;
+	}
+	return va;
+}
+
 static int
 xnb_xen_gnt_map(struct xnb_gnt *g, uint16_t domid, uint32_t count,
 		const uint32_t *refs, int writable, void **addrs, int16_t *status)
@@ -69,37 +102,67 @@ xnb_xen_gnt_map(struct xnb_gnt *g, uint16_t domid, uint32_t count,
 	int done = 0;
 
 	for (uint32_t i = 0; i < count; i++) {
-		addrs[i] = xengnttab_map_grant_ref(g->xgt, domid, refs[i],
-						   PROT_READ | (writable ? PROT_WRITE : 0));
+		addrs[i] = xnb_xen_map_one(g, domid, refs[i], writable);
 		status[i] = addrs[i] != NULL ? GNTST_okay : GNTST_general_error;
 		done += addrs[i] != NULL;
 	}
 	return done;
 }
 
+/* The gntdev index of the mapping at va (before va changes hands). */
+static int
+xnb_xen_index(struct xnb_gnt *g, void *va, uint64_t *index)
+{
+	struct ioctl_gntdev_get_offset_for_vaddr q = { .vaddr = (uintptr_t)va };
+
+	if (ioctl(g->fd, IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR, &q) < 0 || q.count != 1)
+		return -EINVAL;
+	*index = q.offset;
+	return 0;
+}
+
+static int
+xnb_xen_release(struct xnb_gnt *g, uint64_t index)
+{
+	struct ioctl_gntdev_unmap_grant_ref unmap = { .index = index, .count = 1 };
+
+	return ioctl(g->fd, IOCTL_GNTDEV_UNMAP_GRANT_REF, &unmap) < 0 ? -errno : 0;
+}
+
 static int
 xnb_xen_gnt_unmap(struct xnb_gnt *g, uint32_t count, void *const *addrs)
 {
+	uint64_t index;
 	int rc = 0;
 
-	for (uint32_t i = 0; i < count; i++)
-		if (xengnttab_unmap(g->xgt, addrs[i], 1) < 0)
-			rc = -errno;
+	for (uint32_t i = 0; i < count; i++) {
+		if (xnb_xen_index(g, addrs[i], &index) < 0) {
+			rc = -EINVAL;
+			continue;
+		}
+		munmap(addrs[i], XNB_PAGE_SIZE);
+		if (xnb_xen_release(g, index) < 0)
+			rc = -EIO;
+	}
 	return rc;
 }
 
 /*
- * libxengnttab finds a mapping's gntdev slot through the VMA at its address,
- * so a page moved over it first would orphan the slot, and unmapping first
- * leaves a window where the application's pointer faults. Replacing in place
- * needs the raw gntdev ioctls; until then the lifetime tracker keeps such a
- * page mapped and answers the guest when the application frees it.
+ * Moving newpage over the mapping unmaps the grant from our page tables in
+ * the same step (no instant where addr is unmapped); the ioctl then drops
+ * gntdev's record of it, which releases the grant.
  */
 static int
-xnb_xen_gnt_unmap_replace(struct xnb_gnt *g __rte_unused, void *addr __rte_unused,
-			  void *newpage __rte_unused)
+xnb_xen_gnt_unmap_replace(struct xnb_gnt *g, void *addr, void *newpage)
 {
-	return -ENOTSUP;
+	uint64_t index;
+
+	if (xnb_xen_index(g, addr, &index) < 0)
+		return -EINVAL;
+	if (mremap(newpage, XNB_PAGE_SIZE, XNB_PAGE_SIZE, MREMAP_MAYMOVE | MREMAP_FIXED,
+		   addr) == MAP_FAILED)
+		return -errno;
+	return xnb_xen_release(g, index);
 }
 
 static int
