@@ -472,9 +472,10 @@ xnb_rx_plan_zc(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, uint16_t *nmap,
 	for (uint16_t j = 0; j < p->nreq; j++) {
 		uint32_t len = xnb_rx_slot_len(s, p, j);
 
+		/* A slot is lent if some of it lies past the header. */
 		if (s->extra[p->req + j])
 			continue;
-		if (pos + len > hdr)
+		if (len > 0 && pos + len > hdr)
 			want++;
 		pos += len;
 	}
