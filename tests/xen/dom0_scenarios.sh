@@ -87,7 +87,7 @@ xnb_create() {
 	local tag=$1 name=$2 t0 rc dom took
 	shift 2
 	t0=$(now)
-	timeout 90 xl create "$@" /tmp/$name.cfg >/tmp/xl-$name.log 2>&1
+	timeout 150 xl create "$@" /tmp/$name.cfg >/tmp/xl-$name.log 2>&1
 	rc=$?
 	dom=$(sed -n 's/.*Domain \([0-9]*\):.*/\1/p' /tmp/xl-$name.log | head -1)
 	[ $rc -eq 0 ] && dom=$(xl domid $name)
@@ -100,6 +100,8 @@ xnb_create() {
 	else
 		fail "$tag: xl create $name rc=$rc ($took s)"
 		indent xl </tmp/xl-$name.log
+		# A create cut short by the timeout leaves its domain behind.
+		xl destroy $name 2>/dev/null
 	fi
 	return $rc
 }
@@ -107,7 +109,8 @@ xnb_create() {
 # xnb_iperf TAG IP DIR [iperf3 args]: one TCP stream of $BYTES, DIR = to-guest
 # (dom0 sends) or from-guest (-R). The sender must have sent exactly $BYTES;
 # iperf3's receiver stops counting when the sender reports the end, so what
-# was still in flight is missing from its count: at least 90% is required.
+# was still in flight, up to a TCP window (tcp_rmem's 6 MB at most), is
+# missing from its count: it must reach $BYTES less 8 MB.
 xnb_iperf() {
 	local tag=$1 ip=$2 dir=$3 rc sent got bps mbit
 	shift 3
@@ -119,7 +122,7 @@ xnb_iperf() {
 	bps=$(jq -r '.end.sum_received.bits_per_second // 0' /tmp/iperf.json 2>/dev/null)
 	mbit=$(echo "${bps:-0}" | awk '{printf "%.1f", $1 / 1e6}')
 	if [ $rc -eq 0 ] && [ "$sent" = $BYTES ] &&
-			[ "${got:-0}" -ge $((BYTES / 10 * 9)) ]; then
+			[ "${got:-0}" -ge $((BYTES - 8 * 1024 * 1024)) ]; then
 		pass "$tag: iperf3 TCP $dir sent $sent received $got bytes at $mbit Mbit/s"
 		echo "XNB-RESULT $tag.$dir.mbit $mbit"
 		echo "$tag.$dir.mbit $mbit" >>/tmp/xnb-results
@@ -286,9 +289,13 @@ xnb_pmd() {
 	# lower its priority so the toolstack, the kernel's tap and iperf3 run
 	# when they have work.
 	for t in /proc/$TPMD/task/*; do
-		grep -q '^lcore-worker' $t/comm && worker=${t##*/}
+		grep -q '^rte-worker-' $t/comm && worker=${t##*/}
 	done
-	renice -n 10 -p $worker >/dev/null && info "$tag: lcore-worker thread $worker at nice 10"
+	if [ -n "$worker" ] && renice -n 10 -p $worker >/dev/null; then
+		info "$tag: forwarding thread $worker at nice 10"
+	else
+		info "$tag: no rte-worker thread found to renice"
+	fi
 	ip addr add 10.0.1.1/24 dev xnbtap0
 	ip addr add 10.0.2.1/24 dev xnbtap1
 	ip link set xnbtap0 up
