@@ -9,7 +9,8 @@
 #    guest stays mapped after it disconnects;
 # 2. aging off, every mbuf held: the guest disconnects with its pages mapped;
 #    they are copied out at once, the held mbufs still read right;
-# 3. a guest that overwrites all its memory under held mbufs, then is
+# 3. rx interrupt mode: the application sleeps on the event channel;
+# 4. a guest that overwrites all its memory under held mbufs, then is
 #    destroyed: headers intact, backend alive, nothing left mapped.
 # usage: test_hold.sh xnb-simd xnb-simctl xnb-guest xnb-hold librte_net_xennetback.so
 set -u
@@ -68,7 +69,17 @@ PIDS+=($HP)
 wait $HP || fail "xnb-hold (aging off) failed"
 cat "$T/hold3.log"
 
-# 3. scribble, then destroy
+# 3. rx interrupt mode
+"$SIMCTL" --dir "$T/sim" create 4 --mem 4096 && "$SIMCTL" --dir "$T/sim" vif-add 4 0
+hold 4 "" --intr 3000 >"$T/hold4.log" 2>&1 &
+HP=$!
+PIDS+=($HP)
+"$GUEST" --sim "$T/sim" --domid 4 --mode gen --size mix --count 3000 --rate 1000 \
+	--timeout 60 --quiet >/dev/null
+wait $HP || fail "xnb-hold (interrupt mode) failed"
+cat "$T/hold4.log"
+
+# 4. scribble, then destroy
 "$SIMCTL" --dir "$T/sim" create 2 --mem 4096 && "$SIMCTL" --dir "$T/sim" vif-add 2 0
 hold 2 "" --scribble >"$T/hold2.log" 2>&1 &
 HP=$!

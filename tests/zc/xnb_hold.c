@@ -14,12 +14,14 @@
  *    pages is mapped (the simulator's count) while mbufs are still held, and
  *    they still read right;
  *  - --scribble: the guest overwrites all of its memory while we hold its
- *    pages: the copied headers cannot change, the backend survives.
+ *    pages: the copied headers cannot change, the backend survives;
+ *  - --intr N: rx interrupt mode, sleeping on the queue's event channel,
+ *    receives all N frames of a paced guest.
  * It plays dom0's toolstack for the last two (the simulator's API).
  *
  * usage: xnb-hold <EAL args with one net_xennetback vdev> -- --sim DIR
  *        --domid D [--hold-every N] [--hold-ms MS] [--header H]
- *        [--aging-ms MS (the port's)] [--scribble]
+ *        [--aging-ms MS (the port's)] [--scribble] [--intr FRAMES]
  * Prints "hold: ..." lines; exit status 0 only if every check passed.
  */
 
@@ -59,6 +61,8 @@ static struct {
 	unsigned int header;
 	unsigned int aging_ms;	/* the port's; 0: the pages stay mapped until the disconnect */
 	int scribble;
+	int intr;
+	unsigned int expect;	/* --intr: frames the guest sends */
 } opt = { .every = 10, .hold_ms = 2000, .header = 128, .aging_ms = 500 };
 
 static struct held held[HOLD_MAX];
@@ -242,6 +246,43 @@ run_hold(struct xnbsim *sim)
 	release(0, false);
 }
 
+/* Rx interrupt mode: sleep on the queue's event channel between bursts and
+ * receive everything the guest sends (it is paced, so the queue idles). */
+static void
+run_intr(void)
+{
+	struct rte_epoll_event ev;
+	uint64_t pkts = 0, wakeups = 0, timeouts = 0;
+
+	CHECK(rte_eth_dev_rx_intr_ctl_q(port, 0, RTE_EPOLL_PER_THREAD,
+					RTE_INTR_EVENT_ADD, NULL) == 0, "rx_intr_ctl_q");
+	while (link_up()) {
+		struct rte_mbuf *m[BURST];
+		uint16_t n;
+
+		rte_eth_dev_rx_intr_enable(port, 0);
+		/* Requests may have come in before the ring was armed. */
+		n = rte_eth_rx_burst(port, 0, m, BURST);
+		if (n == 0) {
+			if (rte_epoll_wait(RTE_EPOLL_PER_THREAD, &ev, 1, 100) > 0)
+				wakeups++;
+			else
+				timeouts++;
+		}
+		rte_eth_dev_rx_intr_disable(port, 0);
+		do {
+			pkts += n;
+			rte_pktmbuf_free_bulk(m, n);
+			n = rte_eth_rx_burst(port, 0, m, BURST);
+		} while (n > 0);
+	}
+	printf("hold: interrupt mode: %" PRIu64 " packets, %" PRIu64 " wake-ups by the "
+	       "guest, %" PRIu64 " timeouts\n", pkts, wakeups, timeouts);
+	CHECK(pkts == opt.expect, "received %" PRIu64 ", want %u", pkts, opt.expect);
+	CHECK(wakeups > 0, "the event channel never woke us");
+	CHECK(wakeups < pkts, "woken per packet or more: %" PRIu64, wakeups);
+}
+
 /* Hold the first 64 mbufs, scribble over all of the guest's memory, check
  * the headers, then destroy the domain while still holding. */
 static void
@@ -295,9 +336,10 @@ main(int argc, char **argv)
 		{ "header", required_argument, NULL, 'H' },
 		{ "aging-ms", required_argument, NULL, 'a' },
 		{ "scribble", no_argument, NULL, 'S' },
+		{ "intr", required_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct rte_eth_conf conf = { 0 };
+	struct rte_eth_conf conf = { .intr_conf.rxq = 1 };
 	struct rte_mempool *mp;
 	struct xnbsim *sim;
 	int n, c;
@@ -318,6 +360,7 @@ main(int argc, char **argv)
 		case 'H': opt.header = (unsigned int)atoi(optarg); break;
 		case 'a': opt.aging_ms = (unsigned int)atoi(optarg); break;
 		case 'S': opt.scribble = 1; break;
+		case 'i': opt.intr = 1; opt.expect = (unsigned int)atoi(optarg); break;
 		default: return 1;
 		}
 	}
@@ -344,7 +387,9 @@ main(int argc, char **argv)
 	}
 	printf("hold: link up\n");
 	fflush(stdout);
-	if (opt.scribble)
+	if (opt.intr)
+		run_intr();
+	else if (opt.scribble)
 		run_scribble(sim);
 	else
 		run_hold(sim);
