@@ -39,5 +39,13 @@ test-asan: deps
 demo: build
 	app/xnb-demo $(BUILD)
 
+# Benchmarks (docs/performance.md): figures printed, never asserted.
+.PHONY: bench bench-quick
+bench: build
+	app/xnb-bench $(BUILD)
+
+bench-quick: build
+	app/xnb-bench --quick $(BUILD)
+
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
