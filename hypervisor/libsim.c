@@ -73,6 +73,7 @@ struct xnbsim {
 	uint32_t page_hint;
 	uint32_t *ref_free;
 	uint32_t nref_free;
+	uint8_t *ref_ours;	/* handed out by this handle's grant_access */
 	struct sim_view *view[XNBSIM_MAX_DOMAINS];
 	struct sim_mt *mt;
 	uint32_t mt_used;	/* live + tombstones */
@@ -257,8 +258,9 @@ xnbsim_open(const char *dir, uint16_t domid)
 		close(fds[2]);
 		sim->page_used = calloc(sim->npages, 1);
 		sim->ref_free = malloc(sizeof(uint32_t) * XNBSIM_GNTTAB_ENTRIES);
+		sim->ref_ours = calloc(XNBSIM_GNTTAB_ENTRIES, 1);
 		if (sim->ram == NULL || sim->gt == NULL || sim->page_used == NULL ||
-		    sim->ref_free == NULL) {
+		    sim->ref_free == NULL || sim->ref_ours == NULL) {
 			err = ENOMEM;
 			goto fail_sock;
 		}
@@ -278,6 +280,7 @@ fail_free:
 	free(sim->mt);
 	free(sim->page_used);
 	free(sim->ref_free);
+	free(sim->ref_ours);
 	free(sim);
 	errno = err;
 	return NULL;
@@ -310,6 +313,7 @@ xnbsim_close(struct xnbsim *sim)
 	free(sim->mt);
 	free(sim->page_used);
 	free(sim->ref_free);
+	free(sim->ref_ours);
 	free(sim);
 }
 
@@ -428,6 +432,7 @@ xnbsim_grant_access(struct xnbsim *sim, uint16_t to_domid, uint32_t gfn,
 		return -ENOSPC;
 	}
 	ref = sim->ref_free[--sim->nref_free];
+	sim->ref_ours[ref] = 1;
 	pthread_mutex_unlock(&sim->lock);
 	e = &sim->gt[ref];
 	e->frame = gfn;
@@ -453,8 +458,13 @@ xnbsim_end_access(struct xnbsim *sim, uint32_t ref)
 			return -EBUSY;
 	} while (!__atomic_compare_exchange_n(&e->flags, &f, 0, false,
 					      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+	/* The entry is the domain's; the free list is this handle's (a second
+	 * handle of the same domain may end refs it never handed out). */
 	pthread_mutex_lock(&sim->lock);
-	sim->ref_free[sim->nref_free++] = ref;
+	if (sim->ref_ours[ref]) {
+		sim->ref_ours[ref] = 0;
+		sim->ref_free[sim->nref_free++] = ref;
+	}
 	pthread_mutex_unlock(&sim->lock);
 	return 0;
 }

@@ -13,8 +13,9 @@
  *  - after the guest disconnects or its domain is destroyed, none of its
  *    pages is mapped (the simulator's count) while mbufs are still held, and
  *    they still read right;
- *  - --scribble: the guest overwrites all of its memory while we hold its
- *    pages: the copied headers cannot change, the backend survives;
+ *  - --scribble: the guest revokes its grants and overwrites all of its
+ *    memory while we hold its pages: the copied headers cannot change, the
+ *    backend survives;
  *  - --intr N: rx interrupt mode, sleeping on the queue's event channel,
  *    receives all N frames of a paced guest.
  * It plays dom0's toolstack for the last two (the simulator's API).
@@ -25,6 +26,7 @@
  * Prints "hold: ..." lines; exit status 0 only if every check passed.
  */
 
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -302,6 +304,24 @@ run_scribble(struct xnbsim *sim)
 	if (guest == NULL) {
 		CHECK(0, "cannot attach as the guest");
 		return;
+	}
+	/* Revoke every grant it has given: those we map cannot end (Xen
+	 * refuses while GTF_reading is set), the rest go. */
+	{
+		unsigned int busy = 0, ended = 0;
+		grant_entry_v1_t *gt = xnbsim_gnttab(guest);
+
+		for (uint32_t ref = 1; ref < XNBSIM_GNTTAB_ENTRIES; ref++) {
+			if (__atomic_load_n(&gt[ref].flags, __ATOMIC_ACQUIRE) == 0)
+				continue;
+			if (xnbsim_end_access(guest, ref) == -EBUSY)
+				busy++;
+			else
+				ended++;
+		}
+		printf("hold: guest revoked its grants: %u ended, %u refused (mapped)\n",
+		       ended, busy);
+		CHECK(busy > 0, "no grant was in use by the backend");
 	}
 	ram = xnbsim_ram(guest, &npages);
 	memset(ram, 0xa5, (size_t)npages * XNBSIM_PAGE_SIZE);
