@@ -607,12 +607,12 @@ main(int argc, char **argv)
 
 	while (!stop) {
 		struct pollfd pfd[MAX_CONNS + 1];
-		int n;
+		int n, npfd = nconns + 1;
 
 		pfd[0] = (struct pollfd){ .fd = lfd, .events = POLLIN };
 		for (int i = 0; i < nconns; i++)
 			pfd[i + 1] = (struct pollfd){ .fd = conns[i].fd, .events = POLLIN };
-		n = poll(pfd, nconns + 1, 50);
+		n = poll(pfd, npfd, 50);
 		domain_reap();
 		if (n <= 0)
 			continue;
@@ -630,12 +630,16 @@ main(int argc, char **argv)
 			ssize_t k;
 			short ev = 0;
 
-			for (int j = 1; j <= nconns && j <= MAX_CONNS; j++)
+			/* Only the entries polled this round: one just accepted
+			 * has none, and a slot beyond npfd holds a stale entry
+			 * (maybe with this fd number and an old POLLIN). */
+			for (int j = 1; j < npfd; j++)
 				if (pfd[j].fd == conns[i].fd)
 					ev = pfd[j].revents;
 			if (ev == 0)
 				continue;
-			k = recv(conns[i].fd, &rq, sizeof(rq), 0);
+			/* Never block the daemon on one client. */
+			k = recv(conns[i].fd, &rq, sizeof(rq), MSG_DONTWAIT);
 			if (k == sizeof(rq))
 				handle(&conns[i], &rq, shfd);
 			else if (k == 0 || (k < 0 && errno != EINTR && errno != EAGAIN))
