@@ -6,7 +6,7 @@
 # reads from xenconsoled's log) with "DOMU:" lines: netfront's xenbus state,
 # a ping to its peer, then READY; it serves iperf3 for dom0 until dom0 shuts
 # it down (/sbin/poweroff) or destroys it.
-# Kernel command line: xnb_ip=ADDR xnb_peer=ADDR (a /24).
+# Kernel command line: xnb_ip=ADDR xnb_peer=ADDR (a /24) xnb_mtu=MTU.
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -27,6 +27,7 @@ echo "DOMU: vif-0 state=$state"
 [ -e /sys/class/net/eth0 ] || echo "DOMU: NO_ETH0"
 ip link set lo up
 ip addr add "$IP/24" dev eth0
+ip link set eth0 mtu "$(arg xnb_mtu)"
 ip link set eth0 up
 echo "DOMU: eth0 mac=$(cat /sys/class/net/eth0/address) mtu=$(cat /sys/class/net/eth0/mtu)"
 iperf3 -s -D -B "$IP" --logfile /tmp/iperf3.log
