@@ -18,6 +18,7 @@
 #define NETFRONT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "nf_frame.h"
@@ -166,5 +167,15 @@ void nf_stats_get(const struct nf_dev *dev, struct nf_stats *st);
 uint64_t nf_now_ns(void);
 /* Time from pushing a TX request to seeing its response (ns). */
 const struct nf_hist *nf_tx_wait_hist(const struct nf_dev *dev);
+
+/* Misbehaviours (nf_evil.c, tests/hostile, docs/hostile.md). Prepare right
+ * after nf_open (-EINVAL: no such name); run once the link is up: it acts on
+ * queue 0, watches the backend for up to linger_s and writes one JSON
+ * object to json. The device is not usable normally afterwards. */
+int nf_evil_prepare(struct nf_dev *dev, const char *name);
+int nf_evil_run(struct nf_dev *dev, const char *name, double linger_s,
+		char *json, size_t len);
+/* The i-th misbehaviour's name, NULL past the last. */
+const char *nf_evil_name(unsigned int i);
 
 #endif /* NETFRONT_H */

@@ -101,6 +101,7 @@ struct nf_dev {
 
 	struct nf_stats st;
 	struct nf_hist tx_wait;
+	bool evil_no_rx_buffers;	/* nf_evil.c: never post RX buffers */
 };
 
 void nf_log(const struct nf_dev *dev, const char *fmt, ...)

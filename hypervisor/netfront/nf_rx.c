@@ -27,6 +27,8 @@ nf_rx_refill(struct nf_queue *q)
 	unsigned int posted = 0;
 	int notify, ref;
 
+	if (dev->evil_no_rx_buffers)
+		return;
 	while (q->rx_nfree > 0 &&
 	       q->rx.req_prod_pvt - q->rx.rsp_cons < NF_RX_RING_SIZE) {
 		uint16_t b = q->rx_buf_free[q->rx_nfree - 1];

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "netfront.h"
 #include "nf_frame.h"
@@ -58,6 +59,8 @@ struct opts {
 	double linger;		/* wait for stragglers after the last TX */
 	double stall_warn;
 	bool quiet;
+	const char *evil;	/* a misbehaviour (nf_evil.c) instead of a mode */
+	double evil_linger;
 };
 
 /* A frame built but not yet accepted by the ring. */
@@ -139,7 +142,10 @@ usage(FILE *f)
 "  --linger S          after the last TX, wait S s for missing RX (2)\n"
 "  --stall-warn S      warn when the backend answers nothing for S s (5)\n"
 "  --timeout S         give up after S s in total (exit status 2)\n"
-"  --quiet             no state messages\n");
+"  --quiet             no state messages\n"
+"  --evil NAME         misbehave (docs/hostile.md) instead of --mode, then die\n"
+"                      without closing; --evil list names them\n"
+"  --evil-linger S     watch the backend's answer up to S s (2)\n");
 }
 
 static int
@@ -165,7 +171,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		O_SIM = 256, O_DOMID, O_HANDLE, O_CREATE, O_MEM, O_MODE, O_SIZE,
 		O_COUNT, O_DURATION, O_RATE, O_QUEUES, O_FLOWS, O_SPLIT, O_CSUM,
 		O_GSO, O_BUSY, O_STREAM, O_SUMMARY, O_STATS, O_LAYOUT, O_DST,
-		O_TIMEOUT, O_LINGER, O_STALL, O_QUIET, O_HELP,
+		O_TIMEOUT, O_LINGER, O_STALL, O_QUIET, O_EVIL, O_EVIL_LINGER, O_HELP,
 	};
 	static const struct option lo[] = {
 		{ "sim", required_argument, NULL, O_SIM },
@@ -193,6 +199,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "linger", required_argument, NULL, O_LINGER },
 		{ "stall-warn", required_argument, NULL, O_STALL },
 		{ "quiet", no_argument, NULL, O_QUIET },
+		{ "evil", required_argument, NULL, O_EVIL },
+		{ "evil-linger", required_argument, NULL, O_EVIL_LINGER },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -207,6 +215,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->stream = -1;
 	o->linger = 2;
 	o->stall_warn = 5;
+	o->evil_linger = 2;
 	memset(o->dst_mac, 0xff, 6);
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -266,10 +275,19 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case O_LINGER: o->linger = atof(optarg); break;
 		case O_STALL: o->stall_warn = atof(optarg); break;
 		case O_QUIET: o->quiet = true; break;
+		case O_EVIL: o->evil = optarg; break;
+		case O_EVIL_LINGER: o->evil_linger = atof(optarg); break;
 		case O_HELP: usage(stdout); exit(0);
 		default: return -EINVAL;
 		}
 	}
+	if (o->evil != NULL && strcmp(o->evil, "list") == 0) {
+		for (i = 0; nf_evil_name(i) != NULL; i++)
+			printf("%s\n", nf_evil_name(i));
+		exit(0);
+	}
+	if (o->evil != NULL && mode < 0)
+		mode = MODE_SINK;
 	if (o->sim == NULL || o->domid < 1 || o->domid >= XNBSIM_MAX_DOMAINS ||
 	    mode < 0 || optind != argc) {
 		fprintf(stderr, "xnb-guest: --sim, --domid (1..%d) and --mode are required\n",
@@ -779,6 +797,29 @@ run(struct guest *g, const char **why_out)
 	return strcmp(why, "timeout") == 0 ? 2 : 0;
 }
 
+/* Misbehaves, reports, and dies without closing anything, as a crashed
+ * guest kernel would: its grants and channels stay until the toolstack
+ * destroys the domain (_exit: no atexit handlers, no leak report). */
+static void
+evil_run(struct guest *g)
+{
+	char json[1024];
+	FILE *f;
+	int rc;
+
+	rc = nf_evil_run(g->dev, g->o.evil, g->o.evil_linger, json, sizeof(json));
+	printf("%s\n", json);
+	if (g->o.summary != NULL) {
+		f = fopen(g->o.summary, "w");
+		if (f != NULL) {
+			fprintf(f, "%s\n", json);
+			fclose(f);
+		}
+	}
+	fflush(NULL);
+	_exit(rc < 0 ? 1 : 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -853,6 +894,11 @@ main(int argc, char **argv)
 			goto oom;
 	}
 
+	if (g->o.evil != NULL && nf_evil_prepare(g->dev, g->o.evil) < 0) {
+		fprintf(stderr, "xnb-guest: --evil %s: no such misbehaviour\n", g->o.evil);
+		rc = 1;
+		goto out;
+	}
 	/* The clock of the rates starts with the link. */
 	while (!nf_link_up(g->dev) && !stop_signal &&
 	       (g->o.timeout <= 0 ||
@@ -864,6 +910,8 @@ main(int argc, char **argv)
 			why);
 		g->t_gen_end = nf_now_ns();
 		rc = stop_signal ? 0 : 2;
+	} else if (g->o.evil != NULL) {
+		evil_run(g);	/* does not return */
 	} else {
 		rc = run(g, &why);
 	}

@@ -1,0 +1,925 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The xennetback authors
+ */
+
+/*
+ * Misbehaving guests for tests/hostile: each named misbehaviour is one
+ * thing a broken or hostile netfront does to its backend (the netback
+ * advisories' list: ring index abuse, slot counts, sizes, grants that are
+ * bad, foreign, revoked or readonly, extras, double fetch, event-channel
+ * storms, bogus xenstore keys, state flapping). They run on queue 0 of a
+ * connected device, bypassing the well-behaved TX path (their own pages,
+ * grants and request ids), and report what came back as one JSON object.
+ * The xenstore ones reconnect: Initialising, bogus keys, Connected.
+ */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xenstore.h>
+
+#include "nf_internal.h"
+
+#define EVIL_PAGES		64
+#define EVIL_BAD_REF		65000u	/* beyond any grant table */
+#define EVIL_UNGRANTED_REF	16000u	/* in the table, never granted */
+#define EVIL_OTHER_DOMID	7	/* a domain that is not our backend */
+
+struct evil {
+	struct nf_dev *dev;
+	struct nf_queue *q;
+	uint32_t gfn[EVIL_PAGES], ref[EVIL_PAGES];
+	void *va[EVIL_PAGES];
+	unsigned int npages;
+	uint16_t next_id;
+	uint64_t pushed;	/* requests made visible, extras included */
+	uint64_t rsp_ok, rsp_error, rsp_dropped, rsp_null, rsp_bad;
+	uint64_t notifies, ebusy, rewrites;
+	int expect_rsp;		/* stop lingering once this many responses came */
+	bool reconnect;		/* a xenstore case: wait for the backend's verdict */
+};
+
+typedef int (*evil_fn)(struct evil *e, long arg);
+
+/* ---- helpers ------------------------------------------------------------- */
+
+/* A page holding the start of a frame (broadcast, our MAC, IPv4 type),
+ * granted to `to` (readonly unless rw). Index into e's pages, or -errno. */
+static int
+evil_page(struct evil *e, uint16_t to, bool rw)
+{
+	struct nf_dev *dev = e->dev;
+	uint8_t *p;
+	int rc;
+
+	if (e->npages == EVIL_PAGES)
+		return -ENOSPC;
+	rc = xnbsim_page_alloc(dev->sim, &e->gfn[e->npages], &e->va[e->npages]);
+	if (rc < 0)
+		return rc;
+	p = e->va[e->npages];
+	memset(p, 0x5a, NF_PAGE_SIZE);
+	memset(p, 0xff, 6);
+	memcpy(p + 6, dev->mac, 6);
+	p[12] = 0x08;
+	p[13] = 0x00;
+	rc = xnbsim_grant_access(dev->sim, to, e->gfn[e->npages], !rw);
+	if (rc < 0)
+		return rc;
+	e->ref[e->npages] = (uint32_t)rc;
+	return (int)e->npages++;
+}
+
+static int
+evil_ref(struct evil *e)
+{
+	int i = evil_page(e, e->dev->be_domid, false);
+
+	return i < 0 ? i : (int)e->ref[i];
+}
+
+static netif_tx_request_t *
+evil_req(struct evil *e, uint32_t gref, uint16_t off, uint16_t size,
+	 uint16_t flags)
+{
+	netif_tx_request_t *r = RING_GET_REQUEST(&e->q->tx, e->q->tx.req_prod_pvt++);
+
+	r->gref = gref;
+	r->offset = off;
+	r->size = size;
+	r->flags = flags;
+	r->id = e->next_id++ % NF_TX_RING_SIZE;
+	e->pushed++;
+	return r;
+}
+
+static void
+evil_extra(struct evil *e, uint8_t type, uint8_t flags, uint16_t gso_size,
+	   uint8_t gso_type)
+{
+	struct netif_extra_info *x = (struct netif_extra_info *)
+		RING_GET_REQUEST(&e->q->tx, e->q->tx.req_prod_pvt++);
+
+	memset(x, 0, sizeof(netif_tx_request_t));
+	x->type = type;
+	x->flags = flags;
+	x->u.gso.size = gso_size;
+	x->u.gso.type = gso_type;
+	e->pushed++;
+}
+
+/* Publishes req_prod_pvt and always notifies: a hostile guest does not care
+ * what the backend asked for. */
+static void
+evil_push(struct evil *e)
+{
+	__atomic_store_n(&e->q->tx.sring->req_prod, e->q->tx.req_prod_pvt,
+			 __ATOMIC_RELEASE);
+	xnbsim_evtchn_notify(e->dev->evh, e->q->tx_port);
+	e->notifies++;
+}
+
+/* A single-slot frame of len bytes, one request. */
+static int
+evil_frame(struct evil *e, uint16_t len)
+{
+	int ref = evil_ref(e);
+
+	if (ref < 0)
+		return ref;
+	evil_req(e, (uint32_t)ref, 0, len, 0);
+	return 0;
+}
+
+static void
+evil_collect(struct evil *e)
+{
+	netif_tx_front_ring_t *tx = &e->q->tx;
+	RING_IDX prod = __atomic_load_n(&tx->sring->rsp_prod, __ATOMIC_ACQUIRE);
+
+	if (prod - tx->rsp_cons > tx->req_prod_pvt - tx->rsp_cons) {
+		e->rsp_bad++;
+		prod = tx->req_prod_pvt;
+	}
+	for (; tx->rsp_cons != prod; tx->rsp_cons++) {
+		netif_tx_response_t r;
+
+		memcpy(&r, RING_GET_RESPONSE(tx, tx->rsp_cons), sizeof(r));
+		if (r.status == NETIF_RSP_OKAY)
+			e->rsp_ok++;
+		else if (r.status == NETIF_RSP_ERROR)
+			e->rsp_error++;
+		else if (r.status == NETIF_RSP_DROPPED)
+			e->rsp_dropped++;
+		else if (r.status == NETIF_RSP_NULL)
+			e->rsp_null++;
+		else
+			e->rsp_bad++;
+	}
+}
+
+static uint64_t
+evil_responses(const struct evil *e)
+{
+	return e->rsp_ok + e->rsp_error + e->rsp_dropped + e->rsp_null + e->rsp_bad;
+}
+
+static int
+evil_be_state(struct evil *e)
+{
+	char path[160], *v;
+	unsigned int len;
+	int s;
+
+	snprintf(path, sizeof(path), "%s/state", e->dev->be_path);
+	v = xs_read(e->dev->xs, XBT_NULL, path, &len);
+	if (v == NULL)
+		return 0;
+	s = atoi(v);
+	free(v);
+	return s;
+}
+
+static void
+evil_sleep_us(unsigned int us)
+{
+	struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Waits up to ms for responses to reach n (collecting them). */
+static void
+evil_wait_rsp(struct evil *e, uint64_t n, unsigned int ms)
+{
+	uint64_t end = nf_now_ns() + ms * 1000000ull;
+
+	do {
+		evil_collect(e);
+		if (evil_responses(e) >= n)
+			return;
+		evil_sleep_us(500);
+	} while (nf_now_ns() < end);
+}
+
+static int
+evil_wait_be(struct evil *e, int state, unsigned int ms)
+{
+	uint64_t end = nf_now_ns() + ms * 1000000ull;
+
+	while (evil_be_state(e) != state) {
+		if (nf_now_ns() > end)
+			return -ETIMEDOUT;
+		evil_sleep_us(1000);
+	}
+	return 0;
+}
+
+static int
+evil_xs_write(struct evil *e, const char *key, const char *val)
+{
+	char path[192];
+
+	snprintf(path, sizeof(path), "%s/%s", e->dev->fe_path, key);
+	return xs_write(e->dev->xs, XBT_NULL, path, val, (unsigned int)strlen(val)) ?
+		0 : -errno;
+}
+
+static void
+evil_xs_rm(struct evil *e, const char *key)
+{
+	char path[192];
+
+	snprintf(path, sizeof(path), "%s/%s", e->dev->fe_path, key);
+	xs_rm(e->dev->xs, XBT_NULL, path);
+}
+
+/* Back to Initialising and wait for the backend's InitWait: it has let go
+ * of the rings and will read the keys again at our next Connected. */
+static int
+evil_unconnect(struct evil *e)
+{
+	int rc = evil_xs_write(e, "state", "1");
+
+	if (rc == 0)
+		rc = evil_wait_be(e, XenbusStateInitWait, 5000);
+	return rc;
+}
+
+static int
+evil_reconnect_with(struct evil *e, const char *key, const char *val)
+{
+	int rc = evil_unconnect(e);
+
+	if (rc < 0)
+		return rc;
+	if (val != NULL)
+		rc = evil_xs_write(e, key, val);
+	else
+		evil_xs_rm(e, key);
+	e->reconnect = true;
+	return rc < 0 ? rc : evil_xs_write(e, "state", "4");
+}
+
+/* ---- guest TX ring (the backend's rx path) ---------------------------------- */
+
+static int
+tx_prod_ahead(struct evil *e, long ahead)
+{
+	int rc = evil_frame(e, 60);
+
+	if (rc < 0)
+		return rc;
+	e->q->tx.req_prod_pvt += (RING_IDX)ahead - 1;
+	evil_push(e);
+	return 0;
+}
+
+static int
+tx_prod_backwards(struct evil *e, long back)
+{
+	int rc = evil_frame(e, 60);
+
+	if (rc < 0)
+		return rc;
+	evil_push(e);
+	evil_wait_rsp(e, 1, 2000);
+	__atomic_store_n(&e->q->tx.sring->req_prod,
+			 e->q->tx.req_prod_pvt - (RING_IDX)back, __ATOMIC_RELEASE);
+	xnbsim_evtchn_notify(e->dev->evh, e->q->tx_port);
+	e->notifies++;
+	return 0;
+}
+
+/* slots data slots of 100 bytes each (or arg slots forever chained). */
+static int
+tx_slots(struct evil *e, long slots)
+{
+	int ref = evil_ref(e);
+	long s;
+
+	if (ref < 0)
+		return ref;
+	for (s = 0; s < slots; s++)
+		evil_req(e, (uint32_t)ref, (uint16_t)(s * 100 % 3900), 100,
+			 s + 1 < slots ? NETTXF_more_data : 0);
+	RING_GET_REQUEST(&e->q->tx, e->q->tx.req_prod_pvt - slots)->size =
+		(uint16_t)(slots * 100);
+	evil_push(e);
+	e->expect_rsp = (int)slots;
+	return 0;
+}
+
+/* more_data on every request: n requests of a chain that never ends. */
+static int
+tx_chain(struct evil *e, long n)
+{
+	int ref = evil_ref(e);
+	long s;
+
+	if (ref < 0)
+		return ref;
+	for (s = 0; s < n; s++)
+		evil_req(e, (uint32_t)ref, 0, 60, NETTXF_more_data);
+	evil_push(e);
+	return 0;
+}
+
+static int
+tx_second_cross_page(struct evil *e, long arg)
+{
+	int ref = evil_ref(e);
+
+	(void)arg;
+	if (ref < 0)
+		return ref;
+	evil_req(e, (uint32_t)ref, 0, 300, NETTXF_more_data);
+	evil_req(e, (uint32_t)ref, 4000, 200, 0);
+	evil_push(e);
+	return 0;
+}
+
+static int
+tx_first_cross_page(struct evil *e, long arg)
+{
+	int ref = evil_ref(e);
+
+	(void)arg;
+	if (ref < 0)
+		return ref;
+	evil_req(e, (uint32_t)ref, 4000, 200, 0);
+	evil_push(e);
+	return 0;
+}
+
+/* One single-slot request of size arg (0, 13: under an Ethernet header). */
+static int
+tx_size(struct evil *e, long size)
+{
+	int rc = evil_frame(e, (uint16_t)size);
+
+	if (rc < 0)
+		return rc;
+	evil_push(e);
+	e->expect_rsp = 1;
+	return 0;
+}
+
+/* The first slot's total smaller than the rest. */
+static int
+tx_first_lt_rest(struct evil *e, long arg)
+{
+	int ref = evil_ref(e);
+
+	(void)arg;
+	if (ref < 0)
+		return ref;
+	evil_req(e, (uint32_t)ref, 0, 100, NETTXF_more_data);
+	evil_req(e, (uint32_t)ref, 1000, 200, 0);
+	evil_push(e);
+	e->expect_rsp = 2;
+	return 0;
+}
+
+/* A zero-length slot in the middle of a good packet. */
+static int
+tx_zero_frag(struct evil *e, long arg)
+{
+	int ref = evil_ref(e);
+
+	(void)arg;
+	if (ref < 0)
+		return ref;
+	evil_req(e, (uint32_t)ref, 0, 200, NETTXF_more_data);
+	evil_req(e, (uint32_t)ref, 500, 0, NETTXF_more_data);
+	evil_req(e, (uint32_t)ref, 1000, 100, 0);
+	evil_push(e);
+	e->expect_rsp = 3;
+	return 0;
+}
+
+/* One frame of len (arg) bytes from a grant of the given kind. */
+static int
+tx_gref_kind(struct evil *e, long len, int kind)
+{
+	uint32_t ref;
+	int i;
+
+	switch (kind) {
+	case 0:
+		ref = EVIL_BAD_REF;
+		break;
+	case 1:
+		ref = EVIL_UNGRANTED_REF;
+		break;
+	case 2:		/* granted, but to another domain */
+		i = evil_page(e, EVIL_OTHER_DOMID, false);
+		if (i < 0)
+			return i;
+		ref = e->ref[i];
+		break;
+	default:	/* granted, then revoked before the push */
+		i = evil_page(e, e->dev->be_domid, false);
+		if (i < 0)
+			return i;
+		ref = e->ref[i];
+		if (xnbsim_end_access(e->dev->sim, ref) < 0)
+			return -EIO;
+		break;
+	}
+	evil_req(e, ref, 0, (uint16_t)len, 0);
+	evil_push(e);
+	e->expect_rsp = 1;
+	return 0;
+}
+
+static int tx_gref_bad(struct evil *e, long len) { return tx_gref_kind(e, len, 0); }
+static int tx_gref_ungranted(struct evil *e, long len) { return tx_gref_kind(e, len, 1); }
+static int tx_gref_foreign(struct evil *e, long len) { return tx_gref_kind(e, len, 2); }
+static int tx_gref_revoked(struct evil *e, long len) { return tx_gref_kind(e, len, 3); }
+
+/* Push a zero-copy-sized frame and try to revoke its grant until it works:
+ * -EBUSY while the backend maps the page. */
+static int
+tx_revoke_mapped(struct evil *e, long len)
+{
+	int i = evil_page(e, e->dev->be_domid, false);
+	uint64_t end;
+
+	if (i < 0)
+		return i;
+	evil_req(e, e->ref[i], 0, (uint16_t)len, 0);
+	evil_push(e);
+	end = nf_now_ns() + 3000000000ull;
+	while (xnbsim_end_access(e->dev->sim, e->ref[i]) == -EBUSY &&
+	       nf_now_ns() < end)
+		e->ebusy++;
+	e->expect_rsp = 1;
+	return 0;
+}
+
+/* The same grant in two slots of one packet. */
+static int
+tx_same_gref(struct evil *e, long len)
+{
+	int ref = evil_ref(e);
+
+	if (ref < 0)
+		return ref;
+	evil_req(e, (uint32_t)ref, 0, (uint16_t)len, NETTXF_more_data);
+	evil_req(e, (uint32_t)ref, 0, (uint16_t)(len / 2), 0);
+	evil_push(e);
+	e->expect_rsp = 2;
+	return 0;
+}
+
+/* A frame with one extra of the given type/flags (arg: type | flags << 8 |
+ * gso_size << 16 | gso_type << 32), or n chained extras. */
+static int
+tx_extra(struct evil *e, long arg)
+{
+	int ref = evil_ref(e);
+
+	if (ref < 0)
+		return ref;
+	evil_req(e, (uint32_t)ref, 0, 60, NETTXF_extra_info);
+	evil_extra(e, (uint8_t)arg, (uint8_t)(arg >> 8), (uint16_t)(arg >> 16),
+		   (uint8_t)(arg >> 32));
+	evil_push(e);
+	e->expect_rsp = 2;
+	return 0;
+}
+
+static int
+tx_extras_endless(struct evil *e, long n)
+{
+	int ref = evil_ref(e);
+	long i;
+
+	if (ref < 0)
+		return ref;
+	evil_req(e, (uint32_t)ref, 0, 60, NETTXF_extra_info);
+	for (i = 0; i < n; i++)
+		evil_extra(e, XEN_NETIF_EXTRA_TYPE_MCAST_ADD, XEN_NETIF_EXTRA_FLAG_MORE,
+			   0, 0);
+	evil_push(e);
+	return 0;
+}
+
+/* Double fetch: n packets, each rewritten in a tight loop after it is
+ * published. Every version is either valid or a plain drop (sizes >= 60
+ * within the page, a good or an unknown grant), so the backend that reads
+ * its copy once answers each packet OKAY or ERROR and never disconnects. */
+static int
+tx_double_fetch(struct evil *e, long n)
+{
+	long k, i;
+
+	for (k = 0; k < n; k++) {
+		int ref = evil_ref(e);
+		volatile netif_tx_request_t *r;
+
+		if (ref < 0)
+			return ref;
+		r = evil_req(e, (uint32_t)ref, 0, 60, 0);
+		evil_push(e);
+		for (i = 0; i < 20000; i++) {
+			r->size = (i & 1) ? 4096 : 60;
+			r->gref = (i & 2) ? EVIL_BAD_REF : (uint32_t)ref;
+			r->flags = (i & 8) ? NETTXF_csum_blank : 0;
+			e->rewrites++;
+		}
+		r->size = 60;
+		r->gref = (uint32_t)ref;
+		r->flags = 0;
+		evil_wait_rsp(e, (uint64_t)k + 1, 2000);
+		/* Pages are few: grant the same ones again. */
+		if (e->npages == EVIL_PAGES)
+			e->npages = 0;
+	}
+	e->expect_rsp = (int)n;
+	return 0;
+}
+
+/* Rewrite packet data after the push (the backend copied the headers, or is
+ * about to): n frames of len bytes scribbled on until answered. */
+static int
+tx_data_rewrite(struct evil *e, long n)
+{
+	long k;
+
+	for (k = 0; k < n; k++) {
+		int i = evil_page(e, e->dev->be_domid, false);
+		volatile uint8_t *p;
+		unsigned int j = 0;
+
+		if (i < 0)
+			return i;
+		p = e->va[i];
+		evil_req(e, e->ref[i], 0, 3000, 0);
+		evil_push(e);
+		while (evil_collect(e), evil_responses(e) < (uint64_t)k + 1) {
+			p[12 + j % 3000] ^= 0xff;
+			j++;
+			e->rewrites++;
+			if (j > 50000000)
+				break;
+		}
+		if (e->npages == EVIL_PAGES)
+			e->npages = 0;
+	}
+	e->expect_rsp = (int)n;
+	return 0;
+}
+
+/* Notify in a tight loop for arg ms, then one good frame. */
+static int
+evil_storm(struct evil *e, long ms)
+{
+	uint64_t end = nf_now_ns() + (uint64_t)ms * 1000000ull;
+
+	while (nf_now_ns() < end) {
+		xnbsim_evtchn_notify(e->dev->evh, e->q->tx_port);
+		e->notifies++;
+	}
+	return tx_size(e, 60);
+}
+
+/* Fills the ring with bad (size 0) packets again and again for arg ms. */
+static int
+tx_flood_bad(struct evil *e, long ms)
+{
+	uint64_t end = nf_now_ns() + (uint64_t)ms * 1000000ull;
+	int ref = evil_ref(e);
+
+	if (ref < 0)
+		return ref;
+	while (nf_now_ns() < end) {
+		evil_collect(e);
+		while (e->q->tx.req_prod_pvt - e->q->tx.rsp_cons < NF_TX_RING_SIZE)
+			evil_req(e, (uint32_t)ref, 0, 0, 0);
+		evil_push(e);
+		evil_sleep_us(100);
+	}
+	e->expect_rsp = (int)e->pushed;
+	return 0;
+}
+
+/* ---- guest RX ring (the backend's tx path) ---------------------------------- */
+
+/* Rewrites the posted RX requests' grants (kind 0 bad ref, 1 readonly grant
+ * of the same page, 2 a grant to another domain), then sends arg frames
+ * that the application sends back to us. */
+static int
+rx_grefs(struct evil *e, long n, int kind)
+{
+	struct nf_queue *q = e->q;
+	RING_IDX i;
+	long k;
+	int rc;
+
+	for (i = q->rx.rsp_cons; i != q->rx.req_prod_pvt; i++) {
+		netif_rx_request_t *r = RING_GET_REQUEST(&q->rx, i);
+		uint32_t gfn = q->rx_buf[q->rx_slot_buf[i % NF_RX_RING_SIZE]].gfn;
+
+		if (kind == 0) {
+			r->gref = EVIL_BAD_REF;
+			continue;
+		}
+		rc = xnbsim_grant_access(e->dev->sim,
+					 kind == 1 ? e->dev->be_domid : EVIL_OTHER_DOMID,
+					 gfn, kind == 1);
+		if (rc < 0)
+			return rc;
+		r->gref = (uint32_t)rc;
+	}
+	for (k = 0; k < n; k++) {
+		rc = evil_frame(e, 60);
+		if (rc < 0)
+			return rc;
+	}
+	evil_push(e);
+	e->expect_rsp = (int)n;
+	return 0;
+}
+
+static int rx_gref_bad(struct evil *e, long n) { return rx_grefs(e, n, 0); }
+static int rx_gref_readonly(struct evil *e, long n) { return rx_grefs(e, n, 1); }
+static int rx_gref_foreign(struct evil *e, long n) { return rx_grefs(e, n, 2); }
+
+/* No RX buffers were posted (nf_evil_prepare): send n frames that the
+ * application tries to send back. */
+static int
+rx_no_buffers(struct evil *e, long n)
+{
+	long k;
+	int rc;
+
+	for (k = 0; k < n; k++) {
+		rc = evil_frame(e, 60);
+		if (rc < 0)
+			return rc;
+	}
+	evil_push(e);
+	e->expect_rsp = (int)n;
+	return 0;
+}
+
+/* RX req_prod moved by arg (beyond the ring, or backwards), then a frame
+ * that the application sends back to us. */
+static int
+rx_prod_move(struct evil *e, long delta)
+{
+	struct nf_queue *q = e->q;
+
+	__atomic_store_n(&q->rx.sring->req_prod, q->rx.rsp_cons + (RING_IDX)delta,
+			 __ATOMIC_RELEASE);
+	xnbsim_evtchn_notify(e->dev->evh, q->rx_port);
+	return tx_size(e, 60);
+}
+
+/* ---- xenstore ----------------------------------------------------------- */
+
+static int
+xs_key_value(struct evil *e, const char *key, const char *val)
+{
+	return evil_reconnect_with(e, key, val);
+}
+
+static int xs_tx_ring_ref_bad(struct evil *e, long a) { (void)a; return xs_key_value(e, "tx-ring-ref", "65000"); }
+static int xs_rx_ring_ref_ungranted(struct evil *e, long a) { (void)a; return xs_key_value(e, "rx-ring-ref", "16000"); }
+static int xs_ring_ref_abc(struct evil *e, long a) { (void)a; return xs_key_value(e, "tx-ring-ref", "abc"); }
+static int xs_ring_ref_negative(struct evil *e, long a) { (void)a; return xs_key_value(e, "rx-ring-ref", "-1"); }
+static int xs_evtchn_unbound(struct evil *e, long a) { (void)a; return xs_key_value(e, "event-channel", "999"); }
+static int xs_evtchn_abc(struct evil *e, long a) { (void)a; return xs_key_value(e, "event-channel", "0x10"); }
+static int xs_queues_above_max(struct evil *e, long a) { (void)a; return xs_key_value(e, "multi-queue-num-queues", "9"); }
+static int xs_queues_zero(struct evil *e, long a) { (void)a; return xs_key_value(e, "multi-queue-num-queues", "0"); }
+static int xs_queues_abc(struct evil *e, long a) { (void)a; return xs_key_value(e, "multi-queue-num-queues", "abc"); }
+static int xs_no_rx_copy(struct evil *e, long a) { (void)a; return xs_key_value(e, "request-rx-copy", "0"); }
+static int xs_key_missing(struct evil *e, long a) { (void)a; return xs_key_value(e, "tx-ring-ref", NULL); }
+
+/* The ring page granted to another domain, its ref as tx-ring-ref. */
+static int
+xs_ring_ref_foreign(struct evil *e, long a)
+{
+	int i = evil_page(e, EVIL_OTHER_DOMID, true);
+	char v[16];
+
+	(void)a;
+	if (i < 0)
+		return i;
+	snprintf(v, sizeof(v), "%u", e->ref[i]);
+	return xs_key_value(e, "tx-ring-ref", v);
+}
+
+/* An event channel of ours, allocated for another domain. */
+static int
+xs_evtchn_foreign(struct evil *e, long a)
+{
+	int port = xnbsim_evtchn_alloc_unbound(e->dev->evh, EVIL_OTHER_DOMID);
+	char v[16];
+
+	(void)a;
+	if (port < 0)
+		return port;
+	snprintf(v, sizeof(v), "%d", port);
+	return xs_key_value(e, "event-channel", v);
+}
+
+/* Initialising / Connected n times as fast as xenstore goes, ending
+ * Connected with the good keys: the backend must end up Connected. */
+static int
+xs_state_flap(struct evil *e, long n)
+{
+	long k;
+	int rc = 0;
+
+	for (k = 0; k < n && rc == 0; k++) {
+		rc = evil_xs_write(e, "state", "1");
+		if (rc == 0)
+			rc = evil_xs_write(e, "state", (k & 1) ? "5" : "4");
+	}
+	if (rc == 0)
+		rc = evil_unconnect(e);
+	if (rc == 0)
+		rc = evil_xs_write(e, "state", "4");
+	if (rc == 0)
+		rc = evil_wait_be(e, XenbusStateConnected, 5000);
+	if (rc < 0)
+		return rc;
+	/* Alive and serving: one good frame answered. */
+	return tx_size(e, 60);
+}
+
+/* Connected, then the ring keys vanish at once (the backend may or may not
+ * have read them). */
+static int
+xs_keys_vanish(struct evil *e, long a)
+{
+	int rc = evil_unconnect(e);
+
+	(void)a;
+	if (rc == 0)
+		rc = evil_xs_write(e, "state", "4");
+	evil_xs_rm(e, "tx-ring-ref");
+	evil_xs_rm(e, "rx-ring-ref");
+	evil_xs_rm(e, "event-channel");
+	e->reconnect = true;
+	return rc;
+}
+
+/* A state no frontend sets. */
+static int
+xs_state_bogus(struct evil *e, long a)
+{
+	(void)a;
+	e->reconnect = true;
+	return evil_xs_write(e, "state", "99");
+}
+
+/* ---- the table ------------------------------------------------------------ */
+
+#define EXTRA(type, flags, size, gtype) \
+	((long)(type) | (long)(flags) << 8 | (long)(size) << 16 | (long)(gtype) << 32)
+
+static const struct {
+	const char *name;
+	evil_fn fn;
+	long arg;
+} evils[] = {
+	{ "tx-prod-far-ahead", tx_prod_ahead, 100000 },
+	{ "tx-prod-ring-plus-one", tx_prod_ahead, NF_TX_RING_SIZE + 1 },
+	{ "tx-prod-backwards", tx_prod_backwards, 3 },
+	{ "tx-slots-18", tx_slots, 18 },
+	{ "tx-slots-19", tx_slots, 19 },
+	{ "tx-slots-20", tx_slots, 20 },
+	{ "tx-slots-21", tx_slots, 21 },
+	{ "tx-chain-endless", tx_chain, 200 },
+	{ "tx-chain-open", tx_chain, 3 },
+	{ "tx-slot-cross-page", tx_second_cross_page, 0 },
+	{ "tx-first-cross-page", tx_first_cross_page, 0 },
+	{ "tx-size-0", tx_size, 0 },
+	{ "tx-size-13", tx_size, 13 },
+	{ "tx-first-lt-rest", tx_first_lt_rest, 0 },
+	{ "tx-zero-frag", tx_zero_frag, 0 },
+	{ "tx-gref-bad", tx_gref_bad, 60 },
+	{ "tx-gref-bad-zc", tx_gref_bad, 3000 },
+	{ "tx-gref-ungranted", tx_gref_ungranted, 60 },
+	{ "tx-gref-ungranted-zc", tx_gref_ungranted, 3000 },
+	{ "tx-gref-foreign", tx_gref_foreign, 60 },
+	{ "tx-gref-foreign-zc", tx_gref_foreign, 3000 },
+	{ "tx-gref-revoked", tx_gref_revoked, 60 },
+	{ "tx-gref-revoked-zc", tx_gref_revoked, 3000 },
+	{ "tx-revoke-mapped", tx_revoke_mapped, 3000 },
+	{ "tx-same-gref", tx_same_gref, 100 },
+	{ "tx-same-gref-zc", tx_same_gref, 3000 },
+	{ "tx-extra-bad-type", tx_extra, EXTRA(99, 0, 0, 0) },
+	{ "tx-extra-type-none", tx_extra, EXTRA(XEN_NETIF_EXTRA_TYPE_NONE, 0, 0, 0) },
+	{ "tx-extra-mcast", tx_extra, EXTRA(XEN_NETIF_EXTRA_TYPE_MCAST_ADD, 0, 0, 0) },
+	{ "tx-gso-size-0", tx_extra,
+	  EXTRA(XEN_NETIF_EXTRA_TYPE_GSO, 0, 0, XEN_NETIF_GSO_TYPE_TCPV4) },
+	{ "tx-gso-type-unknown", tx_extra, EXTRA(XEN_NETIF_EXTRA_TYPE_GSO, 0, 1448, 7) },
+	{ "tx-extras-endless", tx_extras_endless, 8 },
+	{ "tx-double-fetch", tx_double_fetch, 64 },
+	{ "tx-data-rewrite", tx_data_rewrite, 32 },
+	{ "evtchn-storm", evil_storm, 1000 },
+	{ "tx-flood-bad", tx_flood_bad, 500 },
+	{ "rx-no-buffers", rx_no_buffers, 32 },
+	{ "rx-gref-bad", rx_gref_bad, 8 },
+	{ "rx-gref-readonly", rx_gref_readonly, 8 },
+	{ "rx-gref-foreign", rx_gref_foreign, 8 },
+	{ "rx-prod-beyond-ring", rx_prod_move, NF_RX_RING_SIZE + 50 },
+	{ "rx-prod-backwards", rx_prod_move, -5 },
+	{ "xs-tx-ring-ref-bad", xs_tx_ring_ref_bad, 0 },
+	{ "xs-rx-ring-ref-ungranted", xs_rx_ring_ref_ungranted, 0 },
+	{ "xs-ring-ref-foreign", xs_ring_ref_foreign, 0 },
+	{ "xs-ring-ref-abc", xs_ring_ref_abc, 0 },
+	{ "xs-ring-ref-negative", xs_ring_ref_negative, 0 },
+	{ "xs-evtchn-unbound", xs_evtchn_unbound, 0 },
+	{ "xs-evtchn-foreign", xs_evtchn_foreign, 0 },
+	{ "xs-evtchn-hex", xs_evtchn_abc, 0 },
+	{ "xs-queues-above-max", xs_queues_above_max, 0 },
+	{ "xs-queues-zero", xs_queues_zero, 0 },
+	{ "xs-queues-abc", xs_queues_abc, 0 },
+	{ "xs-no-rx-copy", xs_no_rx_copy, 0 },
+	{ "xs-key-missing", xs_key_missing, 0 },
+	{ "xs-keys-vanish", xs_keys_vanish, 0 },
+	{ "xs-state-flap", xs_state_flap, 200 },
+	{ "xs-state-bogus", xs_state_bogus, 0 },
+};
+
+#define NEVILS (sizeof(evils) / sizeof(evils[0]))
+
+int
+nf_evil_prepare(struct nf_dev *dev, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NEVILS; i++)
+		if (strcmp(evils[i].name, name) == 0)
+			break;
+	if (i == NEVILS)
+		return -EINVAL;
+	dev->evil_no_rx_buffers = strcmp(name, "rx-no-buffers") == 0;
+	return 0;
+}
+
+const char *
+nf_evil_name(unsigned int i)
+{
+	return i < NEVILS ? evils[i].name : NULL;
+}
+
+int
+nf_evil_run(struct nf_dev *dev, const char *name, double linger_s,
+	    char *json, size_t len)
+{
+	struct evil e = { .dev = dev, .expect_rsp = -1 };
+	uint64_t t0 = nf_now_ns(), end;
+	size_t i;
+	int rc, be;
+
+	for (i = 0; i < NEVILS; i++)
+		if (strcmp(evils[i].name, name) == 0)
+			break;
+	if (i == NEVILS)
+		return -EINVAL;
+	if (!dev->up || dev->nq == 0)
+		return -ENOTCONN;
+	e.q = &dev->queues[0];
+	/* Ids far from the ones the well-behaved path would use first. */
+	e.next_id = 128;
+	rc = evils[i].fn(&e, evils[i].arg);
+
+	/* Watch what the backend makes of it: until the expected responses
+	 * came, the backend gave its verdict (a xenstore case), it gave up on
+	 * us (Closing), or the linger ran out. */
+	end = nf_now_ns() + (uint64_t)(linger_s * 1e9);
+	do {
+		evil_collect(&e);
+		be = evil_be_state(&e);
+		if (be == XenbusStateClosing || be == XenbusStateClosed)
+			break;
+		if (e.expect_rsp >= 0 && evil_responses(&e) >= (uint64_t)e.expect_rsp)
+			break;
+		if (e.reconnect && be == XenbusStateConnected)
+			break;
+		evil_sleep_us(1000);
+	} while (nf_now_ns() < end);
+	evil_collect(&e);
+
+	snprintf(json, len,
+		 "{\"evil\":\"%s\",\"rc\":%d,\"domid\":%u,\"seconds\":%.3f,"
+		 "\"pushed\":%" PRIu64 ",\"rsp_ok\":%" PRIu64 ",\"rsp_error\":%" PRIu64
+		 ",\"rsp_dropped\":%" PRIu64 ",\"rsp_null\":%" PRIu64 ",\"rsp_bad\":%" PRIu64
+		 ",\"notifies\":%" PRIu64 ",\"ebusy\":%" PRIu64 ",\"rewrites\":%" PRIu64
+		 ",\"be_state\":%d}",
+		 name, rc, dev->cfg.domid, (double)(nf_now_ns() - t0) / 1e9, e.pushed,
+		 e.rsp_ok, e.rsp_error, e.rsp_dropped, e.rsp_null, e.rsp_bad, e.notifies,
+		 e.ebusy, e.rewrites, evil_be_state(&e));
+	return rc;
+}
