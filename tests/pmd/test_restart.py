@@ -19,7 +19,7 @@ traffic and its vif directories removed, as xl destroy does; the backend
 must let go of the dead domain (it is reaped) and serve the domain
 re-created with the same id and a new guest.
 
-usage: test_restart.py BUILDDIR [--restarts N | --vanish N]
+usage: test_restart.py BUILDDIR [--restarts N | --vanish N] [--copy-mode always|lazy]
 """
 
 import argparse
@@ -169,13 +169,16 @@ def main():
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--restarts", type=int, default=50)
     mode.add_argument("--vanish", type=int, default=0)
+    ap.add_argument("--copy-mode", default="always",
+                    help="net_xennetback copy_mode devarg (always: issue 4's copy mode)")
     args = ap.parse_args()
     c = Checker("test_restart")
 
     with XnbRig(args.build, "restart") as rig:
         rig.start_sim((1,))
         tpmd, tel = rig.start_testpmd((1,), ["--forward-mode=io", "--port-topology=loop",
-                                             "--auto-start", "--stats-period", "3600"])
+                                             "--auto-start", "--stats-period", "3600"],
+                                      devargs=f",copy_mode={args.copy_mode}")
         alive = lambda: tpmd.poll() is None  # noqa: E731
         if args.vanish:
             vanish(c, rig, tel, alive, args.vanish)

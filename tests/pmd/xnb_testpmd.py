@@ -173,13 +173,13 @@ class XnbRig:
             st[k] = int(v) if v.isdigit() else v
         return st
 
-    def start_testpmd(self, domains, testpmd_args, commands=()):
-        """testpmd with one port per domain; commands run from a
-        --cmdline-file before forwarding starts."""
+    def start_testpmd(self, domains, testpmd_args, commands=(), devargs=""):
+        """testpmd with one port per domain (devargs appended to each);
+        commands run from a --cmdline-file before forwarding starts."""
         vdevs = []
         for d in domains:
             vdevs += ["--vdev", f"net_xennetback_{d}_0,domid={d},platform=sim,"
-                      f"sim={self.sim}"]
+                      f"sim={self.sim}{devargs}"]
         if commands:
             with open(f"{self.work}/testpmd.cmds", "w") as f:
                 f.write("".join(line + "\n" for line in commands))
