@@ -10,6 +10,7 @@ standard library only.
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -104,6 +105,7 @@ class Ovs:
             except subprocess.TimeoutExpired:
                 self.vswitchd.kill()
                 self.vswitchd.wait()
+        shutil.rmtree(f"/var/run/dpdk/{self.prefix}", ignore_errors=True)
 
     def devargs(self, dom, handle=0):
         return (f"net_xennetback_{dom}_{handle},domid={dom},handle={handle},"
