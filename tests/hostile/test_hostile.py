@@ -1,0 +1,336 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright(c) 2026 The xennetback authors
+"""Hostile and broken guests (issue 9): each case runs one misbehaviour
+(`xnb-guest --evil NAME`, hypervisor/netfront/nf_evil.c) as domain 2 against
+port 0 of the distro dpdk-testpmd (io forwarding, loop topology: each port
+sends back what it gets), while a well-behaved guest (domain 1, port 1)
+loops verified traffic the whole time. Each case states its expected
+outcome, Linux netback's split:
+
+  drop    the packet answered NETIF_RSP_ERROR and one xstat counted it
+  fatal   the vif disabled: guest_fatal_errors +1, backend state 5
+          (Closing), an `error` node in the backend directory, a log line
+  refuse  the connect refused: state 5 and `error`, no fatal counted
+  ok      answered NETIF_RSP_OKAY (what a backend must still accept)
+
+and for every case: testpmd alive, the good guest's traffic moved during
+it, and after `xnb-simctl destroy 2` the domain is reaped (nothing of it
+mapped) with no event channel of it bound.
+"""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pmd"))
+from xnb_testpmd import Checker, XnbRig, wait_link, xstat  # noqa: E402
+
+EVIL = 2
+GOOD = 1
+# A zero-copy packet whose grant is refused: its header copy and its page
+# map both fail, and each failed operation is counted (so > 0, not 1).
+ZC_DROP = ("rx_copy_errors", "rx_map_errors")
+
+
+def fatal():
+    return {"kind": "fatal"}
+
+
+def refuse():
+    return {"kind": "refuse"}
+
+
+def drop(rsp_error, xs):
+    return {"kind": "drop", "rsp_error": rsp_error, "xstats": xs}
+
+
+def ok(rsp_ok, xs=None, rsp_null=0):
+    return {"kind": "ok", "rsp_ok": rsp_ok, "rsp_null": rsp_null, "xstats": xs or {}}
+
+
+# name -> expected outcome. xstats: exact deltas on port 0, except a tuple
+# of names whose deltas must add up to the value (">0": at least one).
+CASES = {
+    # ring indexes
+    "tx-prod-far-ahead": fatal(),
+    "tx-prod-ring-plus-one": fatal(),
+    "tx-prod-backwards": fatal(),
+    "rx-prod-beyond-ring": fatal(),
+    "rx-prod-backwards": fatal(),
+    # slots per packet
+    "tx-slots-18": ok(18, {"rx_dropped_oversize_slots": 0}),
+    "tx-slots-19": drop(19, {"rx_dropped_oversize_slots": 1}),
+    "tx-slots-20": drop(20, {"rx_dropped_oversize_slots": 1}),
+    "tx-slots-21": fatal(),
+    "tx-chain-endless": fatal(),
+    "tx-chain-open": {"kind": "pending"},
+    # sizes and offsets
+    "tx-slot-cross-page": fatal(),
+    "tx-first-cross-page": fatal(),
+    "tx-size-0": drop(1, {"rx_bad_requests": 1}),
+    "tx-size-13": drop(1, {"rx_bad_requests": 1}),
+    "tx-first-lt-rest": drop(2, {"rx_bad_requests": 1}),
+    "tx-zero-frag": ok(3, {"rx_bad_requests": 0}),
+    "tx-flood-bad": {"kind": "flood"},
+    # grants
+    "tx-gref-bad": drop(1, {"rx_copy_errors": 1}),
+    "tx-gref-bad-zc": drop(1, {ZC_DROP: ">0"}),
+    "tx-gref-ungranted": drop(1, {"rx_copy_errors": 1}),
+    "tx-gref-ungranted-zc": drop(1, {ZC_DROP: ">0"}),
+    "tx-gref-foreign": drop(1, {"rx_copy_errors": 1}),
+    "tx-gref-foreign-zc": drop(1, {ZC_DROP: ">0"}),
+    "tx-gref-revoked": drop(1, {"rx_copy_errors": 1}),
+    "tx-gref-revoked-zc": drop(1, {ZC_DROP: ">0"}),
+    # the guest ends the grant while the backend may map it: -EBUSY then, or
+    # the backend finds it revoked (ERROR); either way one answer
+    "tx-revoke-mapped": {"kind": "race", "rsp": 1},
+    "tx-same-gref": ok(2),
+    "tx-same-gref-zc": ok(2),
+    # extra info
+    "tx-extra-bad-type": fatal(),
+    "tx-extra-type-none": fatal(),
+    "tx-extra-mcast": ok(1, rsp_null=1),
+    "tx-gso-size-0": fatal(),
+    "tx-gso-type-unknown": fatal(),
+    "tx-extras-endless": fatal(),
+    # the guest rewriting what it published
+    "tx-double-fetch": {"kind": "race", "rsp": 64},
+    "tx-data-rewrite": ok(32),
+    # notifications
+    "evtchn-storm": ok(1),
+    # the guest's RX ring
+    "rx-no-buffers": ok(32, {("tx_guest_ring_full",): ">0"}),
+    "rx-gref-bad": ok(8, {("tx_copy_errors",): ">0"}),
+    "rx-gref-readonly": ok(8, {("tx_copy_errors",): ">0"}),
+    "rx-gref-foreign": ok(8, {("tx_copy_errors",): ">0"}),
+    # xenstore
+    "xs-tx-ring-ref-bad": refuse(),
+    "xs-rx-ring-ref-ungranted": refuse(),
+    "xs-ring-ref-foreign": refuse(),
+    "xs-ring-ref-abc": refuse(),
+    "xs-ring-ref-negative": refuse(),
+    "xs-evtchn-unbound": refuse(),
+    "xs-evtchn-foreign": refuse(),
+    "xs-evtchn-hex": refuse(),
+    "xs-queues-above-max": refuse(),
+    "xs-queues-zero": refuse(),
+    "xs-queues-abc": refuse(),
+    "xs-no-rx-copy": refuse(),
+    "xs-key-missing": refuse(),
+    "xs-keys-vanish": {"kind": "either"},
+    "xs-state-flap": ok(1),
+    "xs-state-bogus": {"kind": "initwait"},
+}
+
+WATCHED = ("rx_bad_requests", "rx_dropped_oversize_slots", "rx_copy_errors",
+           "rx_map_errors", "tx_copy_errors", "tx_guest_ring_full",
+           "guest_fatal_errors", "guest_connects")
+
+
+def backend_dir(rig):
+    """The hostile vif's backend directory as {key: value}."""
+    kv = {}
+    for line in rig.xenstore_ls(f"/local/domain/0/backend/vif/{EVIL}/0").splitlines():
+        k, sep, v = line.partition(" = ")
+        if sep:
+            kv[k.rsplit("/", 1)[-1]] = v.strip().strip('"')
+    return kv
+
+
+def wait_be_state(rig, states, timeout):
+    deadline = time.time() + timeout
+    while True:
+        kv = backend_dir(rig)
+        if kv.get("state") in states or time.time() > deadline:
+            return kv
+        time.sleep(0.02)
+
+
+def check_xstats(c, name, exp, d):
+    for k, want in exp.get("xstats", {}).items():
+        names = k if isinstance(k, tuple) else (k,)
+        got = sum(d[n] for n in names)
+        if want == ">0":
+            c.check(got > 0, f"{name}: {'+'.join(names)} did not grow")
+        else:
+            c.eq(got, want, f"{name}: xstat {'+'.join(names)} delta")
+
+
+def check_outcome(c, rig, name, exp, s, d, log_before):
+    kind = exp["kind"]
+    ring_errors = {k: d[k] for k in ("rx_bad_requests", "rx_dropped_oversize_slots",
+                                     "rx_copy_errors", "rx_map_errors")}
+    if kind in ("fatal", "refuse"):
+        kv = wait_be_state(rig, ("5",), 5)
+        c.eq(kv.get("state"), "5", f"{name}: backend state")
+        c.check(kv.get("error", "") != "", f"{name}: no error node in the backend dir")
+        c.eq(d["guest_fatal_errors"], 1 if kind == "fatal" else 0,
+             f"{name}: guest_fatal_errors delta")
+        log = open(rig.log("testpmd"), errors="replace").read()[log_before:]
+        if kind == "fatal":
+            c.check(f"disconnecting guest {EVIL}" in log,
+                    f"{name}: no 'disconnecting guest' log line")
+        print(f"  {name}: {kind}: error = {kv.get('error')!r}", flush=True)
+        return
+    # Everything else leaves the vif connected.
+    kv = backend_dir(rig)
+    c.eq(d["guest_fatal_errors"], 0, f"{name}: guest_fatal_errors delta")
+    if kind == "initwait":
+        kv = wait_be_state(rig, ("2",), 5)
+        c.eq(kv.get("state"), "2", f"{name}: backend state")
+        return
+    if kind == "either":
+        c.check(kv.get("state") in ("4", "5"), f"{name}: backend state {kv.get('state')}")
+        if kv.get("state") == "5":
+            c.check(kv.get("error", "") != "", f"{name}: Closing without an error node")
+        print(f"  {name}: backend ended in state {kv.get('state')}", flush=True)
+        return
+    c.eq(kv.get("state"), "4", f"{name}: backend state")
+    c.check("error" not in kv, f"{name}: error node {kv.get('error')!r}")
+    if kind == "pending":
+        c.eq(s["rsp_ok"] + s["rsp_error"] + s["rsp_null"], 0, f"{name}: responses")
+        c.eq(sum(ring_errors.values()), 0, f"{name}: drop counters {ring_errors}")
+        return
+    if kind == "race":
+        c.eq(s["rsp_ok"] + s["rsp_error"], exp["rsp"], f"{name}: OKAY + ERROR responses")
+        c.eq(s["rsp_bad"], 0, f"{name}: malformed responses")
+        print(f"  {name}: {s['rsp_ok']} OKAY, {s['rsp_error']} ERROR after "
+              f"{s['rewrites']} rewrites, {s['ebusy']} end_access -EBUSY", flush=True)
+        return
+    if kind == "flood":
+        c.check(s["pushed"] > 256, f"{name}: only {s['pushed']} requests pushed")
+        c.eq(s["rsp_error"], s["pushed"], f"{name}: ERROR responses")
+        c.eq(d["rx_bad_requests"], s["pushed"], f"{name}: rx_bad_requests delta")
+        return
+    if kind == "drop":
+        c.eq(s["rsp_error"], exp["rsp_error"], f"{name}: ERROR responses")
+        c.eq(s["rsp_ok"], 0, f"{name}: OKAY responses")
+    else:
+        c.eq(s["rsp_ok"], exp["rsp_ok"], f"{name}: OKAY responses")
+        c.eq(s["rsp_null"], exp["rsp_null"], f"{name}: NULL responses (extras)")
+        c.eq(s["rsp_error"], 0, f"{name}: ERROR responses")
+        if not any(k in ring_errors for k in exp.get("xstats", {})):
+            c.eq(sum(ring_errors.values()), 0, f"{name}: drop counters {ring_errors}")
+    check_xstats(c, name, exp, d)
+
+
+def run_case(c, rig, tel, alive, name, exp):
+    fails = c.fails
+    rig.simctl_run("create", EVIL, "--mem", 2048)
+    rig.simctl_run("vif-add", EVIL, 0)
+    bound0 = rig.sim_stats(0)["evtchn_bound"]
+    x0 = tel.get("/ethdev/xstats,0")
+    good0 = tel.get("/ethdev/stats,1").get("ipackets", 0)
+    t_case = time.time()
+    with open(rig.log("testpmd"), errors="replace") as f:
+        log_before = len(f.read())
+    g = rig.start_guest(f"evil-{name}", EVIL, "sink", "--evil", name,
+                        "--evil-linger", "1.5", "--timeout", "20")
+    try:
+        g.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        g.kill()
+        g.wait()
+        c.check(False, f"{name}: the hostile guest did not finish")
+    c.eq(g.returncode, 0, f"{name}: xnb-guest --evil exit status")
+    if g.returncode == 0:
+        s = rig.summary(f"evil-{name}")
+        x1 = tel.get("/ethdev/xstats,0")
+        d = {k: xstat(x1, k) - xstat(x0, k) for k in WATCHED}
+        check_outcome(c, rig, name, exp, s, d, log_before)
+    be_at_end = backend_dir(rig)
+    c.check(alive(), f"{name}: dpdk-testpmd died")
+    if not alive():
+        return False
+    # The good guest sends 3000/s: give it 0.3 s of the case at least.
+    time.sleep(max(0.0, t_case + 0.3 - time.time()))
+    good1 = tel.get("/ethdev/stats,1").get("ipackets", 0)
+    c.check(good1 > good0, f"{name}: the good guest's traffic stalled ({good0} -> {good1})")
+
+    rig.simctl_run("destroy", EVIL)
+    rig.simctl_run("vif-remove", EVIL, 0)
+    c.check(wait_link(tel, 0, False, 10, alive), f"{name}: port 0 link still up")
+    deadline = time.time() + 10
+    while rig.sim_stats(EVIL)["state"] != "none" and time.time() < deadline:
+        time.sleep(0.05)
+    st = rig.sim_stats(EVIL)
+    c.eq(st["state"], "none", f"{name}: dom{EVIL} not reaped "
+         f"(pages still mapped: {st.get('grants_mapped')})")
+    c.eq(rig.sim_stats(0)["evtchn_bound"], bound0, f"{name}: dom0 event channels bound")
+    # As libxl, re-create the vif only once the backend let go of the old one.
+    gone = f"/local/domain/0/backend/vif/{EVIL}/0 removed"
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        with open(rig.log("testpmd"), errors="replace") as f:
+            if gone in f.read()[log_before:]:
+                break
+        time.sleep(0.05)
+    else:
+        c.check(False, f"{name}: the backend did not see its directory removed")
+    if c.fails > fails:
+        print(f"--- backend dir at the failure: {be_at_end}", file=sys.stderr)
+        print(f"--- evil-{name}.log\n{rig.tail('evil-' + name)}", file=sys.stderr)
+    return True
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("build")
+    ap.add_argument("cases", nargs="*", help="only these (default: all)")
+    args = ap.parse_args()
+    c = Checker("test_hostile")
+    names = args.cases or list(CASES)
+    for n in names:
+        if n not in CASES:
+            print(f"unknown case {n}", file=sys.stderr)
+            return 2
+
+    with XnbRig(args.build, "hostile") as rig:
+        listed = subprocess.run([rig.guest, "--evil", "list"], capture_output=True,
+                                text=True).stdout.split()
+        c.eq(sorted(listed), sorted(CASES), "misbehaviours without an expected outcome")
+        rig.start_sim((GOOD,))
+        tpmd, tel = rig.start_testpmd((EVIL, GOOD), [
+            "--forward-mode=io", "--port-topology=loop", "--auto-start",
+            "--stats-period", "3600"])
+        alive = lambda: tpmd.poll() is None  # noqa: E731
+        good = rig.start_guest("good", GOOD, "loop", "--rate", "3000", "--size", "mix",
+                               "--duration", "900", "--linger", "1", "--quiet")
+        if not c.check(wait_link(tel, 1, True, 15, alive), "the good guest's link"):
+            return c.result()
+        t0 = time.time()
+        for n in names:
+            print(f"case {n}", flush=True)
+            if not run_case(c, rig, tel, alive, n, CASES[n]):
+                break
+        print(f"test_hostile: {len(names)} cases in {time.time() - t0:.1f} s", flush=True)
+
+        good.send_signal(signal.SIGTERM)
+        good.wait(timeout=30)
+        s = rig.summary("good")
+        c.check(s["verified"] > 0, "the good guest verified nothing")
+        for k in ("verify_errors", "rx_errors", "tx_errors", "reconnects"):
+            c.eq(s[k], 0, f"good guest: {k}")
+        # testpmd's io mode drops what a momentarily full guest ring refuses.
+        c.check(s["gaps"] * 100 <= s["verified"],
+                f"good guest: {s['gaps']} frames lost of {s['verified']}")
+        print(f"test_hostile: good guest sent {s['tx_packets']}, verified "
+              f"{s['verified']}", flush=True)
+        tel.close()
+        tpmd.send_signal(signal.SIGINT)
+        try:
+            tpmd.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            c.check(False, "dpdk-testpmd did not exit on SIGINT")
+        c.eq(tpmd.returncode, 0, "dpdk-testpmd exit status")
+        if c.fails:
+            print(f"--- testpmd.log\n{rig.tail('testpmd', 4000)}", file=sys.stderr)
+    return c.result()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
