@@ -7,7 +7,7 @@ ASAN_BUILD ?= build-asan
 MESON_OPTS ?= $(if $(CI),-Dwerror=true)
 TEST_OPTS ?= --print-errorlogs
 
-.PHONY: all deps build test test-asan demo clean xen-test
+.PHONY: all deps build test test-asan demo clean xen-test fuzz
 
 all: build
 
@@ -35,6 +35,12 @@ test-asan: deps
 		-Db_sanitize=address,undefined -Db_lundef=false $(MESON_OPTS)
 	ninja -C $(ASAN_BUILD)
 	meson test -C $(ASAN_BUILD) $(TEST_OPTS) --no-suite xen --no-suite testpmd
+
+# The libFuzzer harness over guest TX requests (tests/fuzz), run long;
+# `make test` runs it for 30 s in the hostile suite.
+FUZZ_SECONDS ?= 3600
+fuzz: build
+	tests/fuzz/run.sh $(BUILD)/tests/fuzz/xnb-fuzz-rx $(FUZZ_SECONDS)
 
 demo: build
 	app/xnb-demo $(BUILD)
