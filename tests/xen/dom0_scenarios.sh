@@ -87,6 +87,18 @@ xnb_wait_gone() {
 # gave (a rover; ids are not reused), failed creates included.
 NEXT_DOMID=1
 
+# xnb_check_no_backend TAG DOMID: libxl removes the vif's backend directory;
+# a backend writing its state after that would leave an orphan node behind.
+xnb_check_no_backend() {
+	local be=/local/domain/0/backend/vif/$2
+	if xenstore-exists $be 2>/dev/null; then
+		fail "$1: backend directory $be left behind"
+		xenstore-ls -f $be 2>&1 | indent xenstore
+	else
+		pass "$1: backend directory $be removed"
+	fi
+}
+
 # xnb_create TAG NAME [xl create args]: xl create, timed, its output kept;
 # the guest must get NEXT_DOMID.
 xnb_create() {
@@ -188,12 +200,13 @@ xnb_shutdown() {
 	*"tx_errors=0 rx_errors=0"*) pass "$tag: guest eth0 no tx/rx errors" ;;
 	*) fail "$tag: guest eth0 tx/rx errors (or no counters)" ;;
 	esac
-	grep "DOMU: dmesg:" $c | indent "$name"
+	grep "DOMU: TCP\|DOMU: dmesg:" $c | indent "$name"
 	bad=$(tr -d '\r' <$c | grep -i 'netfront\|xen_net\|vif\|call trace' |
 		grep -i 'err\|fail\|bad\|bug\|warn\|trace\|invalid')
 	check "$tag" "guest kernel logs no netfront errors" [ -z "$bad" ]
 	[ -n "$bad" ] && echo "$bad" | indent "$name"
 	check "$tag" "domain $dom gone after shutdown" xnb_wait_gone $dom
+	xnb_check_no_backend $tag $dom
 	return 0
 }
 
@@ -209,6 +222,7 @@ xnb_baseline() {
 	if xnb_create $tag base; then
 		d=$(xl domid base)
 		xnb_traffic $tag base $d 10.0.0.2 10.0.0.1
+		info "$tag: dom0 $(xnb_tcp_counters)"
 		xnb_shutdown $tag base $d
 	fi
 	ip link del xenbr0
@@ -224,6 +238,15 @@ xnb_tpmd() {
 	sleep 1
 }
 
+# xnb_tcp_counters: the kernel's TCP counters that tell a lossy or corrupting
+# path (segments dropped for a bad checksum, retransmissions).
+xnb_tcp_counters() {
+	awk '/^Tcp:/ { if (!h) { split($0, k); h = 1 } else split($0, v) }
+		END { for (i = 2; i in k; i++)
+			if (k[i] ~ /InSegs|OutSegs|RetransSegs|InErrs|InCsumErrors/)
+				printf "%s=%s ", k[i], v[i] }' /proc/net/snmp
+}
+
 # xnb_tpmd_stats TAG WHAT: ask testpmd for the forwarding stats and the
 # xennetback ports' xstats, print the non-zero ones.
 xnb_tpmd_stats() {
@@ -233,6 +256,7 @@ xnb_tpmd_stats() {
 	xnb_tpmd show port xstats 2
 	xnb_tpmd show port stats 1
 	xnb_tpmd show port stats 3
+	info "$1: dom0 $(xnb_tcp_counters)"
 	info "$1: testpmd after $2 (non-zero counters)"
 	tail -n +$((mark + 1)) $log | grep -E 'statistics for|xstats|-(packets|dropped|errors): *[1-9]|^ *[a-z0-9_]+: [1-9]' |
 		indent testpmd
@@ -346,6 +370,7 @@ xnb_pmd() {
 		fi
 		check "$tb" "domain $d2 really gone, no zombie holding grants" \
 			xnb_wait_gone $d2
+		xnb_check_no_backend $tb $d2
 	fi
 	check "$tag" "testpmd still running after xl destroy" kill -0 $TPMD
 	xnb_tpmd_stats $tag "guest B's destroy"

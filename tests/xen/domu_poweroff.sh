@@ -12,6 +12,10 @@ s=/sys/class/net/eth0/statistics
 echo "DOMU: STATS tx_bytes=$(cat $s/tx_bytes) tx_packets=$(cat $s/tx_packets)" \
 	"rx_bytes=$(cat $s/rx_bytes) rx_packets=$(cat $s/rx_packets)" \
 	"tx_errors=$(cat $s/tx_errors) rx_errors=$(cat $s/rx_errors)"
+awk '/^Tcp:/ { if (!h) { split($0, k); h = 1 } else split($0, v) }
+	END { printf "DOMU: TCP"; for (i = 2; i in k; i++)
+		if (k[i] ~ /InSegs|OutSegs|RetransSegs|InErrs|InCsumErrors/)
+			printf " %s=%s", k[i], v[i]; print "" }' /proc/net/snmp
 dmesg | grep -i 'netfront\|xen_net\|vif' | sed 's/^/DOMU: dmesg: /'
 echo "DOMU: POWEROFF"
 sync
