@@ -160,7 +160,7 @@ class XnbRig:
 
     def xenstore_ls(self, path):
         """The simulator's xenstore under path, with Debian's xenstore-ls."""
-        r = subprocess.run(["xenstore-ls", "-f", path], capture_output=True, text=True,
+        r = subprocess.run(["xenstore-ls", "-fp", path], capture_output=True, text=True,
                            env=dict(os.environ,
                                     XENSTORED_PATH=f"{self.sim}/xenstored.sock"))
         return r.stdout + r.stderr
