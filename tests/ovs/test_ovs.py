@@ -20,7 +20,7 @@ netdev bridge.
           del-port vif3.0: guest 3 sees its backend close, the simulator
           shows nothing of guest 3 mapped or bound, and 1 <-> 2 keeps going
 
-usage: test_ovs.py BUILDDIR --tso true|false [--count N] [--phases LIST]
+usage: test_ovs.py BUILDDIR --tso true|false [--count N] [--phases LIST] [--devargs KV]
 """
 
 import argparse
@@ -30,7 +30,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from xnb_ovs import Checker, Ovs, XnbRig, guest_mac, wait_backend_state  # noqa: E402
+from xnb_ovs import Checker, Ovs, XnbRig, guest_mac, wait_backend_state, xstat  # noqa: E402
 
 A, B, C = 1, 2, 3
 # Pace the generator: two cores are shared by OVS's PMD thread, the guests
@@ -80,7 +80,20 @@ def run_loop(rig, ovs, c, name, count, rate, *args):
 
 
 def phase_l2(rig, ovs, c, n):
+    x0 = [ovs.xstats(d) for d in (A, B)]
     s, da, db = run_loop(rig, ovs, c, "l2", n, RATE, "--size", 1514, "--layout", "mix")
+    # Which datapath carried the frames: zero copy (guest pages lent to OVS
+    # as external mbufs, given back when OVS frees them) or grant copies.
+    x1 = [ovs.xstats(d) for d in (A, B)]
+    zc = sum(xstat(b, "rx_zerocopy_packets") - xstat(a, "rx_zerocopy_packets")
+             for a, b in zip(x0, x1))
+    copied = sum(xstat(b, "rx_good_packets_copied") - xstat(a, "rx_good_packets_copied")
+                 for a, b in zip(x0, x1))
+    print(f"l2: {zc} frames lent zero-copy to OVS, {copied} grant-copied", flush=True)
+    if "copy_mode=always" in ovs.extra_devargs:
+        c.eq(zc, 0, "l2: zero-copy frames with copy_mode=always")
+    else:
+        c.check(zc > n, f"l2: only {zc} zero-copy frames in the default copy_mode=lazy")
     c.eq(db["tx"] + db["tx_drop"], da["rx"], "l2: vif2.0 tx + drop vs vif1.0 rx")
     c.eq(da["tx"] + da["tx_drop"], db["rx"], "l2: vif1.0 tx + drop vs vif2.0 rx")
     lost = s["tx_packets"] - s["rx_packets"]
@@ -244,6 +257,7 @@ def main():
     ap.add_argument("build")
     ap.add_argument("--tso", choices=("true", "false"), required=True)
     ap.add_argument("--count", type=int, default=100000)
+    ap.add_argument("--devargs", default="", help="extra devargs for every port")
     ap.add_argument("--phases", default="l2,rule,mix,delport",
                     help="comma-separated: l2 rule mix delport offload")
     args = ap.parse_args()
@@ -252,7 +266,7 @@ def main():
 
     with XnbRig(args.build, "ovs") as rig:
         rig.start_sim((A, B, C))
-        ovs = Ovs(rig, tso)
+        ovs = Ovs(rig, tso, devargs=args.devargs)
         try:
             ovs.start()
             for d in (A, B):

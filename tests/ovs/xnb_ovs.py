@@ -16,7 +16,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pmd"))
-from xnb_testpmd import Checker, XnbRig  # noqa: E402,F401
+from xnb_testpmd import Checker, Telemetry, XnbRig, xstat  # noqa: E402,F401
 
 VSWITCHD = "/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk"
 SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
@@ -31,7 +31,7 @@ class Ovs:
     """One private ovsdb-server + ovs-vswitchd-dpdk. Stopped by stop() (the
     rig's exit calls it too, through the process list)."""
 
-    def __init__(self, rig, tso, tag="ovs"):
+    def __init__(self, rig, tso, tag="ovs", devargs=""):
         self.rig = rig
         self.dir = f"{rig.work}/{tag}"
         os.makedirs(self.dir, exist_ok=True)
@@ -42,7 +42,9 @@ class Ovs:
         self.db = f"unix:{self.dir}/db.sock"
         self.prefix = f"{rig.prefix}{tag}"
         self.tso = tso
+        self.extra_devargs = devargs
         self.vswitchd = None
+        self.tel = None
 
     def run(self, *cmd, check=True):
         r = subprocess.run(list(map(str, cmd)), capture_output=True, text=True,
@@ -78,7 +80,10 @@ class Ovs:
         # hugepages (--legacy-mem keeps OVS from adding --in-memory, which
         # EAL refuses with --no-huge); the PMD loaded by soname from
         # LD_LIBRARY_PATH (EAL refuses -d paths under world-writable dirs).
-        extra = (f"--no-huge -m 1024 --legacy-mem --no-pci --file-prefix={self.prefix} "
+        # 2 GB: OVS's shared mempool for MTU 1500 alone takes ~1 GB (262144
+        # mbufs); with -m 1024 its creation can fail with ENOBUFS, which
+        # OVS 3.1 does not retry with fewer mbufs.
+        extra = (f"--no-huge -m 2048 --legacy-mem --no-pci --file-prefix={self.prefix} "
                  "-d librte_net_xennetback.so --log-level=pmd.net.xennetback:info")
         self.vsctl("--no-wait", "init")
         self.vsctl("--no-wait", "set", "Open_vSwitch", ".",
@@ -97,6 +102,9 @@ class Ovs:
 
     def stop(self):
         """ovs-appctl exit: OVS closes its DPDK ports (our dev_close)."""
+        if self.tel is not None:
+            self.tel.close()
+            self.tel = None
         if self.alive():
             self.run("ovs-appctl", "-t", f"{self.dir}/vswitchd.ctl", "exit", "--cleanup",
                      check=False)
@@ -108,8 +116,20 @@ class Ovs:
         shutil.rmtree(f"/var/run/dpdk/{self.prefix}", ignore_errors=True)
 
     def devargs(self, dom, handle=0):
-        return (f"net_xennetback_{dom}_{handle},domid={dom},handle={handle},"
-                f"platform=sim,sim={self.rig.sim}")
+        d = (f"net_xennetback_{dom}_{handle},domid={dom},handle={handle},"
+             f"platform=sim,sim={self.rig.sim}")
+        return f"{d},{self.extra_devargs}" if self.extra_devargs else d
+
+    def xstats(self, dom, handle=0):
+        """The port's DPDK xstats, all of them, through ovs-vswitchd's DPDK
+        telemetry socket (OVS's statistics column shows only some)."""
+        if self.tel is None:
+            self.tel = Telemetry(self.prefix, self.alive)
+        want = f"net_xennetback_{dom}_{handle}"
+        for pid in self.tel.get("/ethdev/list"):
+            if self.tel.get(f"/ethdev/info,{pid}").get("name") == want:
+                return self.tel.get(f"/ethdev/xstats,{pid}")
+        raise RuntimeError(f"{want} is not a DPDK port of ovs-vswitchd")
 
     def add_port(self, dom, handle=0, *extra):
         name = f"vif{dom}.{handle}"
