@@ -208,9 +208,19 @@ static void xnb_tick(void *arg);
 
 /* ---- eth_dev_ops -------------------------------------------------------------- */
 
+/* What the application takes decides how guest offloads reach it (xnb_rx.c). */
 static int
-xnb_dev_configure(struct rte_eth_dev *dev __rte_unused)
+xnb_dev_configure(struct rte_eth_dev *dev)
 {
+	struct xnb_port *port = dev->data->dev_private;
+	const struct rte_eth_conf *c = &dev->data->dev_conf;
+
+	port->partial_csum = (c->rxmode.offloads & (RTE_ETH_RX_OFFLOAD_TCP_CKSUM |
+						    RTE_ETH_RX_OFFLOAD_UDP_CKSUM)) ||
+			     (c->txmode.offloads & (RTE_ETH_TX_OFFLOAD_TCP_CKSUM |
+						    RTE_ETH_TX_OFFLOAD_UDP_CKSUM |
+						    RTE_ETH_TX_OFFLOAD_TCP_TSO));
+	port->rx_ip_csum = c->rxmode.offloads & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
 	return 0;
 }
 
@@ -247,11 +257,13 @@ xnb_dev_infos_get(struct rte_eth_dev *dev, struct rte_eth_dev_info *info)
 	info->min_rx_bufsize = 0;
 	/* Packets larger than an mbuf are always chained, as vhost does. */
 	info->rx_offload_capa = RTE_ETH_RX_OFFLOAD_SCATTER |
-		RTE_ETH_RX_OFFLOAD_TCP_LRO | RTE_ETH_RX_OFFLOAD_TCP_CKSUM |
-		RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+		RTE_ETH_RX_OFFLOAD_TCP_LRO | RTE_ETH_RX_OFFLOAD_IPV4_CKSUM |
+		RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+	/* The IPv4 header checksum is done in software (netif has no flag for
+	 * it): OVS enables TSO only with all four. */
 	info->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS |
-		RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM |
-		RTE_ETH_TX_OFFLOAD_TCP_TSO;
+		RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM |
+		RTE_ETH_TX_OFFLOAD_UDP_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_TSO;
 	info->default_rxportconf.burst_size = XNB_BURST_MAX;
 	info->default_txportconf.burst_size = XNB_BURST_MAX;
 	return 0;

@@ -84,6 +84,7 @@ enum xnb_copy_mode {
 	X("rx_slots_5_plus", slots_5_plus) \
 	X("rx_gso_packets", gso_pkts) \
 	X("rx_csum_blank", csum_blank) \
+	X("rx_csum_completed", csum_completed) \
 	X("rx_hypercalls_copy", hc_copy) \
 	X("rx_copy_ops", copy_ops) \
 	X("rx_bytes_copied", bytes_copied) \
@@ -105,6 +106,7 @@ enum xnb_copy_mode {
 	X("tx_copy_errors", copy_errors) \
 	X("tx_gso_packets", gso_pkts) \
 	X("tx_csum_offloaded", csum_offloaded) \
+	X("tx_ip_csum_skipped", ip_csum_skipped) \
 	X("tx_hypercalls_copy", hc_copy) \
 	X("tx_copy_ops", copy_ops) \
 	X("tx_bytes_copied", bytes_copied) \
@@ -212,6 +214,9 @@ struct xnb_port {
 	uint16_t header_copy;		/* bytes grant-copied ahead of a zero-copy tail */
 	uint16_t copy_threshold;	/* copybreak: frames up to this are copied */
 	uint16_t max_mapped;		/* per queue */
+	/* From the application's port configuration (dev_configure). */
+	bool partial_csum;		/* it takes partial L4 checksums (RX_L4_CKSUM_NONE) */
+	bool rx_ip_csum;		/* it wants RX IPv4 header checksum flags */
 	char sim_dir[256];
 
 	const struct xnb_platform_ops *plat;

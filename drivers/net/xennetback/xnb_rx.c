@@ -26,7 +26,10 @@
 #include <stdio.h>
 
 #include <rte_malloc.h>
+#include <rte_ip.h>
 #include <rte_net.h>
+#include <rte_tcp.h>
+#include <rte_udp.h>
 
 #include "xnb_internal.h"
 #include "xnb_lifetime.h"
@@ -204,20 +207,56 @@ xnb_rxq_arm(struct xnb_rxq *rxq)
 }
 
 /*
- * Offloads the guest asked for, in the mbuf's terms (what vhost does for a
- * virtio-net header): a blank checksum is RX_L4_CKSUM_NONE plus the TX
- * flags a forwarding application needs to have it filled in on the way out;
- * a GSO packet is a TSO mbuf.
+ * Completes a checksum the guest left partial (NETTXF_csum_blank: the field
+ * holds the pseudo-header sum, as a Linux CHECKSUM_PARTIAL skb does), in
+ * the packet, when the field lies in backend memory (writable bytes at the
+ * front of the first segment).
  */
 static bool
-xnb_rx_offload(struct rte_mbuf *m, const struct xnb_rx_pkt *p)
+xnb_rx_csum_complete(struct rte_mbuf *m, uint32_t ptype, uint16_t writable)
 {
+	uint32_t l4 = m->l2_len + m->l3_len;
+	uint32_t field = l4 + ((ptype & RTE_PTYPE_L4_MASK) == RTE_PTYPE_L4_TCP ?
+			       offsetof(struct rte_tcp_hdr, cksum) :
+			       offsetof(struct rte_udp_hdr, dgram_cksum));
+	uint16_t *f;
+
+	if (field + sizeof(uint16_t) > writable)
+		return false;
+	f = rte_pktmbuf_mtod_offset(m, uint16_t *, field);
+	*f = 0;
+	if (RTE_ETH_IS_IPV4_HDR(ptype))
+		*f = rte_ipv4_udptcp_cksum_mbuf(m, rte_pktmbuf_mtod_offset(m,
+				const struct rte_ipv4_hdr *, m->l2_len), l4);
+	else
+		*f = rte_ipv6_udptcp_cksum_mbuf(m, rte_pktmbuf_mtod_offset(m,
+				const struct rte_ipv6_hdr *, m->l2_len), l4);
+	return true;
+}
+
+/*
+ * Offloads the guest asked for, in the mbuf's terms, as vhost does for a
+ * virtio-net header. A GSO packet is a TSO mbuf (TX_TCP_SEG, tso_segsz and
+ * the header lengths: what OVS and testpmd forward as such). A blank
+ * checksum is left partial (RX_L4_CKSUM_NONE plus the TX checksum request)
+ * only for an application that enabled L4 checksum offloads on the port;
+ * for the others it is completed here, so that an application that knows
+ * nothing of offloads (OVS with userspace TSO off drops any packet asking
+ * for one) gets a correct frame. writable: bytes of the first segment in
+ * backend memory.
+ */
+static bool
+xnb_rx_offload(struct xnb_rxq *rxq, struct rte_mbuf *m, const struct xnb_rx_pkt *p,
+	       uint16_t writable)
+{
+	const struct xnb_port *port = rxq->q->port;
 	struct rte_net_hdr_lens hl;
+	bool gso = p->gso_type != 0;
 	uint32_t ptype;
 
 	if (p->txflags & NETTXF_data_validated && !(p->txflags & NETTXF_csum_blank))
 		m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
-	if (!(p->txflags & NETTXF_csum_blank) && p->gso_type == 0)
+	if (!(p->txflags & NETTXF_csum_blank) && !gso && !port->rx_ip_csum)
 		return true;
 	ptype = rte_net_get_ptype(m, &hl, RTE_PTYPE_L2_MASK | RTE_PTYPE_L3_MASK |
 				  RTE_PTYPE_L4_MASK);
@@ -225,30 +264,34 @@ xnb_rx_offload(struct rte_mbuf *m, const struct xnb_rx_pkt *p)
 	m->l2_len = hl.l2_len;
 	m->l3_len = hl.l3_len;
 	m->l4_len = hl.l4_len;
-	m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_NONE;
-	if (RTE_ETH_IS_IPV4_HDR(ptype))
-		m->ol_flags |= RTE_MBUF_F_TX_IPV4;
-	else if (RTE_ETH_IS_IPV6_HDR(ptype))
-		m->ol_flags |= RTE_MBUF_F_TX_IPV6;
+	if (port->rx_ip_csum && RTE_ETH_IS_IPV4_HDR(ptype) &&
+	    hl.l2_len + hl.l3_len <= m->data_len)
+		m->ol_flags |= rte_ipv4_cksum(rte_pktmbuf_mtod_offset(m,
+				const struct rte_ipv4_hdr *, hl.l2_len)) == 0 ?
+			RTE_MBUF_F_RX_IP_CKSUM_GOOD : RTE_MBUF_F_RX_IP_CKSUM_BAD;
+	if (!(p->txflags & NETTXF_csum_blank) && !gso)
+		return true;
 	switch (ptype & RTE_PTYPE_L4_MASK) {
 	case RTE_PTYPE_L4_TCP:
-		m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
-		break;
 	case RTE_PTYPE_L4_UDP:
-		if (p->gso_type != 0)
-			return false;
-		m->ol_flags |= RTE_MBUF_F_TX_UDP_CKSUM;
 		break;
 	default:
 		/* A checksum we cannot locate: the data is still good. */
-		if (p->gso_type != 0)
-			return false;
-		m->ol_flags &= ~(RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IPV6);
+		return !gso;
+	}
+	if (gso && ((ptype & RTE_PTYPE_L4_MASK) != RTE_PTYPE_L4_TCP ||
+		    (p->gso_type == XEN_NETIF_GSO_TYPE_TCPV4) != !!RTE_ETH_IS_IPV4_HDR(ptype)))
+		return false;
+	if (!gso && !port->partial_csum && xnb_rx_csum_complete(m, ptype, writable)) {
+		m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+		rxq->xs.csum_completed++;
 		return true;
 	}
-	if (p->gso_type != 0) {
-		if ((p->gso_type == XEN_NETIF_GSO_TYPE_TCPV4) != !!RTE_ETH_IS_IPV4_HDR(ptype))
-			return false;
+	m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_NONE |
+		(RTE_ETH_IS_IPV4_HDR(ptype) ? RTE_MBUF_F_TX_IPV4 : RTE_MBUF_F_TX_IPV6) |
+		((ptype & RTE_PTYPE_L4_MASK) == RTE_PTYPE_L4_TCP ?
+		 RTE_MBUF_F_TX_TCP_CKSUM : RTE_MBUF_F_TX_UDP_CKSUM);
+	if (gso) {
 		m->ol_flags |= RTE_MBUF_F_TX_TCP_SEG;
 		m->tso_segsz = p->gso_size;
 	}
@@ -669,7 +712,8 @@ xnb_rx_batch(struct xnb_rxq *rxq, struct rte_mbuf **pkts, uint16_t n,
 			else
 				rxq->xs.bytes_copied += p->len;
 		}
-		if (!p->bad && !xnb_rx_offload(p->m, p)) {
+		if (!p->bad && !xnb_rx_offload(rxq, p->m, p, p->zc ?
+					       (p->hdr > 0 ? p->hdr : 0) : p->m->data_len)) {
 			/* Lent pages come back through the free callback. */
 			rxq->xs.bad_requests++;
 			rte_pktmbuf_free(p->m);

@@ -15,6 +15,7 @@
  * the count sent: the application keeps the rest, as with a full NIC ring.
  */
 
+#include <rte_ip.h>
 #include <rte_malloc.h>
 
 #include "xnb_internal.h"
@@ -82,6 +83,23 @@ xnb_tx_gso_type(struct xnb_txq *txq, const struct rte_mbuf *m, bool *bad)
 	return 0;
 }
 
+/* The IPv4 header checksum the application asked for (netif has no flag
+ * for it), in place when the header is in the mbuf's own memory. */
+static void
+xnb_tx_ip_csum(struct xnb_txq *txq, struct rte_mbuf *m)
+{
+	struct rte_ipv4_hdr *ip;
+
+	if (!RTE_MBUF_DIRECT(m) || m->l2_len + m->l3_len > m->data_len ||
+	    m->l3_len < sizeof(*ip)) {
+		txq->xs.ip_csum_skipped++;
+		return;
+	}
+	ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, m->l2_len);
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+}
+
 /* Lays out m's bytes over the guest pages of p->req: source pieces split
  * where an mbuf segment or a page ends. */
 static void
@@ -126,7 +144,11 @@ xnb_tx_respond(struct xnb_txq *txq, const struct rte_mbuf *m, const struct xnb_t
 	uint32_t left = m->pkt_len;
 	uint16_t flags = 0;
 
-	if (m->ol_flags & (RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG))
+	/* A checksum still partial: asked for (TX flags) or left so on the way
+	 * in (RX_L4_CKSUM_NONE, from another guest through an application
+	 * that did not touch it). */
+	if (m->ol_flags & (RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG) ||
+	    (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_NONE)
 		flags = NETRXF_csum_blank | NETRXF_data_validated;
 	else if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
 		flags = NETRXF_data_validated;
@@ -199,6 +221,8 @@ xnb_tx_batch(struct xnb_txq *txq, struct rte_mbuf **pkts, uint16_t n, bool *more
 			continue;
 		}
 		p->slots = p->ndata + (p->gso_type != 0);
+		if (m->ol_flags & RTE_MBUF_F_TX_IP_CKSUM)
+			xnb_tx_ip_csum(txq, m);
 		if (prod - cons < p->slots) {
 			txq->xs.ring_full++;
 			*more = false;

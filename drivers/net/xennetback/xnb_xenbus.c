@@ -78,14 +78,56 @@ xnb_state_name(int state)
 	return state >= 0 && state < (int)RTE_DIM(names) ? names[state] : "?";
 }
 
+/*
+ * Writes key = val in the backend directory only while the directory is
+ * there (its "state" key), in one transaction, as Linux's
+ * xenbus_switch_state does: once the toolstack has removed the directory, a
+ * plain write would re-create the key alone, owned by us, and the next vif
+ * of that domid would find a key it cannot read.
+ */
+static int
+xnb_xs_update(struct xnb_xenbus *xb, const char *key, const char *val)
+{
+	char path[192];
+	xs_transaction_t t;
+	unsigned int len;
+	char *cur;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/state", xb->be);
+	do {
+		t = xs_transaction_start(xb->xs);
+		if (t == XBT_NULL)
+			return -errno;
+		cur = xs_read(xb->xs, t, path, &len);
+		if (cur == NULL) {
+			xs_transaction_end(xb->xs, t, true);
+			return -ENOENT;
+		}
+		free(cur);
+		rc = xnb_xs_printf(xb, t, key, "%s", val);
+		if (rc < 0) {
+			xs_transaction_end(xb->xs, t, true);
+			return rc;
+		}
+	} while (!xs_transaction_end(xb->xs, t, false) && errno == EAGAIN);
+	return 0;
+}
+
 static void
 xnb_xenbus_set_state(struct xnb_port *port, int state)
 {
 	struct xnb_xenbus *xb = port->xb;
+	char val[8];
+	int rc;
 
 	if (xb->state == state)
 		return;
-	if (xnb_xs_printf(xb, XBT_NULL, "state", "%d", state) < 0)
+	snprintf(val, sizeof(val), "%d", state);
+	rc = xnb_xs_update(xb, "state", val);
+	if (rc == -ENOENT)
+		return;		/* the directory is gone: nothing to tell */
+	if (rc < 0)
 		XNB_LOG(ERR, "%s: cannot write %s/state", port->name, xb->be);
 	xb->state = state;
 	XNB_LOG(INFO, "%s: backend state %s", port->name, xnb_state_name(state));
@@ -378,7 +420,7 @@ xnb_xenbus_fail(struct xnb_port *port, const char *why)
 {
 	struct xnb_xenbus *xb = port->xb;
 
-	xnb_xs_printf(xb, XBT_NULL, "error", "%s", why);
+	xnb_xs_update(xb, "error", why);
 	xnb_disconnect(port);
 	xnb_xenbus_set_state(port, XenbusStateClosing);
 }
