@@ -442,19 +442,25 @@ static int tx_gref_ungranted(struct evil *e, long len) { return tx_gref_kind(e, 
 static int tx_gref_foreign(struct evil *e, long len) { return tx_gref_kind(e, len, 2); }
 static int tx_gref_revoked(struct evil *e, long len) { return tx_gref_kind(e, len, 3); }
 
-/* Push a zero-copy-sized frame and try to revoke its grant until it works:
- * -EBUSY while the backend maps the page. */
+/* Push a zero-copy-sized frame and revoke its grant as soon as the backend
+ * uses it (GTF_reading): end_access must fail with -EBUSY while the page is
+ * mapped, then succeed once the backend let go. */
 static int
 tx_revoke_mapped(struct evil *e, long len)
 {
 	int i = evil_page(e, e->dev->be_domid, false);
+	volatile grant_entry_v1_t *ge;
 	uint64_t end;
 
 	if (i < 0)
 		return i;
+	ge = &xnbsim_gnttab(e->dev->sim)[e->ref[i]];
 	evil_req(e, e->ref[i], 0, (uint16_t)len, 0);
 	evil_push(e);
 	end = nf_now_ns() + 3000000000ull;
+	while (!(ge->flags & (GTF_reading | GTF_writing)) &&
+	       (evil_collect(e), evil_responses(e) == 0) && nf_now_ns() < end)
+		;
 	while (xnbsim_end_access(e->dev->sim, e->ref[i]) == -EBUSY &&
 	       nf_now_ns() < end)
 		e->ebusy++;
@@ -510,34 +516,36 @@ tx_extras_endless(struct evil *e, long n)
 	return 0;
 }
 
-/* Double fetch: n packets, each rewritten in a tight loop after it is
- * published. Every version is either valid or a plain drop (sizes >= 60
- * within the page, a good or an unknown grant), so the backend that reads
- * its copy once answers each packet OKAY or ERROR and never disconnects. */
+/* Double fetch: n packets, each rewritten in a tight loop from before it is
+ * published until it is answered (published mid-loop). Every version is either valid or a plain
+ * drop (sizes 60 or 4096 from offset 0, a good or an unknown grant), so a
+ * backend that reads its copy once answers each packet OKAY or ERROR and
+ * never disconnects; one that reads the ring twice sees sizes change. */
 static int
 tx_double_fetch(struct evil *e, long n)
 {
-	long k, i;
+	long k;
 
 	for (k = 0; k < n; k++) {
 		int ref = evil_ref(e);
 		volatile netif_tx_request_t *r;
+		uint64_t end = nf_now_ns() + 2000000000ull, i = 0;
 
 		if (ref < 0)
 			return ref;
 		r = evil_req(e, (uint32_t)ref, 0, 60, 0);
-		evil_push(e);
-		for (i = 0; i < 20000; i++) {
+		/* Already flipping when published: the backend reads it at
+		 * some point of the loop, not before the first rewrite. */
+		while (evil_collect(e), evil_responses(e) < (uint64_t)k + 1 &&
+		       nf_now_ns() < end) {
 			r->size = (i & 1) ? 4096 : 60;
 			r->gref = (i & 2) ? EVIL_BAD_REF : (uint32_t)ref;
-			r->flags = (i & 8) ? NETTXF_csum_blank : 0;
+			r->flags = (i & 4) ? NETTXF_csum_blank : 0;
 			e->rewrites++;
+			if (++i == 1000 + (uint64_t)k * 7)
+				evil_push(e);
 		}
-		r->size = 60;
-		r->gref = (uint32_t)ref;
-		r->flags = 0;
-		evil_wait_rsp(e, (uint64_t)k + 1, 2000);
-		/* Pages are few: grant the same ones again. */
+		/* Pages are few: grant fresh ones again. */
 		if (e->npages == EVIL_PAGES)
 			e->npages = 0;
 	}

@@ -196,10 +196,15 @@ def check_outcome(c, rig, name, exp, s, d, log_before):
         c.eq(sum(ring_errors.values()), 0, f"{name}: drop counters {ring_errors}")
         return
     if kind == "race":
-        c.eq(s["rsp_ok"] + s["rsp_error"], exp["rsp"], f"{name}: OKAY + ERROR responses")
-        c.eq(s["rsp_bad"], 0, f"{name}: malformed responses")
+        # A guest that keeps rewriting a slot also overwrites the response
+        # the backend put there: count answers, not their status.
+        c.eq(s["rsp_ok"] + s["rsp_error"] + s["rsp_dropped"] + s["rsp_bad"], exp["rsp"],
+             f"{name}: responses")
+        c.check(d["rx_copy_errors"] + d["rx_map_errors"] <= 2 * exp["rsp"],
+                f"{name}: more drops than packets: {ring_errors}")
         print(f"  {name}: {s['rsp_ok']} OKAY, {s['rsp_error']} ERROR after "
-              f"{s['rewrites']} rewrites, {s['ebusy']} end_access -EBUSY", flush=True)
+              f"{s['rewrites']} rewrites, {s['ebusy']} end_access -EBUSY, drops {ring_errors}",
+              flush=True)
         return
     if kind == "flood":
         c.check(s["pushed"] > 256, f"{name}: only {s['pushed']} requests pushed")
