@@ -18,7 +18,16 @@ vif script, against a private OVS-DPDK and the simulator:
   error   a bridge that does not exist: the script exits non-zero with
           hotplug-status=error and a hotplug-error message (what libxl reads)
 
-usage: test_hotplug.py BUILDDIR SCRIPT
+With --xl-remove, instead: libxl's removal of a vif (what xl shutdown and
+xl destroy do, libxl__initiate_device_generic_remove): online=0 and the
+backend's state Closing (unless it is Closed already), then up to 10 s
+(LIBXL_DESTROY_TIMEOUT) for the backend to be Closed, then the script's
+offline and the backend directory removed. The backend must reach Closed
+and stay there while online=0, both with the guest alive (shutdown) and
+with its domain already gone (destroy); else each vif costs xl 10 s and a
+forced removal.
+
+usage: test_hotplug.py BUILDDIR SCRIPT [--xl-remove]
 """
 
 import argparse
@@ -32,12 +41,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from xnb_ovs import Checker, Ovs, XnbRig, guest_mac, wait_backend_state  # noqa: E402
 
 LIBXL_INIT_TIMEOUT = 10
+LIBXL_DESTROY_TIMEOUT = 10
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("build")
     ap.add_argument("script")
+    ap.add_argument("--xl-remove", action="store_true")
     args = ap.parse_args()
     script = os.path.abspath(args.script)
     c = Checker("test_hotplug")
@@ -69,8 +80,46 @@ def main():
             xs("xenstore-write", f"/local/domain/0/backend/vif/{dom}/0/bridge", bridge)
             return time.time()
 
+        def xl_remove():
+            for dom, how in ((1, "shutdown"), (2, "destroy")):
+                be = f"/local/domain/0/backend/vif/{dom}/0"
+                toolstack_add(dom)
+                c.eq(hotplug(dom, "online"), 0, f"{how}: online for dom{dom}")
+                g = rig.start_guest(f"g{dom}", dom, "sink", "--duration", 60, "--quiet")
+                if not c.check(wait_backend_state(rig, dom, 4, 10) is not None,
+                               f"{how}: dom{dom}'s guest did not connect"):
+                    continue
+                if how == "destroy":
+                    g.send_signal(signal.SIGKILL)
+                    g.wait()
+                    rig.simctl_run("destroy", dom)
+                    time.sleep(0.5)
+                if xs("xenstore-read", f"{be}/state") == "6":
+                    xs("xenstore-write", f"{be}/online", "0")
+                else:
+                    xs("xenstore-write", f"{be}/online", "0", f"{be}/state", "5")
+                t = wait_backend_state(rig, dom, 6, LIBXL_DESTROY_TIMEOUT)
+                print(f"{how}: dom{dom} backend Closed "
+                      f"{'never' if t is None else f'after {t:.2f} s'} (libxl waits "
+                      f"{LIBXL_DESTROY_TIMEOUT} s, then forces)", flush=True)
+                c.check(t is not None, f"{how}: dom{dom}'s backend not Closed within "
+                        f"{LIBXL_DESTROY_TIMEOUT} s of online=0 (state "
+                        f"{xs('xenstore-read', f'{be}/state')})")
+                time.sleep(1)
+                c.eq(xs("xenstore-read", f"{be}/state"), "6",
+                     f"{how}: dom{dom}'s backend state 1 s later, online=0")
+                c.eq(hotplug(dom, "offline"), 0, f"{how}: offline for dom{dom}")
+                c.check(f"vif{dom}.0" not in ports(), f"{how}: vif{dom}.0 still on br0")
+                xs("xenstore-rm", be)
+                if g.poll() is None:
+                    g.send_signal(signal.SIGINT)
+                    g.wait(timeout=15)
+
         try:
             ovs.start()
+            if args.xl_remove:
+                xl_remove()
+                return c.result()
             # direct: the script called as xl would, right after the nodes.
             for dom in (1, 2):
                 t0 = toolstack_add(dom)
