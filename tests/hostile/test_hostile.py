@@ -131,6 +131,14 @@ WATCHED = ("rx_bad_requests", "rx_dropped_oversize_slots", "rx_copy_errors",
            "guest_fatal_errors", "guest_connects")
 
 
+def vm_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def backend_dir(rig):
     """The hostile vif's backend directory as {key: value}."""
     kv = {}
@@ -301,6 +309,9 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("build")
     ap.add_argument("cases", nargs="*", help="only these (default: all)")
+    ap.add_argument("--soak", type=float, default=0, metavar="S",
+                    help="repeat the cases for S seconds and check testpmd's RSS "
+                    "does not grow after the first pass")
     args = ap.parse_args()
     c = Checker("test_hostile")
     names = args.cases or list(CASES)
@@ -319,22 +330,36 @@ def main():
             "--stats-period", "3600"])
         alive = lambda: tpmd.poll() is None  # noqa: E731
         good = rig.start_guest("good", GOOD, "loop", "--rate", "3000", "--size", "mix",
-                               "--duration", "900", "--linger", "1", "--quiet")
+                               "--duration", str(900 + args.soak), "--linger", "1",
+                               "--quiet")
         if not c.check(wait_link(tel, 1, True, 15, alive), "the good guest's link"):
             return c.result()
         t0 = time.time()
-        retries = 0
-        for n in names:
-            print(f"case {n}", flush=True)
-            r = run_case(c, rig, tel, alive, n, CASES[n], True)
-            if r == "retry":
-                retries += 1
-                r = run_case(c, rig, tel, alive, n, CASES[n], False)
-            if not r:
+        retries = runs = passes = 0
+        rss = []
+        while True:
+            for n in names:
+                print(f"case {n}", flush=True)
+                r = run_case(c, rig, tel, alive, n, CASES[n], True)
+                if r == "retry":
+                    retries += 1
+                    r = run_case(c, rig, tel, alive, n, CASES[n], False)
+                if not r:
+                    break
+                runs += 1
+            passes += 1
+            if not alive() or time.time() - t0 >= args.soak:
                 break
-        print(f"test_hostile: {len(names)} cases in {time.time() - t0:.1f} s, "
+            rss.append(vm_rss_kib(tpmd.pid))
+            print(f"soak: pass {passes}, {time.time() - t0:.0f} s, testpmd RSS "
+                  f"{rss[-1]} KiB", flush=True)
+        print(f"test_hostile: {runs} cases in {time.time() - t0:.1f} s, "
               f"{retries} retried", flush=True)
-        c.check(retries <= 3, f"{retries} hostile guests never connected at first")
+        c.check(retries <= 3 * passes, f"{retries} hostile guests never connected at first")
+        if args.soak and len(rss) >= 2:
+            # The first pass warms pools and caches; after it, nothing may grow.
+            c.check(rss[-1] - rss[0] <= 1024, f"testpmd RSS grew from {rss[0]} KiB "
+                    f"to {rss[-1]} KiB over {passes} passes (max {max(rss)})")
 
         good.send_signal(signal.SIGTERM)
         good.wait(timeout=30)
