@@ -238,13 +238,16 @@ xnb_tpmd() {
 	sleep 1
 }
 
-# xnb_tcp_counters: the kernel's TCP counters that tell a lossy or corrupting
-# path (segments dropped for a bad checksum, retransmissions).
+# xnb_tcp_counters: the kernel's TCP counters that tell a lossy, corrupting
+# or reordering path (bad checksums, retransmissions and their cause).
 xnb_tcp_counters() {
-	awk '/^Tcp:/ { if (!h) { split($0, k); h = 1 } else split($0, v) }
-		END { for (i = 2; i in k; i++)
-			if (k[i] ~ /InSegs|OutSegs|RetransSegs|InErrs|InCsumErrors/)
-				printf "%s=%s ", k[i], v[i] }' /proc/net/snmp
+	cat /proc/net/snmp /proc/net/netstat | awk '
+		/^(Tcp|TcpExt):/ { if (!h[$1]) { n = split($0, k); h[$1] = 1 }
+			else { split($0, v); for (i = 2; i <= n; i++) c[k[i]] = v[i] } }
+		END { split("InSegs OutSegs RetransSegs InErrs InCsumErrors TCPTimeouts " \
+			"TCPFastRetrans TCPSpuriousRTOs TCPOFOQueue TCPDSACKRecv " \
+			"TCPSACKReorder TCPLossProbes", w)
+			for (i = 1; i in w; i++) printf "%s=%s ", w[i], c[w[i]] }'
 }
 
 # xnb_tpmd_stats TAG WHAT: ask testpmd for the forwarding stats and the

@@ -12,10 +12,15 @@ s=/sys/class/net/eth0/statistics
 echo "DOMU: STATS tx_bytes=$(cat $s/tx_bytes) tx_packets=$(cat $s/tx_packets)" \
 	"rx_bytes=$(cat $s/rx_bytes) rx_packets=$(cat $s/rx_packets)" \
 	"tx_errors=$(cat $s/tx_errors) rx_errors=$(cat $s/rx_errors)"
-awk '/^Tcp:/ { if (!h) { split($0, k); h = 1 } else split($0, v) }
-	END { printf "DOMU: TCP"; for (i = 2; i in k; i++)
-		if (k[i] ~ /InSegs|OutSegs|RetransSegs|InErrs|InCsumErrors/)
-			printf " %s=%s", k[i], v[i]; print "" }' /proc/net/snmp
+cat /proc/net/snmp /proc/net/netstat | awk '
+	/^(Tcp|TcpExt):/ { if (!h[$1]) { n = split($0, k); h[$1] = 1 }
+		else { split($0, v); for (i = 2; i <= n; i++) c[k[i]] = v[i] } }
+	END { printf "DOMU: TCP"
+		split("InSegs OutSegs RetransSegs InErrs InCsumErrors TCPTimeouts " \
+			"TCPFastRetrans TCPSpuriousRTOs TCPOFOQueue TCPDSACKRecv " \
+			"TCPSACKReorder TCPLossProbes", w)
+		for (i = 1; i in w; i++) printf " %s=%s", w[i], c[w[i]]
+		print "" }'
 dmesg | grep -i 'netfront\|xen_net\|vif' | sed 's/^/DOMU: dmesg: /'
 echo "DOMU: POWEROFF"
 sync
