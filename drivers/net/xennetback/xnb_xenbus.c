@@ -105,6 +105,18 @@ xnb_xs_update(struct xnb_xenbus *xb, const char *key, const char *val)
 			return -ENOENT;
 		}
 		free(cur);
+		if (strcmp(key, "state") == 0) {
+			/* Compare with the key, not with what we last wrote:
+			 * the toolstack may have rewritten it. */
+			snprintf(path, sizeof(path), "%s/%s", xb->be, key);
+			cur = xs_read(xb->xs, t, path, &len);
+			rc = cur != NULL && strcmp(cur, val) == 0;
+			free(cur);
+			if (rc) {
+				xs_transaction_end(xb->xs, t, true);
+				return -EALREADY;
+			}
+		}
 		rc = xnb_xs_printf(xb, t, key, "%s", val);
 		if (rc < 0) {
 			xs_transaction_end(xb->xs, t, true);
@@ -121,10 +133,12 @@ xnb_xenbus_set_state(struct xnb_port *port, int state)
 	char val[8];
 	int rc;
 
-	if (xb->state == state)
-		return;
 	snprintf(val, sizeof(val), "%d", state);
 	rc = xnb_xs_update(xb, "state", val);
+	if (rc == -EALREADY) {
+		xb->state = state;
+		return;
+	}
 	if (rc == -ENOENT)
 		return;		/* the directory is gone: nothing to tell */
 	if (rc < 0)
@@ -448,7 +462,27 @@ xnb_xenbus_step(struct xnb_port *port)
 		}
 		return;
 	}
+	if (xb->advertised) {
+		/* Removed and created again between two looks (the watch
+		 * events coalesce): our keys are gone, advertise anew. */
+		char *mark;
+
+		snprintf(path, sizeof(path), "%s/feature-rx-copy", xb->be);
+		mark = xs_read(xb->xs, XBT_NULL, path, &len);
+		if (mark == NULL) {
+			xnb_disconnect(port);
+			xs_unwatch(xb->xs, xb->fe, xb->fe_token);
+			xb->advertised = false;
+			XNB_LOG(INFO, "%s: %s was created again", port->name, xb->be);
+		}
+		free(mark);
+		snprintf(path, sizeof(path), "%s/frontend", xb->be);
+	}
 	if (!xb->advertised) {
+		free(fe);
+		fe = xs_read(xb->xs, XBT_NULL, path, &len);
+		if (fe == NULL)
+			return;
 		snprintf(xb->fe, sizeof(xb->fe), "%.*s", (int)len, fe);
 		free(fe);
 		if (xnb_xenbus_advertise(port) < 0) {
