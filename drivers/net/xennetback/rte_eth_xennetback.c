@@ -215,11 +215,12 @@ xnb_dev_configure(struct rte_eth_dev *dev)
 	struct xnb_port *port = dev->data->dev_private;
 	const struct rte_eth_conf *c = &dev->data->dev_conf;
 
-	port->partial_csum = (c->rxmode.offloads & (RTE_ETH_RX_OFFLOAD_TCP_CKSUM |
-						    RTE_ETH_RX_OFFLOAD_UDP_CKSUM)) ||
-			     (c->txmode.offloads & (RTE_ETH_TX_OFFLOAD_TCP_CKSUM |
-						    RTE_ETH_TX_OFFLOAD_UDP_CKSUM |
-						    RTE_ETH_TX_OFFLOAD_TCP_TSO));
+	/* An application that asks for L4 checksums on TX knows what a
+	 * checksum request in an mbuf is; RX checksum offload alone (OVS with
+	 * userspace TSO off) does not say so. */
+	port->partial_csum = c->txmode.offloads & (RTE_ETH_TX_OFFLOAD_TCP_CKSUM |
+						   RTE_ETH_TX_OFFLOAD_UDP_CKSUM |
+						   RTE_ETH_TX_OFFLOAD_TCP_TSO);
 	port->rx_ip_csum = c->rxmode.offloads & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
 	return 0;
 }
