@@ -42,6 +42,7 @@ from xnb_ovs import Checker, Ovs, XnbRig, guest_mac, wait_backend_state  # noqa:
 
 LIBXL_INIT_TIMEOUT = 10
 LIBXL_DESTROY_TIMEOUT = 10
+LIBXL_HOTPLUG_TIMEOUT = 40
 
 
 def main():
@@ -122,14 +123,29 @@ def main():
                 return c.result()
             # direct: the script called as xl would, right after the nodes.
             for dom in (1, 2):
+                # The script runs while the backend state is watched, as
+                # libxl watches it: ovs-vsctl returns only once OVS has
+                # configured the port (for the first DPDK port that includes
+                # OVS's mempool), the backend is up before that.
                 t0 = toolstack_add(dom)
-                c.eq(hotplug(dom, "online"), 0, f"direct: online for dom{dom}")
+                sp = subprocess.Popen([script, "online"], stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True,
+                                      env=dict(env, XENBUS_PATH=f"backend/vif/{dom}/0"))
                 t = wait_backend_state(rig, dom, 2, LIBXL_INIT_TIMEOUT)
                 took = None if t is None else time.time() - t0
+                try:
+                    out, _ = sp.communicate(timeout=LIBXL_HOTPLUG_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    sp.kill()
+                    out, _ = sp.communicate()
+                script_took = time.time() - t0
                 print(f"direct: dom{dom} backend in InitWait "
                       f"{'never' if took is None else f'{took:.2f} s'} after the "
-                      f"toolstack wrote its nodes (libxl allows {LIBXL_INIT_TIMEOUT} s)",
-                      flush=True)
+                      f"toolstack wrote its nodes (libxl allows {LIBXL_INIT_TIMEOUT} s); "
+                      f"the script returned after {script_took:.2f} s (exit "
+                      f"{sp.returncode}, libxl allows {LIBXL_HOTPLUG_TIMEOUT} s): "
+                      f"{out.strip()}", flush=True)
+                c.eq(sp.returncode, 0, f"direct: online for dom{dom}")
                 c.check(took is not None and took < LIBXL_INIT_TIMEOUT,
                         f"direct: dom{dom} not in InitWait within {LIBXL_INIT_TIMEOUT} s")
                 c.check(f"vif{dom}.0" in ports(), f"direct: vif{dom}.0 not on br0")
