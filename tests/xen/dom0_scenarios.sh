@@ -242,9 +242,10 @@ xnb_tpmd() {
 # or reordering path (bad checksums, retransmissions and their cause).
 xnb_tcp_counters() {
 	cat /proc/net/snmp /proc/net/netstat | awk '
-		/^(Tcp|TcpExt):/ { if (!h[$1]) { n = split($0, k); h[$1] = 1 }
+		/^(Ip|Tcp|TcpExt):/ { if (!h[$1]) { n = split($0, k); h[$1] = 1 }
 			else { split($0, v); for (i = 2; i <= n; i++) c[k[i]] = v[i] } }
-		END { split("InSegs OutSegs RetransSegs InErrs InCsumErrors TCPTimeouts " \
+		END { split("InReceives InHdrErrors InDiscards " \
+			"InSegs OutSegs RetransSegs InErrs InCsumErrors TCPTimeouts " \
 			"TCPFastRetrans TCPSpuriousRTOs TCPOFOQueue TCPDSACKRecv " \
 			"TCPSACKReorder TCPLossProbes", w)
 			for (i = 1; i in w; i++) printf "%s=%s ", w[i], c[w[i]] }'
@@ -260,6 +261,7 @@ xnb_tpmd_stats() {
 	xnb_tpmd show port stats 1
 	xnb_tpmd show port stats 3
 	info "$1: dom0 $(xnb_tcp_counters)"
+	info "$1: dom0 taps $(cat /sys/class/net/xnbtap[01]/statistics/rx_dropped | tr '\n' ' ')rx_dropped"
 	info "$1: testpmd after $2 (non-zero counters)"
 	tail -n +$((mark + 1)) $log | grep -E 'statistics for|xstats|-(packets|dropped|errors): *[1-9]|^ *[a-z0-9_]+: [1-9]' |
 		indent testpmd
@@ -281,9 +283,9 @@ xnb_pmd() {
 	local ma=$1 mb=$2 ta=pmd-$1 tb=pmd-$2 tag=pmd d1 d2 rc ok ip bytes worker
 	# io forwarding passes the guest's offload requests (checksum blank,
 	# GSO) on as mbuf flags: the tap port must be told to honour them
-	# (MULTI_SEGS | TCP_TSO | TCP_CKSUM | UDP_CKSUM). See GUEST_MTU for
-	# net_tap's TSO limit.
-	TX_OFFLOADS=0x802c
+	# (MULTI_SEGS | TCP_TSO | TCP_CKSUM | UDP_CKSUM | IPV4_CKSUM). See
+	# GUEST_MTU for net_tap's TSO limit.
+	TX_OFFLOADS=0x802e
 	d1=$NEXT_DOMID
 	d2=$((NEXT_DOMID + 1))
 	info "======== $tag: dpdk-testpmd, net_xennetback copy_mode=$ma for guest A" \
