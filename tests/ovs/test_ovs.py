@@ -37,8 +37,10 @@ A, B, C = 1, 2, 3
 # Pace the generator: two cores are shared by OVS's PMD thread, the guests
 # and whatever else runs; a guest RX ring (256 slots) that fills makes OVS
 # drop, which is accounted for but should stay rare.
-RATE = 20000
-MAX_LOSS = 0.05
+RATE = 10000
+# Losses must all be explained (counted by OVS); their share depends on how
+# much CPU the guests get on a shared machine, so it is only bounded loosely.
+MAX_LOSS = 0.25
 
 
 def delta(after, before):
@@ -101,7 +103,8 @@ def phase_l2(rig, ovs, c, n):
     c.eq(da["tx"] + da["tx_drop"], db["rx"], "l2: vif1.0 tx + drop vs vif2.0 rx")
     lost = s["tx_packets"] - s["rx_packets"]
     c.eq(lost, da["tx_drop"] + db["tx_drop"], "l2: frames lost vs OVS tx drops")
-    c.eq(s["gaps"], lost, "l2: gaps vs frames lost")
+    # Frames lost after the last one that came back are not gaps.
+    c.check(s["gaps"] <= lost, f"l2: {s['gaps']} gaps but only {lost} frames lost")
     c.check(lost <= MAX_LOSS * n, f"l2: {lost} of {n} frames lost (> {MAX_LOSS:.0%})")
     # Every drop must be a guest RX ring that was full, not an MTU or
     # offload refusal.
@@ -235,12 +238,21 @@ def phase_delport(rig, ovs, c):
                          "--duration", 60, "--stall-warn", 1)
     before = ovs.port_stats()
     ga = rig.start_guest("delport", A, "loop", "--dst-mac", guest_mac(B), "--rate",
-                         RATE // 2, "--duration", 8, "--linger", 3, "--timeout", 120,
+                         RATE, "--duration", 10, "--linger", 3, "--timeout", 120,
                          "--quiet", "--stream", 11)
-    time.sleep(3)
-    mid = ovs.port_stats()
+    # Both flowing (guests may be slow to start on a busy machine), then a
+    # moment of traffic, then the removal.
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        mid = ovs.port_stats()
+        if all(mid[p]["rx"] > before.get(p, {}).get("rx", 0) for p in (pa, pc)):
+            break
+        time.sleep(0.2)
     c.check(mid[pc]["rx"] - before.get(pc, {}).get("rx", 0) > 0,
             "delport: guest 3's frames were not reaching vif3.0 before removal")
+    c.check(mid[pa]["rx"] - before.get(pa, {}).get("rx", 0) > 0,
+            "delport: guest 1's frames were not reaching vif1.0 before removal")
+    time.sleep(1)
     t0 = time.time()
     ovs.vsctl("del-port", "br0", f"vif{C}.0")
     took = time.time() - t0
@@ -274,7 +286,7 @@ def phase_delport(rig, ovs, c):
     c.check(s["tx_packets"] - s["rx_packets"] <= d[pa]["tx_drop"] + d[pb]["tx_drop"],
             f"delport: guest 1 lost {s['tx_packets'] - s['rx_packets']} frames, more "
             f"than OVS dropped ({d[pa]['tx_drop']} + {d[pb]['tx_drop']})")
-    c.check(s["rx_packets"] >= (1 - MAX_LOSS * 4) * s["tx_packets"],
+    c.check(s["rx_packets"] >= (1 - MAX_LOSS) * s["tx_packets"],
             f"delport: guest 1 got {s['rx_packets']} of {s['tx_packets']} back")
     g3.send_signal(signal.SIGINT)
     g3.wait(timeout=15)
