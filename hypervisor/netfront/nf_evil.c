@@ -738,8 +738,8 @@ xs_evtchn_foreign(struct evil *e, long a)
 	return xs_key_value(e, "event-channel", v);
 }
 
-/* Initialising / Connected n times as fast as xenstore goes, ending
- * Connected with the good keys: the backend must end up Connected. */
+/* Initialising / Connected / Closing n times as fast as xenstore goes,
+ * ending Connected with the good keys. */
 static int
 xs_state_flap(struct evil *e, long n)
 {
@@ -755,11 +755,14 @@ xs_state_flap(struct evil *e, long n)
 		rc = evil_unconnect(e);
 	if (rc == 0)
 		rc = evil_xs_write(e, "state", "4");
-	if (rc == 0)
-		rc = evil_wait_be(e, XenbusStateConnected, 5000);
 	if (rc < 0)
 		return rc;
-	/* Alive and serving: one good frame answered. */
+	/* A backend that ends up Closing (it read a late Closing) has given
+	 * up on us: allowed. Connected, it must serve: one frame answered. */
+	e->reconnect = true;
+	if (evil_wait_be(e, XenbusStateConnected, 5000) < 0)
+		return 0;
+	e->reconnect = false;
 	return tx_size(e, 60);
 }
 

@@ -122,7 +122,7 @@ CASES = {
     "xs-no-rx-copy": refuse(),
     "xs-key-missing": refuse(),
     "xs-keys-vanish": {"kind": "either"},
-    "xs-state-flap": ok(1),
+    "xs-state-flap": {"kind": "flap"},
     "xs-state-bogus": {"kind": "initwait"},
 }
 
@@ -190,6 +190,14 @@ def check_outcome(c, rig, name, exp, s, d, log_before):
     if kind == "initwait":
         kv = wait_be_state(rig, ("2",), 5)
         c.eq(kv.get("state"), "2", f"{name}: backend state")
+        return
+    if kind == "flap":
+        # Connected and serving, or Closing (it acted on a Closing we wrote
+        # in passing); never stuck anywhere else.
+        c.check(kv.get("state") in ("4", "5"), f"{name}: backend state {kv.get('state')}")
+        if kv.get("state") == "4":
+            c.eq(s["rsp_ok"], 1, f"{name}: OKAY responses after the flapping")
+        print(f"  {name}: backend ended in state {kv.get('state')}", flush=True)
         return
     if kind == "either":
         c.check(kv.get("state") in ("4", "5"), f"{name}: backend state {kv.get('state')}")
@@ -269,7 +277,7 @@ def run_case(c, rig, tel, alive, name, exp, first_try):
     with open(rig.log("testpmd"), errors="replace") as f:
         log_before = len(f.read())
     g = rig.start_guest(f"evil-{name}", EVIL, "sink", "--evil", name,
-                        "--evil-linger", "1.5", "--timeout", "8")
+                        "--evil-linger", "4", "--timeout", "8")
     try:
         g.wait(timeout=30)
     except subprocess.TimeoutExpired:
@@ -292,10 +300,16 @@ def run_case(c, rig, tel, alive, name, exp, first_try):
     c.check(alive(), f"{name}: dpdk-testpmd died")
     if not alive():
         return False
-    # The good guest sends 3000/s: give it 0.3 s of the case at least.
-    time.sleep(max(0.0, t_case + 0.3 - time.time()))
-    good1 = tel.get("/ethdev/stats,1").get("ipackets", 0)
-    c.check(good1 > good0, f"{name}: the good guest's traffic stalled ({good0} -> {good1})")
+    # The good guest sends 3000/s: its frames must keep arriving (within
+    # 2 s of the case's end: a loaded machine may not run it sooner).
+    deadline = max(t_case + 0.3, time.time()) + 2
+    while True:
+        good1 = tel.get("/ethdev/stats,1").get("ipackets", 0)
+        if good1 > good0 + 100 or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    c.check(good1 > good0 + 100, f"{name}: the good guest's traffic stalled "
+            f"({good0} -> {good1})")
     release(c, rig, tel, alive, name, bound0, log_before)
     if c.fails > fails:
         print(f"--- backend dir at the failure: {be_at_end}", file=sys.stderr)
