@@ -62,7 +62,7 @@ def run_loop(rig, ovs, c, name, count, rate, *args, check_verify=True):
     c.eq(g.returncode, 0, f"{name}: guest {A} exit status")
     c.check(ovs.alive(), f"{name}: ovs-vswitchd died")
     s = rig.summary(name)
-    d = delta(ovs.port_stats(), before)
+    d = delta(ovs.settled_port_stats(), before)
     da, db = d[pa], d[pb]
     print(f"{name}: sent {s['tx_packets']}, back {s['rx_packets']} verified "
           f"{s['verified']}; vif{A}.0 rx {da['rx']} tx {da['tx']} drop {da['tx_drop']}; "
@@ -279,7 +279,7 @@ def phase_delport(rig, ovs, c):
     s = rig.summary("delport")
     c.eq(ga.returncode, 0, "delport: guest 1 exit status")
     c.eq(s["verify_errors"], 0, "delport: guest 1 verify errors")
-    d = delta(ovs.port_stats(), before)
+    d = delta(ovs.settled_port_stats(), before)
     pb = str(ovs.ofport(f"vif{B}.0"))
     # vif2.0's drops (B's ring full) include guest 3's frames: A's losses
     # are bounded by them, not equal.

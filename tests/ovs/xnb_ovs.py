@@ -153,6 +153,18 @@ class Ovs:
                                   tx=v[4], tx_bytes=v[5], tx_drop=v[6], tx_errs=v[7])
         return st
 
+    def settled_port_stats(self, quiet=1.0, timeout=15):
+        """port_stats once they stopped changing for `quiet` seconds: frames
+        a stalled guest sends back late are counted (as tx drops, when their
+        destination guest has gone) before the books are closed."""
+        last, since, deadline = self.port_stats(), time.time(), time.time() + timeout
+        while time.time() - since < quiet and time.time() < deadline:
+            time.sleep(0.2)
+            now = self.port_stats()
+            if now != last:
+                last, since = now, time.time()
+        return last
+
     def iface_stats(self, name, settle_tx=None, timeout=15):
         """The Interface statistics column (OVS's custom drop counters and
         our xstats); with settle_tx, waits until it shows that many tx
