@@ -27,14 +27,15 @@ test: build
 xen-test: build
 	meson test -C $(BUILD) $(TEST_OPTS) --suite xen
 
-# Everything but real Xen, under AddressSanitizer and UBSan. The testpmd suite
-# is left out: the distro's dpdk-testpmd cannot load a sanitized plugin.
+# Everything but real Xen, under AddressSanitizer and UBSan. The suites that
+# load the driver into distro binaries (testpmd, hostile, ovs) are left out:
+# dpdk-testpmd and ovs-vswitchd cannot load a sanitized plugin.
 test-asan: deps
 	app/deps.sh --headers $(ASAN_BUILD)
 	[ -f $(ASAN_BUILD)/build.ninja ] || meson setup $(ASAN_BUILD) \
 		-Db_sanitize=address,undefined -Db_lundef=false $(MESON_OPTS)
 	ninja -C $(ASAN_BUILD)
-	meson test -C $(ASAN_BUILD) $(TEST_OPTS) --no-suite xen --no-suite testpmd
+	meson test -C $(ASAN_BUILD) $(TEST_OPTS) --no-suite xen --no-suite testpmd --no-suite hostile --no-suite ovs
 
 # The libFuzzer harness over guest TX requests (tests/fuzz), run long;
 # `make test` runs it for 30 s in the hostile suite.

@@ -336,7 +336,7 @@ xnb_rx_parse(struct xnb_rxq *rxq, RING_IDX cons, RING_IDX prod, uint16_t r,
 			k++;
 			if (ex->type == XEN_NETIF_EXTRA_TYPE_NONE ||
 			    ex->type >= XEN_NETIF_EXTRA_TYPE_MAX || ++nextra > XNB_MAX_EXTRAS) {
-				xnb_queue_fatal(rxq->q, "bad extra info (type %u, %u extras)",
+				xnb_queue_fatal(rxq->q, "bad extra info (type %u, extra %u)",
 						ex->type, nextra);
 				return XNB_RX_FATAL;
 			}
@@ -589,14 +589,15 @@ xnb_rx_finish_zc(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, int copy_rc)
 	struct rte_mbuf *head = p->m, *last = p->m;
 	uint16_t k;
 
+	/* Counted once per packet, under the first reason. */
+	for (k = p->map; k < p->map + p->nmap && !p->bad; k++)
+		if (s->map_slot[k] == UINT32_MAX) {
+			rxq->xs.map_errors++;
+			p->bad = true;
+		}
 	for (k = p->seg; k < p->seg + p->nseg && !p->bad; k++)
 		if (copy_rc < 0 || s->seg[k].status != GNTST_okay) {
 			rxq->xs.copy_errors++;
-			p->bad = true;
-		}
-	for (k = p->map; k < p->map + p->nmap; k++)
-		if (s->map_slot[k] == UINT32_MAX) {
-			rxq->xs.map_errors++;
 			p->bad = true;
 		}
 	if (p->bad) {

@@ -16,8 +16,9 @@
  * started: the watch on it fires when it appears, and only then does the
  * backend write its features and go to InitWait, the state libxl waits for.
  * A frontend that disconnects (Closing, Closed, its domain gone) is torn
- * down and the backend goes back to InitWait for the next one: the port
- * lives on in the application.
+ * down and the backend says Closed, then InitWait when the next frontend
+ * initialises: the port lives on in the application. With online=0 (the
+ * toolstack removing the vif) it stays Closed.
  */
 
 #include <errno.h>
@@ -39,6 +40,7 @@ struct xnb_xenbus {
 	struct rte_intr_handle *intr;
 	char be[128];		/* backend/vif/<domid>/<handle> */
 	char fe[128];		/* the frontend's directory, from be/frontend */
+	char fe_state[160];	/* <fe>/state, which we watch */
 	char token[96];
 	char fe_token[96];
 	bool advertised;	/* features written, frontend state watched */
@@ -444,7 +446,7 @@ static void
 xnb_xenbus_step(struct xnb_port *port)
 {
 	struct xnb_xenbus *xb = port->xb;
-	unsigned long fe_state;
+	unsigned long fe_state, online;
 	unsigned int len;
 	char path[192];
 	char *fe;
@@ -455,7 +457,7 @@ xnb_xenbus_step(struct xnb_port *port)
 		/* No directory (yet, or any more: the toolstack removed it). */
 		if (xb->advertised) {
 			xnb_disconnect(port);
-			xs_unwatch(xb->xs, xb->fe, xb->fe_token);
+			xs_unwatch(xb->xs, xb->fe_state, xb->fe_token);
 			xb->advertised = false;
 			xb->state = XenbusStateUnknown;
 			XNB_LOG(INFO, "%s: %s removed", port->name, xb->be);
@@ -471,7 +473,7 @@ xnb_xenbus_step(struct xnb_port *port)
 		mark = xs_read(xb->xs, XBT_NULL, path, &len);
 		if (mark == NULL) {
 			xnb_disconnect(port);
-			xs_unwatch(xb->xs, xb->fe, xb->fe_token);
+			xs_unwatch(xb->xs, xb->fe_state, xb->fe_token);
 			xb->advertised = false;
 			XNB_LOG(INFO, "%s: %s was created again", port->name, xb->be);
 		}
@@ -489,9 +491,9 @@ xnb_xenbus_step(struct xnb_port *port)
 			XNB_LOG(ERR, "%s: cannot write %s", port->name, xb->be);
 			return;
 		}
-		snprintf(path, sizeof(path), "%s/state", xb->fe);
-		if (!xs_watch(xb->xs, path, xb->fe_token)) {
-			XNB_LOG(ERR, "%s: cannot watch %s: %s", port->name, path,
+		snprintf(xb->fe_state, sizeof(xb->fe_state), "%s/state", xb->fe);
+		if (!xs_watch(xb->xs, xb->fe_state, xb->fe_token)) {
+			XNB_LOG(ERR, "%s: cannot watch %s: %s", port->name, xb->fe_state,
 				strerror(errno));
 			return;
 		}
@@ -501,10 +503,17 @@ xnb_xenbus_step(struct xnb_port *port)
 	}
 	free(fe);
 
-	if (xnb_fe_read(xb, xb->fe, "state", XenbusStateReconfigured, &fe_state) < 0) {
-		/* The frontend's directory is gone: its domain died. */
+	/* The frontend's directory gone (its domain died) counts as Closed:
+	 * libxl waits for our Closed before it removes the vif. */
+	if (xnb_fe_read(xb, xb->fe, "state", XenbusStateReconfigured, &fe_state) < 0)
+		fe_state = XenbusStateClosed;
+	/* online=0: the toolstack is removing the vif; once closed, stay so
+	 * (Linux netback unregisters the device there). */
+	if (xnb_fe_read(xb, xb->be, "online", 1, &online) == 0 && online == 0 &&
+	    (xb->state == XenbusStateClosed || fe_state == XenbusStateClosing ||
+	     fe_state == XenbusStateClosed)) {
 		xnb_disconnect(port);
-		xnb_xenbus_set_state(port, XenbusStateInitWait);
+		xnb_xenbus_set_state(port, XenbusStateClosed);
 		return;
 	}
 	switch (fe_state) {
@@ -528,7 +537,7 @@ xnb_xenbus_step(struct xnb_port *port)
 		xnb_disconnect(port);
 		xnb_xenbus_set_state(port, XenbusStateClosed);
 		break;
-	default:	/* Unknown, Initialising, or a state a frontend never sets */
+	default:	/* Unknown, Initialising: the next frontend; or bogus */
 		xnb_disconnect(port);
 		xnb_xenbus_set_state(port, XenbusStateInitWait);
 		break;
@@ -684,7 +693,7 @@ xnb_xenbus_fini(struct xnb_port *port)
 			xnb_disconnect(port);
 			xnb_xenbus_set_state(port, XenbusStateClosing);
 			xnb_xenbus_set_state(port, XenbusStateClosed);
-			xs_unwatch(xb->xs, xb->fe, xb->fe_token);
+			xs_unwatch(xb->xs, xb->fe_state, xb->fe_token);
 		}
 		xs_unwatch(xb->xs, xb->be, xb->token);
 		xs_close(xb->xs);
