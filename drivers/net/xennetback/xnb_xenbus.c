@@ -505,8 +505,16 @@ xnb_xenbus_step(struct xnb_port *port)
 
 	/* The frontend's directory gone (its domain died) counts as Closed:
 	 * libxl waits for our Closed before it removes the vif. */
-	if (xnb_fe_read(xb, xb->fe, "state", XenbusStateReconfigured, &fe_state) < 0)
+	switch (xnb_fe_read(xb, xb->fe, "state", XenbusStateReconfigured, &fe_state)) {
+	case 0:
+		break;
+	case -ENOENT:
 		fe_state = XenbusStateClosed;
+		break;
+	default:	/* not a state: as Unknown */
+		fe_state = XenbusStateUnknown;
+		break;
+	}
 	/* online=0: the toolstack is removing the vif; once closed, stay so
 	 * (Linux netback unregisters the device there). */
 	if (xnb_fe_read(xb, xb->be, "online", 1, &online) == 0 && online == 0 &&
