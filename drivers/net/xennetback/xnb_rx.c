@@ -292,7 +292,10 @@ xnb_rx_offload(struct xnb_rxq *rxq, struct rte_mbuf *m, const struct xnb_rx_pkt 
 		((ptype & RTE_PTYPE_L4_MASK) == RTE_PTYPE_L4_TCP ?
 		 RTE_MBUF_F_TX_TCP_CKSUM : RTE_MBUF_F_TX_UDP_CKSUM);
 	if (gso) {
-		m->ol_flags |= RTE_MBUF_F_TX_TCP_SEG;
+		/* DPDK's TSO contract: an IPv4 packet also asks for its header
+		 * checksum (net_tap's software GSO relies on it; seen on real Xen). */
+		m->ol_flags |= RTE_MBUF_F_TX_TCP_SEG |
+			(RTE_ETH_IS_IPV4_HDR(ptype) ? RTE_MBUF_F_TX_IP_CKSUM : 0);
 		m->tso_segsz = p->gso_size;
 	}
 	return true;
