@@ -259,9 +259,8 @@ int xnb_rxq_init(struct xnb_rxq *rxq, int socket);
 void xnb_rxq_fini(struct xnb_rxq *rxq);
 int xnb_txq_init(struct xnb_txq *txq, int socket);
 void xnb_txq_fini(struct xnb_txq *txq);
-/* Connect time: the guest's TX ring (rsp_prod as the guest left it). */
-void xnb_rxq_attach(struct xnb_rxq *rxq, netif_tx_sring_t *s);
-void xnb_txq_attach(struct xnb_txq *txq, netif_rx_sring_t *s);
+/* Connect time: the guest's TX ring is attached (arms it in rx interrupt mode). */
+void xnb_rxq_attach(struct xnb_rxq *rxq);
 /* Rx interrupt: arm the guest's TX ring for a notification. */
 void xnb_rxq_arm(struct xnb_rxq *rxq);
 /* Disconnect: copy out every guest page still lent, answer the guest. */

@@ -191,7 +191,7 @@ xnb_rxq_tick(struct xnb_rxq *rxq)
 }
 
 void
-xnb_rxq_attach(struct xnb_rxq *rxq, netif_tx_sring_t *s __rte_unused)
+xnb_rxq_attach(struct xnb_rxq *rxq)
 {
 	if (rxq->intr_enabled)
 		xnb_rxq_arm(rxq);

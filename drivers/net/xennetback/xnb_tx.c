@@ -54,11 +54,6 @@ xnb_txq_fini(struct xnb_txq *txq)
 	txq->scratch = NULL;
 }
 
-void
-xnb_txq_attach(struct xnb_txq *txq __rte_unused, netif_rx_sring_t *s __rte_unused)
-{
-}
-
 /* What the guest can take; 0 with a counter when it cannot take m at all. */
 static uint8_t
 xnb_tx_gso_type(struct xnb_txq *txq, const struct rte_mbuf *m, bool *bad)

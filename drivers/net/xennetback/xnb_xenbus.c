@@ -366,8 +366,7 @@ xnb_queue_connect(struct xnb_port *port, struct xnb_queue *q, const char *dir)
 		BACK_RING_ATTACH(&q->rx.ring, txs, tx_rsp, XNB_PAGE_SIZE);
 		BACK_RING_ATTACH(&q->tx.ring, rxs, rx_rsp, XNB_PAGE_SIZE);
 	}
-	xnb_rxq_attach(&q->rx, txs);
-	xnb_txq_attach(&q->tx, rxs);
+	xnb_rxq_attach(&q->rx);
 	return 0;
 }
 
