@@ -27,8 +27,9 @@ from xnb_testpmd import Checker, XnbRig, wait_link, xstat  # noqa: E402
 # The sink verifies every byte and is slower than the generator: when its
 # RX ring is full the driver's tx_burst takes fewer packets and io forwarding
 # would drop the rest. testpmd's io "retry" mode gives the backpressure a
-# lossless run needs (up to 10 us x 100000 per burst).
-TESTPMD_CMDS = ("set fwd io retry", "set burst tx delay 10 retry 100000")
+# lossless run needs (up to 10 us x 1000000 per burst: 10 s, for a sink
+# starved of CPU on a loaded machine; 1 s lost frames once).
+TESTPMD_CMDS = ("set fwd io retry", "set burst tx delay 10 retry 1000000")
 BURST = 32
 # At most this many grant-copy hypercalls per burst's worth of packets.
 BATCH_LIMIT = 2.0
