@@ -125,7 +125,8 @@ xnb_create() {
 }
 
 # xnb_iperf TAG IP DIR [iperf3 args]: one TCP stream of $BYTES, DIR = to-guest
-# (dom0 sends) or from-guest (-R). The sender must have sent exactly $BYTES;
+# (dom0 sends) or from-guest (-R). The sender must have sent $BYTES (iperf3
+# may overshoot by a block: seen 16908288 for 16777216);
 # iperf3's receiver stops counting when the sender reports the end, so what
 # was still in flight, up to a TCP window (tcp_rmem's 6 MB at most), is
 # missing from its count: it must reach $BYTES less 8 MB.
@@ -139,7 +140,7 @@ xnb_iperf() {
 	got=$(jq -r '.end.sum_received.bytes // 0' /tmp/iperf.json 2>/dev/null)
 	bps=$(jq -r '.end.sum_received.bits_per_second // 0' /tmp/iperf.json 2>/dev/null)
 	mbit=$(echo "${bps:-0}" | awk '{printf "%.1f", $1 / 1e6}')
-	if [ $rc -eq 0 ] && [ "$sent" = $BYTES ] &&
+	if [ $rc -eq 0 ] && [ "${sent:-0}" -ge $BYTES ] &&
 			[ "${got:-0}" -ge $((BYTES - 8 * 1024 * 1024)) ]; then
 		pass "$tag: iperf3 TCP $dir sent $sent received $got bytes at $mbit Mbit/s"
 		echo "XNB-RESULT $tag.$dir.mbit $mbit"
