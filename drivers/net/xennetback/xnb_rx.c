@@ -46,6 +46,7 @@ struct xnb_rx_pkt {
 	uint16_t req;		/* its first request in scratch->req[] */
 	uint16_t nreq;		/* ring slots it used: data and extras */
 	uint16_t len;
+	uint16_t first_len;	/* bytes in the first slot (len less the others) */
 	uint16_t txflags;	/* NETTXF_csum_blank / NETTXF_data_validated */
 	uint16_t gso_size;
 	uint8_t gso_type;
@@ -397,6 +398,8 @@ xnb_rx_parse(struct xnb_rxq *rxq, RING_IDX cons, RING_IDX prod, uint16_t r,
 				first->offset, first->size - rest);
 		return XNB_RX_FATAL;
 	}
+	if (!p->bad)
+		p->first_len = first->size - rest;
 	if (ndata == 1)
 		rxq->xs.slots_1++;
 	else if (ndata <= 4)
@@ -416,7 +419,7 @@ xnb_rx_prepare(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, uint16_t *nseg)
 {
 	struct xnb_rx_scratch *s = rxq->scratch;
 	uint16_t room = rte_pktmbuf_data_room_size(rxq->mp) - RTE_PKTMBUF_HEADROOM;
-	uint32_t nm = (p->len + room - 1) / room, rest = 0, done = 0;
+	uint32_t nm = (p->len + room - 1) / room, done = 0;
 	uint16_t domid = rxq->q->port->domid, mi = 0, moff = 0;
 
 	if (nm > XNB_RX_MAX_MBUFS) {
@@ -443,12 +446,9 @@ xnb_rx_prepare(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, uint16_t *nseg)
 	p->m = s->chain[0];
 	p->seg = *nseg;
 
-	for (uint16_t j = 1; j < p->nreq; j++)
-		if (!s->extra[p->req + j])
-			rest += s->req[p->req + j].size;
 	for (uint16_t j = 0; j < p->nreq; j++) {
 		const netif_tx_request_t *t = &s->req[p->req + j];
-		uint32_t len = j == 0 ? p->len - rest : t->size, off = 0;
+		uint32_t len = j == 0 ? p->first_len : t->size, off = 0;
 
 		if (s->extra[p->req + j])
 			continue;
@@ -477,18 +477,12 @@ xnb_rx_prepare(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, uint16_t *nseg)
 	return true;
 }
 
-/* The data bytes of request j of p (the first carries the total). */
+/* The data bytes of request j of p (request 0 carries the frame total, so
+ * its own part is kept from the parse). */
 static uint32_t
 xnb_rx_slot_len(const struct xnb_rx_scratch *s, const struct xnb_rx_pkt *p, uint16_t j)
 {
-	uint32_t rest = 0;
-
-	if (j != 0)
-		return s->req[p->req + j].size;
-	for (uint16_t k = 1; k < p->nreq; k++)
-		if (!s->extra[p->req + k])
-			rest += s->req[p->req + k].size;
-	return p->len - rest;
+	return j == 0 ? p->first_len : s->req[p->req + j].size;
 }
 
 enum xnb_rx_plan {
