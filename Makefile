@@ -7,7 +7,7 @@ ASAN_BUILD ?= build-asan
 MESON_OPTS ?= $(if $(CI),-Dwerror=true)
 TEST_OPTS ?= --print-errorlogs
 
-.PHONY: all deps build test test-asan demo clean xen-test fuzz
+.PHONY: all deps build test test-asan demo clean xen-test fuzz install
 
 all: build
 
@@ -22,6 +22,11 @@ build: deps $(BUILD)/build.ninja
 
 test: build
 	meson test -C $(BUILD) $(TEST_OPTS)
+
+# The driver to $(libdir)/dpdk/xennetback/ (load it with -d), the vif hotplug
+# script to /etc/xen/scripts/ (docs/ovs.md). DESTDIR works as usual.
+install: build
+	meson install -C $(BUILD) $(if $(DESTDIR),--destdir $(DESTDIR))
 
 # Real Xen 4.17 under QEMU (docs/xen.md); `make test` runs it too.
 xen-test: build
