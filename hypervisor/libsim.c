@@ -48,7 +48,22 @@ struct sim_view {
 	struct sim_active *active;
 	uint32_t maps;		/* mappings still using this view */
 	bool stale;		/* replaced by a newer incarnation */
+	/*
+	 * Read-only grant maps are served from ro, one read-only mapping of the
+	 * whole domain made once, instead of an mmap per page: what a map costs
+	 * then is the cost model's price (Xen's), not the host kernel's VMA work
+	 * (a few us per page here, more than Xen charges). ro_use per frame:
+	 * RO_FREE, RO_MAPPED (one grant map uses the frame's ro page; a second
+	 * concurrent map of the frame gets an mmap of its own), RO_DISPLACED (an
+	 * aged copy-out put the backend's page there, which the backend later
+	 * munmaps: the frame's ro page is gone for good, its later maps get an
+	 * mmap of their own, and freeing the view leaves that page alone).
+	 */
+	uint8_t *ro;
+	uint8_t *ro_use;
 };
+
+enum { RO_FREE, RO_MAPPED, RO_DISPLACED };
 
 /* One page mapped through xnbsim_map. */
 struct sim_mt {
@@ -57,6 +72,8 @@ struct sim_mt {
 	uint32_t ref;
 	uint16_t dom;
 	uint8_t writable;
+	uint8_t in_ro;		/* served from view->ro */
+	uint32_t frame;
 };
 
 struct xnbsim {
@@ -171,10 +188,12 @@ sim_now_ns(void)
 
 /* What the hypercall would have cost the calling CPU on Xen. */
 static void
-sim_charge(struct xnbsim *sim, uint32_t per_op, uint32_t ops, uint64_t bytes)
+sim_charge(struct xnbsim *sim, uint32_t per_op, uint32_t ops, uint32_t flushes,
+	   uint64_t bytes)
 {
 	const struct xnbsim_cost *c = &sim->sh->cost;
 	uint64_t ns = c->ns_per_hypercall + (uint64_t)per_op * ops +
+		(uint64_t)c->ns_per_unmap_flush * flushes +
 		c->ns_per_kib_copied * bytes / 1024;
 	uint64_t end;
 
@@ -286,15 +305,33 @@ fail_free:
 	return NULL;
 }
 
+/* The ro view without its displaced pages (the backend's now, or reused). */
+static void
+sim_view_ro_unmap(struct sim_view *v)
+{
+	uint32_t f = 0, run;
+
+	while (f < v->pages) {
+		for (run = 0; f + run < v->pages && v->ro_use[f + run] != RO_DISPLACED; run++)
+			;
+		if (run > 0)
+			munmap(v->ro + (size_t)f * PAGE, (size_t)run * PAGE);
+		f += run + 1;
+	}
+}
+
 static void
 sim_view_free(struct sim_view *v)
 {
+	sim_view_ro_unmap(v);
+	free(v->ro_use);
 	munmap(v->ram, (size_t)v->pages * PAGE);
 	munmap(v->gt, XNBSIM_GNTTAB_ENTRIES * sizeof(grant_entry_v1_t));
 	munmap(v->active, XNBSIM_GNTTAB_ENTRIES * sizeof(struct sim_active));
 	close(v->ramfd);
 	free(v);
 }
+
 
 void
 xnbsim_close(struct xnbsim *sim)
@@ -510,9 +547,21 @@ sim_view_get(struct xnbsim *sim, uint16_t d)
 			    PROT_READ | PROT_WRITE);
 	v->active = sim_mmap_fd(fds[2], XNBSIM_GNTTAB_ENTRIES *
 				sizeof(struct sim_active), PROT_READ | PROT_WRITE);
+	v->ro = sim_mmap_fd(fds[0], (size_t)v->pages * PAGE, PROT_READ);
+	v->ro_use = calloc(v->pages, 1);
 	close(fds[1]);
 	close(fds[2]);
-	if (v->ram == NULL || v->gt == NULL || v->active == NULL) {
+	if (v->ram == NULL || v->gt == NULL || v->active == NULL || v->ro == NULL ||
+	    v->ro_use == NULL) {
+		if (v->ram != NULL)
+			munmap(v->ram, (size_t)v->pages * PAGE);
+		if (v->gt != NULL)
+			munmap(v->gt, XNBSIM_GNTTAB_ENTRIES * sizeof(grant_entry_v1_t));
+		if (v->active != NULL)
+			munmap(v->active, XNBSIM_GNTTAB_ENTRIES * sizeof(struct sim_active));
+		if (v->ro != NULL)
+			munmap(v->ro, (size_t)v->pages * PAGE);
+		free(v->ro_use);
 		close(fds[0]);
 		free(v);
 		return NULL;
@@ -663,6 +712,7 @@ xnbsim_map(struct xnbsim *sim, uint16_t domid, uint32_t count,
 {
 	struct sim_view *v;
 	uint32_t i, frame;
+	bool in_ro;
 	int done = 0;
 
 	pthread_mutex_lock(&sim->lock);
@@ -681,21 +731,29 @@ xnbsim_map(struct xnbsim *sim, uint16_t domid, uint32_t count,
 		status[i] = sim_pin(v, refs[i], sim->domid, writable, &frame);
 		if (status[i] != GNTST_okay)
 			goto failed;
-		p = mmap(NULL, PAGE, PROT_READ | (writable ? PROT_WRITE : 0),
-			 MAP_SHARED, v->ramfd, (off_t)frame * PAGE);
+		in_ro = !writable && v->ro_use[frame] == RO_FREE;
+		if (in_ro)
+			p = v->ro + (size_t)frame * PAGE;
+		else
+			p = mmap(NULL, PAGE, PROT_READ | (writable ? PROT_WRITE : 0),
+				 MAP_SHARED, v->ramfd, (off_t)frame * PAGE);
 		if (p == MAP_FAILED) {
 			sim_unpin(v, refs[i], writable);
 			status[i] = GNTST_no_device_space;
 			goto failed;
 		}
 		e = (struct sim_mt){ .addr = (uintptr_t)p, .view = v, .ref = refs[i],
-				     .dom = domid, .writable = !!writable };
+				     .dom = domid, .writable = !!writable,
+				     .in_ro = in_ro, .frame = frame };
 		if (mt_insert(sim, &e) < 0) {
-			munmap(p, PAGE);
+			if (!in_ro)
+				munmap(p, PAGE);
 			sim_unpin(v, refs[i], writable);
 			status[i] = GNTST_no_device_space;
 			goto failed;
 		}
+		if (in_ro)
+			v->ro_use[frame] = RO_MAPPED;
 		v->maps++;
 		STAT_ADD(sim, domid, grants_mapped, 1);
 		addrs[i] = p;
@@ -705,7 +763,7 @@ failed:
 		STAT_ADD(sim, sim->domid, op_failed, 1);
 	}
 	pthread_mutex_unlock(&sim->lock);
-	sim_charge(sim, sim->sh->cost.ns_per_map_op, count, 0);
+	sim_charge(sim, sim->sh->cost.ns_per_map_op, count, 0, 0);
 	return done;
 }
 
@@ -738,11 +796,15 @@ xnbsim_unmap(struct xnbsim *sim, uint32_t count, void *const *addrs)
 			rc = -EINVAL;
 			continue;
 		}
-		munmap(addrs[i], PAGE);
+		if (e->in_ro)
+			e->view->ro_use[e->frame] = RO_FREE;
+		else
+			munmap(addrs[i], PAGE);
 		sim_mt_release(sim, e);
 	}
 	pthread_mutex_unlock(&sim->lock);
-	sim_charge(sim, sim->sh->cost.ns_per_unmap_op, count, 0);
+	sim_charge(sim, sim->sh->cost.ns_per_unmap_op, count,
+		   (count + XNBSIM_UNMAP_BATCH - 1) / XNBSIM_UNMAP_BATCH, 0);
 	return rc;
 }
 
@@ -762,12 +824,14 @@ xnbsim_unmap_replace(struct xnbsim *sim, void *addr, void *newpage)
 			  addr) == MAP_FAILED) {
 		rc = -errno;
 	} else {
+		if (e->in_ro)
+			e->view->ro_use[e->frame] = RO_DISPLACED;
 		sim_mt_release(sim, e);
 	}
 	if (rc < 0)
 		STAT_ADD(sim, sim->domid, op_failed, 1);
 	pthread_mutex_unlock(&sim->lock);
-	sim_charge(sim, sim->sh->cost.ns_per_unmap_op, 1, 0);
+	sim_charge(sim, sim->sh->cost.ns_per_unmap_op, 1, 1, 0);
 	return rc;
 }
 
@@ -833,7 +897,7 @@ xnbsim_copy(struct xnbsim *sim, uint32_t count, xengnttab_grant_copy_segment_t *
 	}
 	STAT_ADD(sim, sim->domid, bytes_copied, bytes);
 	pthread_mutex_unlock(&sim->lock);
-	sim_charge(sim, sim->sh->cost.ns_per_copy_op, count, bytes);
+	sim_charge(sim, sim->sh->cost.ns_per_copy_op, count, 0, bytes);
 	return 0;
 }
 
@@ -992,7 +1056,7 @@ xnbsim_evtchn_notify(struct xnbsim_evtchn *h, uint32_t port)
 	sim_evt_raise(&sim->sh->port[lp->remote_dom % XNBSIM_MAX_DOMAINS]
 				   [lp->remote_port % XNBSIM_EVTCHN_PORTS],
 		      h->peer_efd[port], false);
-	sim_charge(sim, 0, 0, 0);
+	sim_charge(sim, 0, 0, 0, 0);
 	return 0;
 }
 
@@ -1058,4 +1122,48 @@ xnbsim_cost_set(struct xnbsim *sim, const struct xnbsim_cost *cost)
 	struct sim_req req = { .op = SIM_COST_SET, .cost = *cost };
 
 	return sim_call_locked(sim, &req, NULL, NULL, 0);
+}
+
+int
+xnbsim_cost_parse(const char *arg, struct xnbsim_cost *c)
+{
+	char *copy = strdup(arg), *tok, *save = NULL;
+	int rc = 0;
+
+	if (copy == NULL)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok != NULL;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '='), *end;
+		unsigned long v;
+
+		if (eq == NULL) {
+			rc = -EINVAL;
+			break;
+		}
+		*eq = '\0';
+		v = strtoul(eq + 1, &end, 10);
+		if (*end != '\0' || v > UINT32_MAX) {
+			rc = -EINVAL;
+			break;
+		}
+		if (strcmp(tok, "hypercall") == 0)
+			c->ns_per_hypercall = v;
+		else if (strcmp(tok, "map") == 0)
+			c->ns_per_map_op = v;
+		else if (strcmp(tok, "unmap") == 0)
+			c->ns_per_unmap_op = v;
+		else if (strcmp(tok, "flush") == 0)
+			c->ns_per_unmap_flush = v;
+		else if (strcmp(tok, "copy") == 0)
+			c->ns_per_copy_op = v;
+		else if (strcmp(tok, "kib") == 0)
+			c->ns_per_kib_copied = v;
+		else {
+			rc = -EINVAL;
+			break;
+		}
+	}
+	free(copy);
+	return rc;
 }

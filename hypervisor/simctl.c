@@ -27,7 +27,7 @@ usage(void)
 		"  vif-add DOMID HANDLE [--mac M] [--script S]\n"
 		"  vif-remove DOMID HANDLE\n"
 		"  stats DOMID                       key=value counters\n"
-		"  cost [hypercall=NS,map=NS,unmap=NS,copy=NS,kib=NS]\n"
+		"  cost [hypercall=NS,map=NS,unmap=NS,flush=NS,copy=NS,kib=NS]\n"
 		"  wait-gone DOMID [--timeout S]     until no one maps its pages\n");
 	exit(2);
 }
@@ -112,35 +112,13 @@ main(int argc, char **argv)
 
 		xnbsim_cost_get(sim, &c);
 		if (argc >= 5) {
-			char *s = strdup(argv[4]), *tok, *save = NULL;
-
-			for (tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-				char *eq = strchr(tok, '=');
-				uint32_t val;
-
-				if (eq == NULL)
-					usage();
-				*eq = '\0';
-				val = num(eq + 1, UINT32_MAX);
-				if (!strcmp(tok, "hypercall"))
-					c.ns_per_hypercall = val;
-				else if (!strcmp(tok, "map"))
-					c.ns_per_map_op = val;
-				else if (!strcmp(tok, "unmap"))
-					c.ns_per_unmap_op = val;
-				else if (!strcmp(tok, "copy"))
-					c.ns_per_copy_op = val;
-				else if (!strcmp(tok, "kib"))
-					c.ns_per_kib_copied = val;
-				else
-					usage();
-			}
-			free(s);
+			if (xnbsim_cost_parse(argv[4], &c) < 0)
+				usage();
 			rc = xnbsim_cost_set(sim, &c);
 		}
-		printf("hypercall=%u map=%u unmap=%u copy=%u kib=%u\n", c.ns_per_hypercall,
-		       c.ns_per_map_op, c.ns_per_unmap_op, c.ns_per_copy_op,
-		       c.ns_per_kib_copied);
+		printf("hypercall=%u map=%u unmap=%u flush=%u copy=%u kib=%u\n",
+		       c.ns_per_hypercall, c.ns_per_map_op, c.ns_per_unmap_op,
+		       c.ns_per_unmap_flush, c.ns_per_copy_op, c.ns_per_kib_copied);
 	} else if (strcmp(cmd, "wait-gone") == 0 && argc >= 5) {
 		uint16_t d = num(argv[4], XNBSIM_MAX_DOMAINS - 1);
 		double limit = (v = opt(argc, argv, 5, "--timeout")) ? atof(v) : 10;

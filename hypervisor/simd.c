@@ -9,7 +9,7 @@
  * hands these out over a Unix socket with SCM_RIGHTS and stays out of the
  * hot path: grant operations and notifications work on the shared memory.
  *
- *   xnb-simd --dir DIR [--cost hypercall=NS,map=NS,unmap=NS,copy=NS,kib=NS]
+ *   xnb-simd --dir DIR [--cost hypercall=NS,map=NS,unmap=NS,flush=NS,copy=NS,kib=NS]
  *
  * It runs in the foreground, writes DIR/simd.pid when ready, and removes its
  * sockets on SIGTERM/SIGINT.
@@ -80,46 +80,6 @@ memfd_sized(const char *name, size_t len)
 		return -err;
 	}
 	return fd;
-}
-
-static int
-parse_cost(const char *arg, struct xnbsim_cost *c)
-{
-	char *copy = strdup(arg), *tok, *save = NULL;
-	int rc = 0;
-
-	for (tok = strtok_r(copy, ",", &save); tok != NULL;
-	     tok = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(tok, '='), *end;
-		unsigned long v;
-
-		if (eq == NULL) {
-			rc = -EINVAL;
-			break;
-		}
-		*eq = '\0';
-		v = strtoul(eq + 1, &end, 10);
-		if (*end != '\0' || v > UINT32_MAX) {
-			rc = -EINVAL;
-			break;
-		}
-		if (strcmp(tok, "hypercall") == 0)
-			c->ns_per_hypercall = v;
-		else if (strcmp(tok, "map") == 0)
-			c->ns_per_map_op = v;
-		else if (strcmp(tok, "unmap") == 0)
-			c->ns_per_unmap_op = v;
-		else if (strcmp(tok, "copy") == 0)
-			c->ns_per_copy_op = v;
-		else if (strcmp(tok, "kib") == 0)
-			c->ns_per_kib_copied = v;
-		else {
-			rc = -EINVAL;
-			break;
-		}
-	}
-	free(copy);
-	return rc;
 }
 
 /* ---- event channels ---------------------------------------------------------- */
@@ -525,7 +485,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: xnb-simd --dir DIR [--cost hypercall=NS,map=NS,"
-		"unmap=NS,copy=NS,kib=NS] [--foreground]\n");
+		"unmap=NS,flush=NS,copy=NS,kib=NS] [--foreground]\n");
 	exit(2);
 }
 
@@ -550,7 +510,7 @@ main(int argc, char **argv)
 			dir = optarg;
 			break;
 		case 'c':
-			if (parse_cost(optarg, &cost) < 0) {
+			if (xnbsim_cost_parse(optarg, &cost) < 0) {
 				fprintf(stderr, "xnb-simd: bad --cost '%s'\n", optarg);
 				return 2;
 			}

@@ -91,8 +91,9 @@ grant_entry_v1_t *xnbsim_gnttab(struct xnbsim *sim);
 
 /* ---- grant table, using side (what gntdev and GNTTABOP_copy do) ------------ */
 
-/* Map count grants of domid, one hypercall for the batch. Each page gets its own
- * mapping so each can be unmapped alone; addrs[i] is NULL when status[i] is not
+/* Map count grants of domid, one hypercall for the batch. Each page can be
+ * unmapped alone (readonly maps come from one read-only view of the domain,
+ * made once, so a map costs no host syscall); addrs[i] is NULL when status[i] is not
  * GNTST_okay. writable=0 maps PROT_READ; mapping a readonly grant writable fails
  * with GNTST_permission_denied. Returns the number mapped, or -errno when the
  * call itself failed. */
@@ -161,10 +162,19 @@ int xnbsim_stats(struct xnbsim *sim, uint16_t domid, struct xnbsim_stats *st);
 struct xnbsim_cost {
 	uint32_t ns_per_hypercall;
 	uint32_t ns_per_map_op;
-	uint32_t ns_per_unmap_op;	/* includes the TLB flush of a real unmap */
+	uint32_t ns_per_unmap_op;
+	uint32_t ns_per_unmap_flush;	/* per XNBSIM_UNMAP_BATCH unmaps, started */
 	uint32_t ns_per_copy_op;
 	uint32_t ns_per_kib_copied;
 };
+
+/* Xen flushes the TLB once per 32 unmap operations of a call
+ * (GNTTAB_UNMAP_BATCH_SIZE in xen/common/grant_table.c). */
+#define XNBSIM_UNMAP_BATCH 32
+
+/* Parse "hypercall=NS,map=NS,unmap=NS,flush=NS,copy=NS,kib=NS" (any subset)
+ * into c; -EINVAL on a bad spec. */
+int xnbsim_cost_parse(const char *spec, struct xnbsim_cost *c);
 
 int xnbsim_cost_get(struct xnbsim *sim, struct xnbsim_cost *cost);
 int xnbsim_cost_set(struct xnbsim *sim, const struct xnbsim_cost *cost); /* dom0 */
