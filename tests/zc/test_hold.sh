@@ -28,12 +28,14 @@ fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 PIDS+=($!)
 for _ in $(seq 100); do [ -f "$T/sim/simd.pid" ] && break; sleep 0.05; done
 
+# copy_threshold=256: standard-size frames must be lent too (the default
+# copies them whole, docs/lifetime.md), or there would be little to hold.
 hold() {	# domid extra-devargs hold-args...
 	local d=$1 dev=$2
 	shift 2
 	"$HOLD" -d "$SO" --no-huge -m 512 --no-pci -l 0 --file-prefix=xnbhold$$_$d \
 		--log-level=pmd.net.xennetback:info \
-		--vdev "net_xennetback_${d}_0,domid=$d,platform=sim,sim=$T/sim$dev" \
+		--vdev "net_xennetback_${d}_0,domid=$d,platform=sim,sim=$T/sim,copy_threshold=256$dev" \
 		-- --sim "$T/sim" --domid "$d" "$@"
 }
 
