@@ -35,14 +35,15 @@ check() {
 info() { echo "XNB-INFO $*"; }
 indent() { sed "s/^/XNB-INFO   $1| /"; }
 
-# xnb_cfg NAME IP PEER [VIF]: a PV guest config, as a user writes one.
+# xnb_cfg NAME IP PEER [VIF [GUEST_ARGS]]: a PV guest config, as a user
+# writes one; GUEST_ARGS are more xnb_* settings for the guest's /init.
 xnb_cfg() {
 	cat >/tmp/$1.cfg <<EOF
 name="$1"
 type="pv"
 kernel="/boot/vmlinuz"
 ramdisk="/boot/domu.cpio.gz"
-extra="console=hvc0 loglevel=4 xnb_ip=$2 xnb_peer=$3 xnb_mtu=$GUEST_MTU"
+extra="console=hvc0 loglevel=4 xnb_ip=$2 xnb_peer=$3 xnb_mtu=$GUEST_MTU $5"
 memory=160
 vcpus=1
 on_poweroff="destroy"
@@ -54,14 +55,18 @@ EOF
 }
 
 # xnb_wait_cons NAME PATTERN SECONDS: wait for a line on the guest's console.
+# The clock is read in the shell: a crashed helper process (seen once under
+# TCG) must not end the wait early.
 xnb_wait_cons() {
-	local t=0
-	while [ $t -lt $(($3 * 5)) ]; do
+	local up end
+	read -r up _ </proc/uptime
+	end=$((${up%.*} + $3))
+	while :; do
 		grep -q "$2" $CONS/guest-$1.log 2>/dev/null && return 0
+		read -r up _ </proc/uptime
+		[ "${up%.*}" -lt $end ] || return 1
 		sleep 0.2
-		t=$((t + 1))
 	done
-	return 1
 }
 
 xnb_show_cons() {
@@ -131,14 +136,20 @@ xnb_create() {
 # was still in flight, up to a TCP window (tcp_rmem's 6 MB at most), is
 # missing from its count: it must reach $BYTES less 8 MB.
 xnb_iperf() {
-	local tag=$1 ip=$2 dir=$3 rc sent got bps mbit
+	local tag=$1 ip=$2 dir=$3
 	shift 3
 	timeout 100 iperf3 -c "$ip" -n $BYTES -J --connect-timeout 10000 "$@" \
 		>/tmp/iperf.json 2>&1
-	rc=$?
-	sent=$(jq -r '.end.sum_sent.bytes // 0' /tmp/iperf.json 2>/dev/null)
-	got=$(jq -r '.end.sum_received.bytes // 0' /tmp/iperf.json 2>/dev/null)
-	bps=$(jq -r '.end.sum_received.bits_per_second // 0' /tmp/iperf.json 2>/dev/null)
+	xnb_iperf_verdict $tag $dir $? /tmp/iperf.json
+}
+
+# xnb_iperf_verdict TAG DIR RC JSON: the checks of xnb_iperf on the iperf3 -J
+# report JSON of a client that exited with RC.
+xnb_iperf_verdict() {
+	local tag=$1 dir=$2 rc=$3 j=$4 sent got bps mbit
+	sent=$(jq -r '.end.sum_sent.bytes // 0' $j 2>/dev/null)
+	got=$(jq -r '.end.sum_received.bytes // 0' $j 2>/dev/null)
+	bps=$(jq -r '.end.sum_received.bits_per_second // 0' $j 2>/dev/null)
 	mbit=$(echo "${bps:-0}" | awk '{printf "%.1f", $1 / 1e6}')
 	if [ $rc -eq 0 ] && [ "${sent:-0}" -ge $BYTES ] &&
 			[ "${got:-0}" -ge $((BYTES - 8 * 1024 * 1024)) ]; then
@@ -147,14 +158,18 @@ xnb_iperf() {
 		echo "$tag.$dir.mbit $mbit" >>/tmp/xnb-results
 	else
 		fail "$tag: iperf3 TCP $dir rc=$rc sent ${sent:-?} received ${got:-?} of $BYTES bytes"
-		jq -r '.error // empty' /tmp/iperf.json 2>/dev/null | indent iperf3
-		tail -5 /tmp/iperf.json | indent iperf3
+		jq -r '.error // empty' $j 2>/dev/null | indent iperf3
+		tail -5 $j | indent iperf3
 	fi
 }
 
-# xnb_traffic TAG NAME DOMID IP PEER: the checks on a running guest.
+# xnb_traffic TAG NAME DOMID IP PEER MODE: the checks on a running guest.
+# MODE: kernel (the baseline), or the guest's copy_mode. A lazy (zero copy)
+# guest's TCP stream to dom0 is not run: net_tap (22.11) computes wrong TCP
+# checksums over the mbuf chains zero copy makes (docs/xen.md); xnb_g2g
+# checks that guest's sending, guest to guest.
 xnb_traffic() {
-	local tag=$1 name=$2 dom=$3 ip=$4 peer=$5 be s
+	local tag=$1 name=$2 dom=$3 ip=$4 peer=$5 mode=$6 be s
 	if ! xnb_wait_cons $name "DOMU: READY" 120; then
 		fail "$tag: guest $name never READY"
 		xnb_show_cons $name
@@ -173,7 +188,13 @@ xnb_traffic() {
 			ping -q -c 3 -W 3 -s $s "$ip"
 	done
 	xnb_iperf "$tag" "$ip" to-guest
-	xnb_iperf "$tag" "$ip" from-guest -R
+	if [ "$mode" = lazy ]; then
+		info "$tag: no from-guest TCP stream to dom0 over net_tap for a zero-copy" \
+			"guest (net_tap's checksums over odd-length segments are wrong," \
+			"docs/xen.md): checked guest to guest"
+	else
+		xnb_iperf "$tag" "$ip" from-guest -R
+	fi
 	return 0
 }
 
@@ -222,7 +243,7 @@ xnb_baseline() {
 	xnb_cfg base 10.0.0.2 10.0.0.1 "bridge=xenbr0,mac=00:16:3e:00:00:01"
 	if xnb_create $tag base; then
 		d=$(xl domid base)
-		xnb_traffic $tag base $d 10.0.0.2 10.0.0.1
+		xnb_traffic $tag base $d 10.0.0.2 10.0.0.1 kernel
 		info "$tag: dom0 $(xnb_tcp_counters)"
 		xnb_shutdown $tag base $d
 	fi
@@ -268,6 +289,49 @@ xnb_tpmd_stats() {
 		indent testpmd
 }
 
+# xnb_zc_check TAG PORT MODE: the port's rx_zerocopy_packets xstat must be
+# above 0 for copy_mode=lazy (the guest's frames really were lent, not
+# copied) and 0 for copy_mode=always.
+xnb_zc_check() {
+	local tag=$1 port=$2 mode=$3 mark=$(wc -l <$log) n
+	xnb_tpmd show port xstats $port
+	n=$(tail -n +$((mark + 1)) $log |
+		sed -n 's/^ *rx_zerocopy_packets: *\([0-9]*\).*/\1/p' | head -1)
+	if [ "$mode" = lazy ]; then
+		check "$tag" "port $port (copy_mode=lazy) rx_zerocopy_packets=${n:-?} > 0" \
+			[ "${n:-0}" -gt 0 ]
+	else
+		check "$tag" "port $port (copy_mode=$mode) rx_zerocopy_packets=${n:-?} = 0" \
+			[ "${n:-x}" = 0 ]
+	fi
+}
+
+# xnb_g2g TAG: guest B's /init streams to and from guest A (xnb_g2g_* in
+# their configs) once their ports are connected: testpmd forwards port 0
+# (guest A) <-> port 2 (guest B) only, then the taps again. A frame guest B
+# sends goes out through guest A's port, never through net_tap.
+xnb_g2g() {
+	local tag=$1 j
+	info "$tag: testpmd forwards guest A's port 0 <-> guest B's port 2 at $(now)s"
+	xnb_tpmd stop
+	xnb_tpmd set portlist 0,2
+	xnb_tpmd start
+	if xnb_wait_cons guestb "DOMU: G2G_DONE" 240; then
+		grep "DOMU: G2G_PEER" $CONS/guest-guestb.log | tr -d '\r' | indent guestb
+		for j in 1 2; do
+			tr -d '\r' <$CONS/guest-guestb.log | sed -n "s/^DOMU-J$j: //p" >/tmp/g2g$j.json
+		done
+		xnb_iperf_verdict $tag b-to-a 0 /tmp/g2g1.json
+		xnb_iperf_verdict $tag a-to-b 0 /tmp/g2g2.json
+	else
+		fail "$tag: guest B never finished its streams with guest A"
+		xnb_show_cons guestb
+	fi
+	xnb_tpmd stop
+	xnb_tpmd set portlist 0,1,2,3
+	xnb_tpmd start
+}
+
 xnb_testpmd_up() {
 	for _ in $(seq 600); do
 		grep -qi "start.* packet forwarding" "$1" 2>/dev/null &&
@@ -281,7 +345,7 @@ xnb_testpmd_up() {
 # xnb_pmd MODE_A MODE_B: one testpmd, two guests one after the other, guest A
 # on a port with copy_mode=MODE_A, guest B with copy_mode=MODE_B.
 xnb_pmd() {
-	local ma=$1 mb=$2 ta=pmd-$1 tb=pmd-$2 tag=pmd d1 d2 rc ok ip bytes worker
+	local ma=$1 mb=$2 ta=pmd-$1 tb=pmd-$2 tag=pmd d1 d2 rc ok ip bytes worker upa
 	# io forwarding passes the guest's offload requests (checksum blank,
 	# GSO) on as mbuf flags: the tap port must be told to honour them
 	# (MULTI_SEGS | TCP_TSO | TCP_CKSUM | UDP_CKSUM | IPV4_CKSUM). See
@@ -341,18 +405,21 @@ xnb_pmd() {
 	iperf3 -s -D -B 10.0.2.1
 
 	# Guest A: created the way a user would, vif script=/bin/true; libxl
-	# fails the create unless the PMD reaches InitWait within 10 s.
-	xnb_cfg guesta 10.0.1.2 10.0.1.1 "script=/bin/true,mac=00:16:3e:00:01:01"
+	# fails the create unless the PMD reaches InitWait within 10 s. It stays
+	# up until guest B has streamed to and from it.
+	upa=0
+	xnb_cfg guesta 10.0.1.2 10.0.1.1 "script=/bin/true,mac=00:16:3e:00:01:01" \
+		"xnb_g2g_ip=10.0.3.1"
 	if xnb_create $ta guesta; then
-		xnb_traffic $ta guesta $d1 10.0.1.2 10.0.1.1
+		upa=1
+		xnb_traffic $ta guesta $d1 10.0.1.2 10.0.1.1 $ma
 		xnb_tpmd_stats $ta "guest A's traffic"
-		xnb_shutdown $ta guesta $d1
 	fi
-	check "$tag" "testpmd still running after guest A left" kill -0 $TPMD
 
 	# Guest B: the second guest on the same testpmd, its vif attached to the
 	# running domain (xl network-attach), then destroyed mid-stream.
-	xnb_cfg guestb 10.0.2.2 10.0.2.1
+	xnb_cfg guestb 10.0.2.2 10.0.2.1 "" \
+		"xnb_g2g_ip=10.0.3.2 xnb_g2g_peer=10.0.3.1 xnb_g2g_bytes=$BYTES"
 	if xnb_create $tb guestb -p; then
 		timeout 60 xl network-attach $d2 script=/bin/true mac=00:16:3e:00:02:01 \
 			>/tmp/xl-attach.log 2>&1
@@ -360,8 +427,17 @@ xnb_pmd() {
 		check "$tb" "xl network-attach to the paused guest B rc=$rc" [ $rc -eq 0 ]
 		[ $rc -eq 0 ] || indent xl </tmp/xl-attach.log
 		xl unpause $d2
-		if xnb_traffic $tb guestb $d2 10.0.2.2 10.0.2.1; then
+		if xnb_traffic $tb guestb $d2 10.0.2.2 10.0.2.1 $mb; then
 			xnb_tpmd_stats $tb "guest B's traffic"
+			if [ $upa = 1 ]; then
+				xnb_g2g pmd-g2g
+				xnb_tpmd_stats pmd-g2g "the guest-to-guest streams"
+				xnb_zc_check $ta 0 $ma
+				xnb_zc_check $tb 2 $mb
+				xnb_shutdown $ta guesta $d1
+				upa=0
+				check "$tag" "testpmd still running after guest A left" kill -0 $TPMD
+			fi
 			timeout 60 iperf3 -c 10.0.2.2 -t 40 >/tmp/iperf-b.log 2>&1 &
 			ip=$!
 			sleep 6
@@ -378,6 +454,8 @@ xnb_pmd() {
 			xnb_wait_gone $d2
 		xnb_check_no_backend $tb $d2
 	fi
+	# Guest A without guest B: shut down as a user would.
+	[ $upa = 1 ] && xnb_shutdown $ta guesta $d1
 	check "$tag" "testpmd still running after xl destroy" kill -0 $TPMD
 	xnb_tpmd_stats $tag "guest B's destroy"
 
