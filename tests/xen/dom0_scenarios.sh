@@ -7,6 +7,8 @@
 #   pmd:MA:MB    the distro dpdk-testpmd with net_xennetback and net_tap, the
 #                kernel xen-netback not loaded; guest A's port has copy_mode=MA,
 #                guest B's copy_mode=MB
+#   ovs          Debian's OVS-DPDK with our PMD, a guest created by xl with
+#                our hotplug script (app/xnb-vif-ovs) as its vif script
 # Every check prints one "XNB-CHECK PASS|FAIL name: detail" line, measured
 # numbers "XNB-RESULT key value" lines, and the end "XNB-SUMMARY pass=N fail=N";
 # the host side (xnb_xen_test.sh) reads these from the serial log.
@@ -477,6 +479,127 @@ xnb_pmd() {
 	killall iperf3 2>/dev/null
 }
 
+# xnb_ovs_ports: the ports of br0, one line.
+xnb_ovs_ports() { ovs-vsctl --timeout=30 list-ports br0 2>&1 | tr '\n' ' '; }
+
+# The ovs scenario: a private OVS-DPDK (ovsdb-server, ovs-vswitchd-dpdk with our
+# PMD), bridge br0 with 10.0.4.1 on its internal port, `xnb-vif-ovs watch`,
+# then a guest created by xl with vif script=xnb-vif-ovs: libxl creates the
+# backend directory, the watch adds the OVS port, the PMD reaches InitWait
+# (libxl gives it 10 s), and xl destroy removes the port again.
+xnb_ovs() {
+	local tag=ovs dir=/run/xnb-ovs d t0 vsw watch bw be tdir tiw ok rc
+	d=$NEXT_DOMID
+	info "======== $tag: ovs-vswitchd-dpdk with net_xennetback, vif script" \
+		"xnb-vif-ovs, guest domid $d at $(now)s"
+	modprobe tun
+	mkdir -p $dir
+	export OVS_RUNDIR=$dir OVS_DBDIR=$dir OVS_LOGDIR=$dir OVS_SYSCONFDIR=$dir
+	ovsdb-tool create $dir/conf.db /usr/share/openvswitch/vswitch.ovsschema
+	ovsdb-server --remote=punix:$dir/db.sock --pidfile=$dir/ovsdb-server.pid \
+		--unixctl=$dir/ovsdb-server.ctl --log-file=$dir/ovsdb-server.log \
+		$dir/conf.db >/dev/null 2>&1 &
+	for _ in $(seq 100); do
+		[ -S $dir/db.sock ] && break
+		sleep 0.1
+	done
+	# dom0 has one vCPU for DPDK's main lcore and OVS's PMD thread; the
+	# PMD thread sleeps up to 10 ms when idle (pmd-maxsleep) so that the
+	# toolstack runs; the mempool per port, not OVS's shared 1 GB one.
+	ovs-vsctl --no-wait init
+	ovs-vsctl --no-wait set Open_vSwitch . other_config:dpdk-init=true \
+		"other_config:dpdk-extra=--no-huge -m 512 --legacy-mem --no-pci -d /usr/lib/xnb/librte_mempool_ring.so -d /usr/lib/xnb/librte_net_xennetback.so --log-level=pmd.net.xennetback:info" \
+		other_config:dpdk-lcore-mask=0x1 other_config:pmd-cpu-mask=0x1 \
+		other_config:per-port-memory=true other_config:pmd-maxsleep=10000
+	t0=$(now)
+	/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk unix:$dir/db.sock \
+		--pidfile=$dir/ovs-vswitchd.pid --unixctl=$dir/ovs-vswitchd.ctl \
+		--log-file=$dir/ovs-vswitchd.log >/dev/null 2>&1 &
+	vsw=$!
+	if ! ovs-vsctl --timeout=120 add-br br0 -- set bridge br0 datapath_type=netdev ||
+			[ "$(ovs-vsctl get Open_vSwitch . dpdk_initialized)" != true ]; then
+		fail "$tag: ovs-vswitchd-dpdk up with DPDK initialised, bridge br0"
+		tail -40 $dir/ovs-vswitchd.log | indent ovs
+		kill $vsw 2>/dev/null
+		return 1
+	fi
+	pass "$tag: ovs-vswitchd-dpdk up with DPDK initialised, bridge br0 in" \
+		"$(echo "$(now) $t0" | awk '{printf "%.1f", $1 - $2}') s"
+	info "$tag: dom0 $(grep MemAvailable /proc/meminfo | tr -s ' ')," \
+		"ovs-vswitchd RSS $(grep VmRSS /proc/$vsw/status | tr -s ' ' | cut -d' ' -f2-)"
+	ip addr add 10.0.4.1/24 dev br0
+	ip link set br0 up
+	/usr/lib/xnb/xnb-vif-ovs watch 2>/tmp/xnb-vif-ovs.log &
+	watch=$!
+	# Every write under the backend tree, with the dom0 uptime it was seen
+	# at (shell builtins only: a fork per event would delay the stamps).
+	bw=/local/domain/0/backend/vif
+	xenstore-watch $bw | while read -r p; do
+		read -r up _ </proc/uptime
+		echo "$up $p"
+	done >/tmp/xnb-bewatch.log 2>&1 &
+	sleep 1
+
+	xnb_cfg ovsg 10.0.4.2 10.0.4.1 \
+		"script=/usr/lib/xnb/xnb-vif-ovs,bridge=br0,mac=00:16:3e:00:04:01"
+	if xnb_create $tag ovsg; then
+		be=$bw/$d/0
+		tdir=$(awk -v p="$be" '$2 ~ "^" p && !t {t = $1} END {print t}' /tmp/xnb-bewatch.log)
+		# libxl writes state 1 with the directory; the next write is the
+		# PMD's InitWait (2).
+		tiw=$(awk -v p="$be/state" '$2 == p && ++n == 2 {print $1}' /tmp/xnb-bewatch.log)
+		if [ -n "$tdir" ] && [ -n "$tiw" ]; then
+			tiw=$(echo "$tiw $tdir" | awk '{printf "%.1f", $1 - $2}')
+			echo "XNB-RESULT $tag.backend-to-initwait.s $tiw"
+			check "$tag" "backend directory to InitWait in $tiw s (libxl allows 10 s)" \
+				awk -v t=$tiw 'BEGIN {exit !(t < 10)}'
+		else
+			fail "$tag: no backend directory (${tdir:-?}) or InitWait (${tiw:-?}) seen"
+		fi
+		check "$tag" "OVS port vif$d.0 on br0 (ports: $(xnb_ovs_ports))" \
+			ovs-vsctl --timeout=30 port-to-br vif$d.0
+		if xnb_wait_cons ovsg "DOMU: READY" 120; then
+			check "$tag" "guest ovsg netfront Connected" \
+				grep -q "DOMU: vif-0 state=Connected" $CONS/guest-ovsg.log
+			check "$tag" "guest ovsg pings OVS's internal port 10.0.4.1" \
+				grep -q "DOMU: PING_OK" $CONS/guest-ovsg.log
+			check "$tag" "backend $be state=4" \
+				[ "$(xenstore-read $be/state 2>/dev/null)" = 4 ]
+			check "$tag" "dom0 pings guest 10.0.4.2 through OVS" \
+				ping -q -c 3 -W 3 10.0.4.2
+		else
+			fail "$tag: guest ovsg never READY"
+			xnb_show_cons ovsg
+		fi
+		timeout 30 xl destroy ovsg
+		rc=$?
+		check "$tag" "xl destroy ovsg rc=$rc" [ $rc -eq 0 ]
+		check "$tag" "domain $d gone, no zombie" xnb_wait_gone $d
+		ok=1
+		for _ in $(seq 100); do
+			ovs-vsctl --timeout=30 port-to-br vif$d.0 >/dev/null 2>&1 || { ok=0; break; }
+			sleep 0.2
+		done
+		check "$tag" "xl destroy removed OVS port vif$d.0 (ports: $(xnb_ovs_ports))" \
+			[ $ok = 0 ]
+		xnb_check_no_backend $tag $d
+	fi
+	info "$tag: backend writes seen by xenstore-watch (uptime, path)"
+	head -40 /tmp/xnb-bewatch.log | indent xenstore
+	info "$tag: xnb-vif-ovs and ovs-vswitchd logs"
+	indent xnb-vif-ovs </tmp/xnb-vif-ovs.log
+	grep -i 'xnb\|xennetback\|error\|warn\|mempool' $dir/ovs-vswitchd.log | tail -40 | indent ovs
+	kill $watch 2>/dev/null
+	ovs-appctl -t $dir/ovs-vswitchd.ctl exit --cleanup
+	for _ in $(seq 100); do
+		kill -0 $vsw 2>/dev/null || break
+		sleep 0.2
+	done
+	check "$tag" "ovs-vswitchd exits" eval '! kill -0 $vsw 2>/dev/null'
+	kill $vsw 2>/dev/null
+	ovs-appctl -t $dir/ovsdb-server.ctl exit
+}
+
 # The throughputs side by side. TCG emulates every instruction of Xen, both
 # kernels and testpmd on two host threads; only the ratio means something.
 xnb_ratio() {
@@ -497,6 +620,7 @@ xnb_ratio() {
 for s in "$@"; do
 	case $s in
 	baseline) xnb_baseline ;;
+	ovs) xnb_ovs ;;
 	pmd:*:*)
 		s=${s#pmd:}
 		xnb_pmd "${s%%:*}" "${s#*:}"

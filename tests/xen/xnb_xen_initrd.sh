@@ -8,6 +8,9 @@
 # WORK/dom0.cpio.gz (busybox, the Xen toolstack, kernel netback + bridge for
 # the baseline, the distro dpdk-testpmd with net_tap, mempool_ring and our
 # PMD, iperf3, jq, and the guest's kernel and initramfs).
+# With XNB_XEN_OVS=1 (the ovs scenario) dom0 also gets Debian's OVS-DPDK
+# (ovs-vswitchd-dpdk, ovsdb-server, ovsdb-tool, ovs-vsctl, ovs-appctl) and our
+# hotplug script app/xnb-vif-ovs as /usr/lib/xnb/xnb-vif-ovs.
 # usage: xnb_xen_initrd.sh WORK librte_net_xennetback.so libxnb_linebuf.so
 set -euo pipefail
 
@@ -102,7 +105,7 @@ xnb_copy_bin "$D0" $XB/xl $XB/xenstored $XB/xenconsoled $XB/xen-init-dom0 \
 # /bin/bash: the hotplug scripts (vif-bridge) need it, busybox has the rest.
 # pthread_cancel in xl dlopen()s libgcc_s; xl aborts without it.
 xnb_copy_bin "$D0" /lib/x86_64-linux-gnu/libgcc_s.so.1
-for t in read write ls list rm chmod exists; do
+for t in read write ls list rm chmod exists watch; do
 	ln -sf xenstore "$D0/usr/bin/xenstore-$t"
 done
 # EAL refuses plugins below a world-writable directory and would load the
@@ -114,6 +117,15 @@ for so in "$DPDK_PMDS/librte_mempool_ring.so" "$DPDK_PMDS/librte_net_tap.so" "$P
 	install -m755 "$(readlink -f "$so")" "$D0/usr/lib/xnb/$(basename "$so")"
 done
 install -m755 "$LINEBUF" "$D0/usr/lib/xnb/libxnb_linebuf.so"
+if [ "${XNB_XEN_OVS:-0}" = 1 ]; then
+	xnb_copy_bin "$D0" /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk \
+		/usr/sbin/ovsdb-server /usr/bin/ovsdb-tool /usr/bin/ovs-vsctl /usr/bin/ovs-appctl
+	install -D -m644 /usr/share/openvswitch/vswitch.ovsschema \
+		"$D0/usr/share/openvswitch/vswitch.ovsschema"
+	install -m755 "$HERE/../../app/xnb-vif-ovs" "$D0/usr/lib/xnb/xnb-vif-ovs"
+	# The script's #!/usr/bin/env bash.
+	ln -s ../../bin/busybox "$D0/usr/bin/env"
+fi
 mkdir -p "$D0"/etc/xen "$D0"/var/lib/xen "$D0"/var/lib/xenstored \
 	"$D0"/var/log/xen/console "$D0"/boot
 cp -a /etc/xen/scripts "$D0/etc/xen/"

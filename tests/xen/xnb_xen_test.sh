@@ -10,7 +10,8 @@
 # and says what.
 # usage: xnb_xen_test.sh WORKDIR librte_net_xennetback.so libxnb_linebuf.so [SCENARIOS]
 #   SCENARIOS: '+'-separated, default baseline+pmd:always:lazy (XNB_XEN_SCENARIOS):
-#   guest A copies (copy_mode=always), guest B is zero copy (lazy).
+#   guest A copies (copy_mode=always), guest B is zero copy (lazy). Opt-in:
+#   ovs (xl create with our OVS-DPDK hotplug script app/xnb-vif-ovs).
 #   XNB_XEN_TIMEOUT: seconds for the whole boot (default 840)
 set -u
 WORK=$1
@@ -33,6 +34,16 @@ for f in /usr/lib/xen-4.17/bin/xl /bin/busybox /usr/bin/iperf3 /usr/bin/jq \
 		/usr/bin/dpdk-testpmd /usr/bin/cpio; do
 	[ -x $f ] || cannot "no $f (make deps installs it)"
 done
+# The opt-in ovs scenario needs Debian's OVS-DPDK in dom0.
+case +$SCEN+ in
+*+ovs+*)
+	export XNB_XEN_OVS=1
+	for f in /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk /usr/sbin/ovsdb-server \
+			/usr/bin/ovsdb-tool /usr/bin/ovs-vsctl /usr/bin/ovs-appctl; do
+		[ -x $f ] || cannot "no $f (make deps installs openvswitch-switch-dpdk)"
+	done
+	;;
+esac
 avail=$(awk '/^MemAvailable:/ {print int($2 / 1024)}' /proc/meminfo)
 [ "$avail" -ge 1600 ] || cannot "QEMU needs 1.3 GB of RAM, $avail MB available"
 
