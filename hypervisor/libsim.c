@@ -767,6 +767,13 @@ failed:
 	return done;
 }
 
+/* Is addr in a page this handle maps from another domain? Lock held. */
+static bool
+sim_is_mapped(struct xnbsim *sim, const void *addr)
+{
+	return mt_find(sim, (uintptr_t)addr & ~(uintptr_t)(PAGE - 1)) != NULL;
+}
+
 /* Drop what a mapping holds: the pin, the count, the view. Lock held. */
 static void
 sim_mt_release(struct xnbsim *sim, struct sim_mt *e)
@@ -871,6 +878,19 @@ xnbsim_copy(struct xnbsim *sim, uint32_t count, xengnttab_grant_copy_segment_t *
 	pthread_mutex_lock(&sim->lock);
 	STAT_ADD(sim, sim->domid, hc_copy, 1);
 	STAT_ADD(sim, sim->domid, op_copy, count);
+	/* A local side inside a page we map from another domain: gntdev cannot
+	 * pin it (get_user_pages fails on a grant mapping) and fails the whole
+	 * call with EFAULT; name such pages by their grant instead. */
+	for (uint32_t i = 0; i < count; i++) {
+		const xengnttab_grant_copy_segment_t *s = &segs[i];
+
+		if ((!(s->flags & GNTCOPY_source_gref) && sim_is_mapped(sim, s->source.virt)) ||
+		    (!(s->flags & GNTCOPY_dest_gref) && sim_is_mapped(sim, s->dest.virt))) {
+			STAT_ADD(sim, sim->domid, op_failed, count);
+			pthread_mutex_unlock(&sim->lock);
+			return -EFAULT;
+		}
+	}
 	for (uint32_t i = 0; i < count; i++) {
 		xengnttab_grant_copy_segment_t *s = &segs[i];
 		struct sim_view *sv, *dv;

@@ -35,6 +35,7 @@
 enum xnb_slot_state {
 	XNB_SLOT_FREE,
 	XNB_SLOT_MAPPED,	/* holds a guest grant */
+	XNB_SLOT_COPYING,	/* being copied out: its grant must not be named */
 	XNB_SLOT_COPIED,	/* holds our copy; guest already answered */
 };
 
@@ -44,12 +45,14 @@ struct xnb_slot {
 	void *va;
 	uint64_t map_tsc;
 	uint32_t gref;
+	uint16_t domid;		/* whose grant gref is */
 	uint32_t idx;
 	/* map-order list of MAPPED slots: the head is the oldest */
 	uint32_t prev, next;
 	uint16_t req_id;
 	uint16_t off, len;
 	int16_t cancel_status;	/* answer for a slot never lent out */
+	uint32_t pins;		/* TX grant copies naming gref, in flight */
 	uint8_t state;
 	uint8_t cancelled;
 	uint8_t linked;		/* on the age list */
@@ -182,6 +185,64 @@ xnb_lt_free_cb(void *addr __rte_unused, void *opaque)
 		xnb_lt_release(lt);
 }
 
+/*
+ * A TX burst (any lcore) names a lent page by its grant while the tracker's
+ * copy-out (the tick or the queue's burst) may be releasing that grant. Each
+ * side announces itself, then looks at the other (pins, then state; state,
+ * then pins; both sequentially consistent), so at least one of them backs
+ * off: the pinner waits for the copy-out to end and then uses the local
+ * address (our own page by then), the copy-out leaves the slot to the next
+ * tick, or, at disconnect, spins until the pinners are gone.
+ */
+struct xnb_slot *
+xnb_lt_pin(const struct rte_mbuf *m, uint16_t *domid, uint32_t *gref, uint16_t *off)
+{
+	struct xnb_slot *s;
+
+	if (!RTE_MBUF_HAS_EXTBUF(m) || m->shinfo->free_cb != xnb_lt_free_cb)
+		return NULL;
+	s = m->shinfo->fcb_opaque;
+	for (;;) {
+		uint8_t st;
+
+		__atomic_fetch_add(&s->pins, 1, __ATOMIC_SEQ_CST);
+		st = __atomic_load_n(&s->state, __ATOMIC_SEQ_CST);
+		if (st == XNB_SLOT_MAPPED)
+			break;
+		__atomic_fetch_sub(&s->pins, 1, __ATOMIC_SEQ_CST);
+		if (st != XNB_SLOT_COPYING)
+			return NULL;	/* our own page now */
+		/* A copy-out of a few pages is under way: wait for its end. */
+		while (__atomic_load_n(&s->state, __ATOMIC_SEQ_CST) == XNB_SLOT_COPYING)
+			rte_pause();
+	}
+	*domid = s->domid;
+	*gref = s->gref;
+	*off = rte_pktmbuf_mtod(m, const uint8_t *) - (const uint8_t *)s->va;
+	return s;
+}
+
+void
+xnb_lt_unpin(struct xnb_slot *s)
+{
+	__atomic_fetch_sub(&s->pins, 1, __ATOMIC_SEQ_CST);
+}
+
+/* The copy-out's side: true when the slot may be copied out now. */
+static bool
+xnb_lt_claim(struct xnb_slot *s, bool wait)
+{
+	__atomic_store_n(&s->state, XNB_SLOT_COPYING, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&s->pins, __ATOMIC_SEQ_CST) != 0) {
+		if (!wait) {
+			__atomic_store_n(&s->state, XNB_SLOT_MAPPED, __ATOMIC_SEQ_CST);
+			return false;
+		}
+		rte_pause();
+	}
+	return true;
+}
+
 struct xnb_lt *
 xnb_lt_create(const char *name, const struct xnb_platform_ops *plat,
 	      struct xnb_gnt *gnt, uint32_t nslots, uint32_t max_mapped,
@@ -259,6 +320,7 @@ xnb_lt_map(struct xnb_lt *lt, uint16_t domid, uint32_t n,
 			s = &lt->slots[lt->free_stack[--lt->nfree]];
 			s->va = addrs[j];
 			s->gref = refs[i + j];
+			s->domid = domid;
 			s->req_id = ids[i + j];
 			s->map_tsc = now;
 			s->off = 0;
@@ -390,6 +452,10 @@ xnb_lt_copy_out(struct xnb_lt *lt, uint16_t domid, uint64_t older, bool all,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (page[n] == MAP_FAILED)
 			break;
+		if (!xnb_lt_claim(s, all)) {
+			munmap(page[n], XNB_PAGE_SIZE);
+			break;
+		}
 		xnb_lt_age_unlink(lt, s);
 		memset(&seg[n], 0, sizeof(seg[n]));
 		seg[n].source.foreign.ref = s->gref;
@@ -421,6 +487,7 @@ xnb_lt_copy_out(struct xnb_lt *lt, uint16_t domid, uint64_t older, bool all,
 			/* Cannot swap pages here: keep the grant, answer
 			 * when the application frees the mbuf. */
 			munmap(page[i], XNB_PAGE_SIZE);
+			__atomic_store_n(&s->state, XNB_SLOT_MAPPED, __ATOMIC_SEQ_CST);
 			lt->st.copyout_failed++;
 			if (lt->st.copyout_failed == 1)
 				XNB_LOG(ERR, "copy-out of gref %u failed (counted in "
@@ -428,7 +495,7 @@ xnb_lt_copy_out(struct xnb_lt *lt, uint16_t domid, uint64_t older, bool all,
 					"mapped until the mbuf is freed", s->gref);
 			continue;
 		}
-		s->state = XNB_SLOT_COPIED;
+		__atomic_store_n(&s->state, XNB_SLOT_COPIED, __ATOMIC_RELEASE);
 		done[nd].id = s->req_id;
 		done[nd].status = s->cancelled ? s->cancel_status : NETIF_RSP_OKAY;
 		nd++;

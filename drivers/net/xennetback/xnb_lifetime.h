@@ -17,6 +17,7 @@
 #ifndef XNB_LIFETIME_H
 #define XNB_LIFETIME_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <rte_mbuf.h>
@@ -24,6 +25,7 @@
 #include "xnb_platform.h"
 
 struct xnb_lt;
+struct xnb_slot;
 
 struct xnb_lt_stats {
 	uint64_t mapped;		/* slots mapped since creation */
@@ -78,6 +80,19 @@ void *xnb_lt_slot_va(const struct xnb_lt *lt, uint32_t slot);
  * Each slot is attached to exactly one mbuf; clones share it. */
 void xnb_lt_attach(struct xnb_lt *lt, uint32_t slot, struct rte_mbuf *m,
 		   uint16_t off, uint16_t len);
+
+/*
+ * For a segment lent by a tracker whose guest page is still mapped: pins
+ * the grant (domid, gref) and gives the page offset of m's data, so TX can
+ * grant-copy from it: Xen refuses a grant copy from a foreign page named by
+ * its local address (Linux netback copies such pages by their grant too,
+ * xen_page_foreign()). NULL for other buffers (use the address). While
+ * pinned the grant is not released; xnb_lt_unpin once the copy is done,
+ * before the mbuf may be freed.
+ */
+struct xnb_slot *xnb_lt_pin(const struct rte_mbuf *m, uint16_t *domid, uint32_t *gref,
+			    uint16_t *off);
+void xnb_lt_unpin(struct xnb_slot *s);
 
 /* Give back a mapped slot that never reached an mbuf (the packet was dropped
  * after mapping): it is unmapped at the next reap and answered with status. */

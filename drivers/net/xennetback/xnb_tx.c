@@ -19,6 +19,7 @@
 #include <rte_malloc.h>
 
 #include "xnb_internal.h"
+#include "xnb_lifetime.h"
 
 #define XNB_TX_RING_SIZE	__CONST_RING_SIZE(netif_rx, XNB_PAGE_SIZE)
 #define XNB_TX_MAX_SEGS		1024	/* grant-copy segments per batch */
@@ -37,6 +38,8 @@ struct xnb_tx_pkt {
 struct xnb_tx_scratch {
 	struct xnb_tx_pkt pkt[XNB_BURST_MAX];
 	xengnttab_grant_copy_segment_t seg[XNB_TX_MAX_SEGS];
+	struct xnb_slot *pinned[XNB_TX_MAX_SEGS];	/* lent pages named by grant */
+	uint16_t npinned;
 };
 
 int
@@ -107,7 +110,13 @@ xnb_tx_segments(struct xnb_txq *txq, const struct rte_mbuf *m, struct xnb_tx_pkt
 
 	p->seg = *nseg;
 	for (const struct rte_mbuf *s = m; s != NULL; s = s->next) {
-		uint32_t off = 0;
+		uint32_t off = 0, fref;
+		uint16_t fdom, foff;
+		struct xnb_slot *pin = xnb_lt_pin(s, &fdom, &fref, &foff);
+		bool foreign = pin != NULL;
+
+		if (foreign)
+			txq->scratch->pinned[txq->scratch->npinned++] = pin;
 
 		while (off < s->data_len) {
 			xengnttab_grant_copy_segment_t *g = &seg[(*nseg)++];
@@ -116,12 +125,18 @@ xnb_tx_segments(struct xnb_txq *txq, const struct rte_mbuf *m, struct xnb_tx_pkt
 			/* Data slot 0 is request 0; the GSO extra takes request 1. */
 			uint32_t slot = page == 0 ? 0 : page + (p->gso_type != 0);
 
-			g->source.virt = rte_pktmbuf_mtod_offset(s, void *, off);
+			if (foreign) {
+				g->source.foreign.ref = fref;
+				g->source.foreign.domid = fdom;
+				g->source.foreign.offset = foff + off;
+			} else {
+				g->source.virt = rte_pktmbuf_mtod_offset(s, void *, off);
+			}
 			g->dest.foreign.ref = p->req[slot].gref;
 			g->dest.foreign.offset = poff;
 			g->dest.foreign.domid = domid;
 			g->len = n;
-			g->flags = GNTCOPY_dest_gref;
+			g->flags = GNTCOPY_dest_gref | (foreign ? GNTCOPY_source_gref : 0);
 			g->status = GNTST_okay;
 			off += n;
 			pos += n;
@@ -237,6 +252,8 @@ xnb_tx_batch(struct xnb_txq *txq, struct rte_mbuf **pkts, uint16_t n, bool *more
 		txq->xs.hc_copy++;
 		txq->xs.copy_ops += nseg;
 	}
+	while (s->npinned > 0)
+		xnb_lt_unpin(s->pinned[--s->npinned]);
 	for (uint16_t i = 0; i < np; i++) {
 		struct rte_mbuf *m = pkts[i];
 		struct xnb_tx_pkt *p = &s->pkt[i];
