@@ -194,9 +194,21 @@ xnb_xenbus_advertise(struct xnb_port *port)
 	int rc;
 
 	do {
+		char path[192], *fe;
+		unsigned int len;
+
 		t = xs_transaction_start(xb->xs);
 		if (t == XBT_NULL)
 			return -errno;
+		/* Read in the transaction, so a toolstack removing the directory
+		 * meanwhile fails the commit instead of seeing it re-created. */
+		snprintf(path, sizeof(path), "%s/frontend", xb->be);
+		fe = xs_read(xb->xs, t, path, &len);
+		if (fe == NULL) {
+			xs_transaction_end(xb->xs, t, true);
+			return -ENOENT;
+		}
+		free(fe);
 		rc = xnb_xs_printf(xb, t, "feature-sg", "1");
 		rc |= xnb_xs_printf(xb, t, "feature-gso-tcpv4", "1");
 		rc |= xnb_xs_printf(xb, t, "feature-gso-tcpv6", "1");
@@ -446,6 +458,7 @@ xnb_xenbus_step(struct xnb_port *port)
 {
 	struct xnb_xenbus *xb = port->xb;
 	unsigned long fe_state, online;
+	int rc;
 	unsigned int len;
 	char path[192];
 	char *fe;
@@ -486,7 +499,10 @@ xnb_xenbus_step(struct xnb_port *port)
 			return;
 		snprintf(xb->fe, sizeof(xb->fe), "%.*s", (int)len, fe);
 		free(fe);
-		if (xnb_xenbus_advertise(port) < 0) {
+		rc = xnb_xenbus_advertise(port);
+		if (rc == -ENOENT)
+			return;		/* removed meanwhile: its watch fires */
+		if (rc < 0) {
 			XNB_LOG(ERR, "%s: cannot write %s", port->name, xb->be);
 			return;
 		}
