@@ -62,7 +62,7 @@ enum xnb_copy_mode {
 /* Zero-copy defaults (devargs aging_ms, header_copy, copy_threshold). */
 #define XNB_DEFAULT_AGING_MS		500
 #define XNB_DEFAULT_HEADER_COPY		128	/* Ethernet + IPv6 + TCP with options */
-#define XNB_DEFAULT_COPY_THRESHOLD	256
+#define XNB_DEFAULT_COPY_THRESHOLD	2048	/* docs/performance.md, copy_threshold */
 #define XNB_MAX_HEADER_COPY		1024
 /* A guest has at most this many TX requests unanswered: the bound on the
  * pages a queue can have mapped. */
