@@ -257,7 +257,10 @@ xnb_baseline() {
 # xnb_testpmd_up LOG: wait until testpmd forwards (its taps exist).
 # xnb_tpmd COMMAND: a command to the interactive testpmd (its stdin is a FIFO
 # held open on fd 8); its answer goes to the testpmd log.
+# Nothing is written once testpmd is gone: the FIFO would kill this script
+# with SIGPIPE before it reports.
 xnb_tpmd() {
+	kill -0 $TPMD 2>/dev/null || return 1
 	echo "$*" >&8
 	sleep 1
 }
@@ -474,6 +477,10 @@ xnb_pmd() {
 	check "$tag" "testpmd quits, rc=$rc" [ $ok -eq 0 -a $rc -eq 0 ]
 	info "$tag: the PMD's log lines"
 	grep 'xnb_' $log | head -60 | indent testpmd
+	if [ $rc -ne 0 ]; then
+		info "$tag: the end of testpmd's log"
+		tail -30 $log | indent testpmd
+	fi
 	check "$tag" "no crash in testpmd log" \
 		[ -z "$(grep -i 'segmentation\|panic\|assert' $log)" ]
 	killall iperf3 2>/dev/null
