@@ -289,6 +289,37 @@ main(int argc, char **argv)
 	rte_pktmbuf_free(m[0]);
 	rte_pktmbuf_free(m[1]);
 
+	/* 5b. A grant pinned by a TX copy in flight is not copied out (its
+	 * grant must stay valid for that copy): the aging waits for the unpin. */
+	while (xnb_lt_reap(lt, GUEST_DOMID, done, NREFS) > 0)
+		;
+	lend(lt, mp, 12, 2, m);
+	{
+		struct xnb_slot *pin;
+		uint32_t gref;
+		uint16_t dom, off;
+		struct rte_mbuf *plain = rte_pktmbuf_alloc(mp);
+
+		pin = xnb_lt_pin(m[0], true, &dom, &gref, &off);
+		CHECK(pin != NULL && dom == GUEST_DOMID && gref == 12 && off == 100,
+		      "pin gives the grant: dom %u gref %u off %u", dom, gref, off);
+		CHECK(xnb_lt_pin(plain, true, &dom, &gref, &off) == NULL,
+		      "a plain mbuf has no grant");
+		rte_pktmbuf_free(plain);
+		usleep(80 * 1000);
+		n = xnb_lt_reap(lt, GUEST_DOMID, done, NREFS);
+		CHECK(n == 0, "no copy-out while the oldest slot is pinned, got %u", n);
+		CHECK(total_mapped() == 2, "both still mapped, %d", total_mapped());
+		xnb_lt_unpin(pin);
+		n = xnb_lt_reap(lt, GUEST_DOMID, done, NREFS);
+		CHECK(n == 2 && has_answer(done, n, 1012) && has_answer(done, n, 1013),
+		      "copied out after the unpin, got %u", n);
+		CHECK(xnb_lt_pin(m[0], true, &dom, &gref, &off) == NULL,
+		      "a copied-out page is named by its address");
+	}
+	rte_pktmbuf_free(m[0]);
+	rte_pktmbuf_free(m[1]);
+
 	/* 6. Cancel: a slot mapped for a dropped packet answers with its status. */
 	{
 		uint32_t ref = 20, slot;

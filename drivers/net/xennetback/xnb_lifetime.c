@@ -192,10 +192,14 @@ xnb_lt_free_cb(void *addr __rte_unused, void *opaque)
  * then pins; both sequentially consistent), so at least one of them backs
  * off: the pinner waits for the copy-out to end and then uses the local
  * address (our own page by then), the copy-out leaves the slot to the next
- * tick, or, at disconnect, spins until the pinners are gone.
+ * tick, or, at disconnect, spins until the pinners are gone. A pinner that
+ * already holds pins must not wait (the copy-out may be spinning on one of
+ * them): it uses the local address at once, which Xen refuses while the
+ * page is still foreign, a copy error TX counts.
  */
 struct xnb_slot *
-xnb_lt_pin(const struct rte_mbuf *m, uint16_t *domid, uint32_t *gref, uint16_t *off)
+xnb_lt_pin(const struct rte_mbuf *m, bool may_wait, uint16_t *domid, uint32_t *gref,
+	   uint16_t *off)
 {
 	struct xnb_slot *s;
 
@@ -210,8 +214,8 @@ xnb_lt_pin(const struct rte_mbuf *m, uint16_t *domid, uint32_t *gref, uint16_t *
 		if (st == XNB_SLOT_MAPPED)
 			break;
 		__atomic_fetch_sub(&s->pins, 1, __ATOMIC_SEQ_CST);
-		if (st != XNB_SLOT_COPYING)
-			return NULL;	/* our own page now */
+		if (st != XNB_SLOT_COPYING || !may_wait)
+			return NULL;	/* our own page now, or soon */
 		/* A copy-out of a few pages is under way: wait for its end. */
 		while (__atomic_load_n(&s->state, __ATOMIC_SEQ_CST) == XNB_SLOT_COPYING)
 			rte_pause();

@@ -88,10 +88,11 @@ void xnb_lt_attach(struct xnb_lt *lt, uint32_t slot, struct rte_mbuf *m,
  * its local address (Linux netback copies such pages by their grant too,
  * xen_page_foreign()). NULL for other buffers (use the address). While
  * pinned the grant is not released; xnb_lt_unpin once the copy is done,
- * before the mbuf may be freed.
+ * before the mbuf may be freed. may_wait: false while the caller holds
+ * other pins (see xnb_lifetime.c).
  */
-struct xnb_slot *xnb_lt_pin(const struct rte_mbuf *m, uint16_t *domid, uint32_t *gref,
-			    uint16_t *off);
+struct xnb_slot *xnb_lt_pin(const struct rte_mbuf *m, bool may_wait, uint16_t *domid,
+			    uint32_t *gref, uint16_t *off);
 void xnb_lt_unpin(struct xnb_slot *s);
 
 /* Give back a mapped slot that never reached an mbuf (the packet was dropped

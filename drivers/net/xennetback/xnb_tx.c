@@ -112,7 +112,8 @@ xnb_tx_segments(struct xnb_txq *txq, const struct rte_mbuf *m, struct xnb_tx_pkt
 	for (const struct rte_mbuf *s = m; s != NULL; s = s->next) {
 		uint32_t off = 0, fref;
 		uint16_t fdom, foff;
-		struct xnb_slot *pin = xnb_lt_pin(s, &fdom, &fref, &foff);
+		struct xnb_slot *pin = xnb_lt_pin(s, txq->scratch->npinned == 0, &fdom, &fref,
+						  &foff);
 		bool foreign = pin != NULL;
 
 		if (foreign)
