@@ -9,15 +9,16 @@
 # check passed. Exits 77 (skip) only when this machine lacks what it needs,
 # and says what.
 # usage: xnb_xen_test.sh WORKDIR librte_net_xennetback.so libxnb_linebuf.so [SCENARIOS]
-#   SCENARIOS: '+'-separated, default baseline+pmd:always:lazy (XNB_XEN_SCENARIOS):
-#   guest A copies (copy_mode=always), guest B is zero copy (lazy). Opt-in:
-#   ovs (xl create with our OVS-DPDK hotplug script app/xnb-vif-ovs).
+#   SCENARIOS: '+'-separated, default baseline+pmd:always:lazy+ovs
+#   (XNB_XEN_SCENARIOS): guest A copies (copy_mode=always), guest B is zero
+#   copy (lazy); then ovs (xl create with our OVS-DPDK hotplug script
+#   app/xnb-vif-ovs).
 #   XNB_XEN_TIMEOUT: seconds for the whole boot (default 840)
 set -u
 WORK=$1
 PMD=$2
 LINEBUF=$3
-SCEN=${4:-${XNB_XEN_SCENARIOS:-baseline+pmd:always:lazy}}
+SCEN=${4:-${XNB_XEN_SCENARIOS:-baseline+pmd:always:lazy+ovs}}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 cannot() {
@@ -34,7 +35,7 @@ for f in /usr/lib/xen-4.17/bin/xl /bin/busybox /usr/bin/iperf3 /usr/bin/jq \
 		/usr/bin/dpdk-testpmd /usr/bin/cpio; do
 	[ -x $f ] || cannot "no $f (make deps installs it)"
 done
-# The opt-in ovs scenario needs Debian's OVS-DPDK in dom0, and 256 MB more
+# The ovs scenario needs Debian's OVS-DPDK in dom0, and 256 MB more
 # for dom0: with OVS in its in-memory root file system, the OOM killer took
 # the pmd scenario's testpmd (no-huge memory is shared memory) at 640 MB.
 QEMU_MB=1280
