@@ -419,7 +419,8 @@ xnb_rx_prepare(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, uint16_t *nseg)
 {
 	struct xnb_rx_scratch *s = rxq->scratch;
 	uint16_t room = rte_pktmbuf_data_room_size(rxq->mp) - RTE_PKTMBUF_HEADROOM;
-	uint32_t nm = (p->len + room - 1) / room, done = 0;
+	/* Most frames fit one mbuf: no division for them on the hot path. */
+	uint32_t nm = p->len <= room ? 1 : (p->len + room - 1) / room, done = 0;
 	uint16_t domid = rxq->q->port->domid, mi = 0, moff = 0;
 
 	if (nm > XNB_RX_MAX_MBUFS) {
