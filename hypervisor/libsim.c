@@ -332,7 +332,6 @@ sim_view_free(struct sim_view *v)
 	free(v);
 }
 
-
 void
 xnbsim_close(struct xnbsim *sim)
 {

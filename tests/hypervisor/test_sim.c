@@ -370,6 +370,47 @@ test_replace(struct xnbsim *be, struct xnbsim *g1)
 	strcpy(page, "reused!!");
 	CHECK(strcmp(va, "original") == 0, "same address keeps the copy");
 	munmap(va, 4096);
+	/* The frame's page in the read-only view is the backend's now: a new
+	 * map of the frame must not land there, and must see the guest. */
+	ref = xnbsim_grant_access(g1, 0, gfn, 1);
+	CHECK(map1(be, 1, ref, 0, &np) == GNTST_okay && np != va &&
+	      strcmp(np, "reused!!") == 0, "a map after the swap sees the guest");
+	xnbsim_unmap(be, 1, &np);
+	xnbsim_end_access(g1, ref);
+	xnbsim_page_free(g1, gfn);
+}
+
+/* Two concurrent maps of one frame are two mappings; a grant copy whose
+ * local side lies in a mapped foreign page fails as on Xen (gntdev cannot
+ * pin it), while the same bytes named by their grant copy fine. */
+static void
+test_same_frame_and_foreign_local(struct xnbsim *be, struct xnbsim *g1)
+{
+	xengnttab_grant_copy_segment_t seg = { .len = 8 };
+	uint32_t gfn;
+	void *page, *v1, *v2;
+	uint8_t buf[8];
+	int r1, r2;
+
+	xnbsim_page_alloc(g1, &gfn, &page);
+	strcpy(page, "twice!!");
+	r1 = xnbsim_grant_access(g1, 0, gfn, 1);
+	r2 = xnbsim_grant_access(g1, 0, gfn, 1);
+	CHECK(map1(be, 1, r1, 0, &v1) == GNTST_okay && map1(be, 1, r2, 0, &v2) ==
+	      GNTST_okay && v1 != v2 && strcmp(v1, "twice!!") == 0 &&
+	      strcmp(v2, "twice!!") == 0, "two maps of one frame, two addresses");
+	seg.source.virt = v1;
+	seg.dest.virt = buf;
+	CHECK(xnbsim_copy(be, 1, &seg) == -EFAULT, "copy from a foreign mapping refused");
+	seg.source.foreign.ref = r1;
+	seg.source.foreign.domid = 1;
+	seg.source.foreign.offset = 0;
+	seg.flags = GNTCOPY_source_gref;
+	CHECK(xnbsim_copy(be, 1, &seg) == 0 && seg.status == GNTST_okay &&
+	      memcmp(buf, "twice!!", 8) == 0, "the same bytes by their grant");
+	CHECK(xnbsim_unmap(be, 1, &v1) == 0 && xnbsim_unmap(be, 1, &v2) == 0, "unmap both");
+	CHECK(xnbsim_end_access(g1, r1) == 0 && xnbsim_end_access(g1, r2) == 0,
+	      "both grants released");
 	xnbsim_page_free(g1, gfn);
 }
 
@@ -406,6 +447,7 @@ main(int argc, char **argv)
 		test_batches(be, g1);
 		test_evtchn(be, g1);
 		test_replace(be, g1);
+		test_same_frame_and_foreign_local(be, g1);
 		test_permissions(g1);
 		xnbsim_close(g1);
 	}
