@@ -82,6 +82,40 @@ nf_notify(struct nf_dev *dev, uint32_t port, uint64_t *counter)
 	(*counter)++;
 }
 
+bool
+nf_rsp_prod_check(struct nf_dev *dev, const struct nf_queue *q, const char *ring,
+		  RING_IDX prod, RING_IDX *seen, RING_IDX req_prod_pvt)
+{
+	const char *what;
+
+	if (dev->broken)
+		return false;
+	/* Every legal value lies within a ring's size of the others, so the
+	 * signed differences cannot be fooled by wrapping. */
+	if ((int32_t)(prod - *seen) < 0)
+		what = "moved backwards";
+	else if ((int32_t)(prod - req_prod_pvt) > 0)
+		what = "is past our requests";
+	else {
+		*seen = prod;
+		return true;
+	}
+	dev->st.rsp_prod_violations++;
+	dev->broken = true;
+	fprintf(stderr, "netfront dom%u vif%u: ERROR: queue %u %s rsp_prod %u %s "
+		"(highest seen %u, rsp_cons %u, req_prod_pvt %u): illegal number of "
+		"responses, vif disabled\n", dev->cfg.domid, dev->cfg.handle, q->id,
+		ring, prod, what, *seen,
+		strcmp(ring, "TX") == 0 ? q->tx.rsp_cons : q->rx.rsp_cons, req_prod_pvt);
+	return false;
+}
+
+bool
+nf_broken(const struct nf_dev *dev)
+{
+	return dev->broken;
+}
+
 /* ---- grants the backend has not released -------------------------------- */
 
 bool

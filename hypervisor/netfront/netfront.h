@@ -108,7 +108,8 @@ typedef void (*nf_rx_fn)(void *arg, unsigned int queue,
 	X(reconnects)		/* connects after the first */ \
 	X(grants_deferred)	/* end_access refused (-EBUSY), retried later */ \
 	X(grants_pending)	/* of those, still not ended now */ \
-	X(tx_max_outstanding)	/* most TX slots awaiting responses, one queue */
+	X(tx_max_outstanding)	/* most TX slots awaiting responses, one queue */ \
+	X(rsp_prod_violations)	/* rsp_prod moved back or past our requests */
 
 struct nf_stats {
 #define NF_STATS_FIELD(n) uint64_t n;
@@ -132,6 +133,11 @@ void nf_close(struct nf_dev *dev, int grace_ms, struct nf_stats *final);
 int nf_poll(struct nf_dev *dev, int timeout_ms);
 
 bool nf_link_up(const struct nf_dev *dev);
+/* The backend broke the ring protocol (its rsp_prod moved backwards or past
+ * our requests, Linux netfront's "Illegal number of responses"): like Linux
+ * the device is disabled for further use. Bursts and collects do nothing
+ * from then on; the caller should report and stop. */
+bool nf_broken(const struct nf_dev *dev);
 unsigned int nf_num_queues(const struct nf_dev *dev);
 const struct nf_backend_features *nf_features(const struct nf_dev *dev);
 const uint8_t *nf_mac(const struct nf_dev *dev);

@@ -141,10 +141,11 @@ evil_collect(struct evil *e)
 	netif_tx_front_ring_t *tx = &e->q->tx;
 	RING_IDX prod = __atomic_load_n(&tx->sring->rsp_prod, __ATOMIC_ACQUIRE);
 
-	if (prod - tx->rsp_cons > tx->req_prod_pvt - tx->rsp_cons) {
-		e->rsp_bad++;
-		prod = tx->req_prod_pvt;
-	}
+	/* Even a hostile guest checks what it is told (Linux netfront's
+	 * check): a backend that breaks the ring is reported, not believed. */
+	if (!nf_rsp_prod_check(e->dev, e->q, "TX", prod, &e->q->tx_rsp_seen,
+			       tx->req_prod_pvt))
+		return;
 	for (; tx->rsp_cons != prod; tx->rsp_cons++) {
 		netif_tx_response_t r;
 
@@ -928,9 +929,9 @@ nf_evil_run(struct nf_dev *dev, const char *name, double linger_s,
 		 "\"pushed\":%" PRIu64 ",\"rsp_ok\":%" PRIu64 ",\"rsp_error\":%" PRIu64
 		 ",\"rsp_dropped\":%" PRIu64 ",\"rsp_null\":%" PRIu64 ",\"rsp_bad\":%" PRIu64
 		 ",\"notifies\":%" PRIu64 ",\"ebusy\":%" PRIu64 ",\"rewrites\":%" PRIu64
-		 ",\"be_state\":%d}",
+		 ",\"be_state\":%d,\"rsp_prod_violations\":%" PRIu64 "}",
 		 name, rc, dev->cfg.domid, (double)(nf_now_ns() - t0) / 1e9, e.pushed,
 		 e.rsp_ok, e.rsp_error, e.rsp_dropped, e.rsp_null, e.rsp_bad, e.notifies,
-		 e.ebusy, e.rewrites, evil_be_state(&e));
+		 e.ebusy, e.rewrites, evil_be_state(&e), dev->st.rsp_prod_violations);
 	return rc;
 }

@@ -62,6 +62,9 @@ struct nf_queue {
 	uint16_t rx_slot_buf[NF_RX_RING_SIZE];
 	uint32_t rx_slot_ref[NF_RX_RING_SIZE];
 
+	/* The highest rsp_prod seen on each ring: it may only move forward. */
+	RING_IDX tx_rsp_seen, rx_rsp_seen;
+
 	uint8_t *rx_scratch;	/* reassembly of multi-slot packets */
 	uint64_t max_outstanding;
 };
@@ -85,6 +88,7 @@ struct nf_dev {
 	int fe_state;
 	int be_state;
 	bool up;		/* rings connected and the backend Connected */
+	bool broken;		/* the backend broke a ring: disabled for good */
 	bool ever_up;
 	bool announced_wait;	/* "waiting for the backend" printed */
 
@@ -113,6 +117,17 @@ void nf_log(const struct nf_dev *dev, const char *fmt, ...)
 bool nf_grant_end(struct nf_dev *dev, uint32_t ref, uint32_t gfn);
 
 void nf_notify(struct nf_dev *dev, uint32_t port, uint64_t *counter);
+
+/*
+ * Linux netfront's check on a response producer, made strict: prod (just
+ * read from the shared ring) must not be behind the highest value seen on
+ * this ring (*seen) nor past req_prod_pvt, in wrap-safe RING_IDX terms.
+ * Otherwise the backend is broken: an error line on stderr (always, even
+ * quiet), rsp_prod_violations counted, the device disabled; returns false
+ * and the caller consumes nothing. ring: "TX" or "RX" for the message.
+ */
+bool nf_rsp_prod_check(struct nf_dev *dev, const struct nf_queue *q, const char *ring,
+		       RING_IDX prod, RING_IDX *seen, RING_IDX req_prod_pvt);
 
 /* nf_rx.c: post every free buffer; pushes and notifies as the ring says. */
 void nf_rx_refill(struct nf_queue *q);

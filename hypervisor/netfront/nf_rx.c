@@ -207,18 +207,16 @@ nf_rx_poll(struct nf_dev *dev, unsigned int qi, unsigned int budget,
 	bool partial;
 	int more;
 
-	if (!dev->up || qi >= dev->nq)
+	if (!dev->up || dev->broken || qi >= dev->nq)
 		return 0;
 	q = &dev->queues[qi];
 
 	for (;;) {
 		partial = false;
 		prod = __atomic_load_n(&q->rx.sring->rsp_prod, __ATOMIC_ACQUIRE);
-		if (prod - q->rx.rsp_cons > q->rx.req_prod_pvt - q->rx.rsp_cons) {
-			/* Responses to requests never posted: take only ours. */
-			dev->st.rx_err_slots++;
-			prod = q->rx.req_prod_pvt;
-		}
+		if (!nf_rsp_prod_check(dev, q, "RX", prod, &q->rx_rsp_seen,
+				       q->rx.req_prod_pvt))
+			return (int)done;
 		while (q->rx.rsp_cons != prod && done < budget) {
 			if (rx_one(q, prod, fn, arg) == 0) {
 				partial = true;

@@ -178,6 +178,8 @@ nf_tx_burst(struct nf_dev *dev, unsigned int qi, const struct nf_tx_pkt *pkts,
 
 	if (!dev->up || qi >= dev->nq)
 		return -ENOTCONN;
+	if (dev->broken)
+		return -EIO;
 	q = &dev->queues[qi];
 
 	for (i = 0; i < n; i++) {
@@ -259,18 +261,16 @@ nf_tx_collect(struct nf_dev *dev, unsigned int qi)
 	uint64_t now;
 	int more, done = 0;
 
-	if (!dev->up || qi >= dev->nq)
+	if (!dev->up || dev->broken || qi >= dev->nq)
 		return 0;
 	q = &dev->queues[qi];
 	now = nf_now_ns();
 
 	do {
 		prod = __atomic_load_n(&q->tx.sring->rsp_prod, __ATOMIC_ACQUIRE);
-		if (prod - q->tx.rsp_cons > q->tx.req_prod_pvt - q->tx.rsp_cons) {
-			/* More responses than requests: a broken backend. */
-			dev->st.tx_rsp_bad++;
-			prod = q->tx.req_prod_pvt;
-		}
+		if (!nf_rsp_prod_check(dev, q, "TX", prod, &q->tx_rsp_seen,
+				       q->tx.req_prod_pvt))
+			return done;
 		for (cons = q->tx.rsp_cons; cons != prod; cons++) {
 			netif_tx_response_t rsp;
 			struct nf_tx_slot *ts;

@@ -568,6 +568,7 @@ summary(struct guest *g, const struct nf_stats *st, const char *why,
 		    nf_verr_name((enum nf_verr)i), g->verr[i]);
 	OUT("},\"gaps\":%" PRIu64 ",\"dups\":%" PRIu64 ",\"reordered\":%" PRIu64 ",",
 	    sc.gaps, sc.dups, sc.reordered);
+	OUT("\"rsp_prod_violations\":%" PRIu64 ",", st->rsp_prod_violations);
 	OUT("\"tx_errors\":%" PRIu64 ",\"tx_unsupported\":%" PRIu64
 	    ",\"tx_aborted\":%" PRIu64 ",\"rx_errors\":%" PRIu64 ",",
 	    st->tx_rsp_error + st->tx_rsp_dropped + st->tx_rsp_bad,
@@ -726,6 +727,10 @@ run(struct guest *g, const char **why_out)
 			break;
 		if (finished(g, now, &why))
 			break;
+		if (nf_broken(g->dev)) {
+			why = "broken";	/* Linux disables such a vif for good */
+			break;
+		}
 		if (next_stats && now >= next_stats) {
 			progress(g, now);
 			next_stats += (uint64_t)(g->o.stats_interval * 1e9);
@@ -773,15 +778,15 @@ run(struct guest *g, const char **why_out)
 			nf_poll(g->dev, timeout);
 		}
 	}
-	if (stop_signal)
+	if (stop_signal && strcmp(why, "broken") != 0)
 		why = "signal";
 
 	/* Answers for what is in flight, so its grants end cleanly. */
 	if (g->dev != NULL) {
 		uint64_t until = nf_now_ns() + 2000000000ull;
 
-		while (nf_link_up(g->dev) && nf_tx_inflight(g->dev) > 0 &&
-		       nf_now_ns() < until) {
+		while (nf_link_up(g->dev) && !nf_broken(g->dev) &&
+		       nf_tx_inflight(g->dev) > 0 && nf_now_ns() < until) {
 			nq = nf_num_queues(g->dev);
 			work = 0;
 			for (q = 0; q < nq; q++) {
@@ -804,10 +809,12 @@ static void
 evil_run(struct guest *g)
 {
 	char json[1024];
+	struct nf_stats st;
 	FILE *f;
 	int rc;
 
 	rc = nf_evil_run(g->dev, g->o.evil, g->o.evil_linger, json, sizeof(json));
+	nf_stats_get(g->dev, &st);
 	printf("%s\n", json);
 	if (g->o.summary != NULL) {
 		f = fopen(g->o.summary, "w");
@@ -817,7 +824,7 @@ evil_run(struct guest *g)
 		}
 	}
 	fflush(NULL);
-	_exit(rc < 0 ? 1 : 0);
+	_exit(rc < 0 ? 1 : st.rsp_prod_violations > 0 ? 3 : 0);
 }
 
 int
@@ -921,6 +928,12 @@ main(int argc, char **argv)
 	nf_close(g->dev, 2000, &st);
 	g->dev = NULL;
 	summary(g, &st, why, g->t_gen_end);
+	if (st.rsp_prod_violations > 0) {
+		fprintf(stderr, "xnb-guest dom%d: FAIL: the backend broke the ring "
+			"protocol (%" PRIu64 " rsp_prod violation(s)), exit status 3\n",
+			g->o.domid, st.rsp_prod_violations);
+		rc = 3;
+	}
 	goto out;
 oom:
 	fprintf(stderr, "xnb-guest: out of memory\n");
