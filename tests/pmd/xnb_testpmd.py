@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright(c) 2026 The xennetback authors
 """What the testpmd-suite scripts share: a private simulator, the distro
-dpdk-testpmd with net_xennetback ports and its telemetry socket, xnb-guest
-runs with their JSON summaries, and a checker that prints every failed
-assertion before the script exits non-zero. Everything started here is
-stopped and removed at the end (XnbRig is a context manager; with
-XNB_KEEP_WORK=1 in the environment the logs stay). Python 3 standard
+dpdk-testpmd (or the in-tree xnb-hold --fwd) with net_xennetback ports and
+its telemetry socket, xnb-guest runs with their JSON summaries, and a
+checker that prints every failed assertion before the script exits
+non-zero. Everything started here is stopped and removed at the end
+(XnbRig is a context manager; with XNB_KEEP_WORK=1 in the environment the
+logs stay). XNB_PMD=/path/librte_net_xennetback.so runs another build of
+the driver (e.g. an older commit) under the same tests. Python 3 standard
 library only.
 """
 
@@ -87,7 +89,9 @@ class XnbRig:
         self.simd = f"{self.build}/hypervisor/xnb-simd"
         self.simctl = f"{self.build}/hypervisor/xnb-simctl"
         self.guest = f"{self.build}/hypervisor/netfront/xnb-guest"
-        self.pmd = f"{self.build}/drivers/net/xennetback/librte_net_xennetback.so"
+        self.pmd = os.environ.get("XNB_PMD") or \
+            f"{self.build}/drivers/net/xennetback/librte_net_xennetback.so"
+        self.hold = f"{self.build}/tests/zc/xnb-hold"
         for f in (self.simd, self.simctl, self.guest, self.pmd):
             if not os.path.exists(f):
                 raise RuntimeError(f"{f} missing: build first")
@@ -198,6 +202,29 @@ class XnbRig:
             raise RuntimeError(f"{e}; testpmd log:\n{self.tail('testpmd')}")
         return p, tel
 
+    def start_fwd(self, domains, fwd_args=(), devargs="", name="host", lcores="0-1"):
+        """xnb-hold --fwd (tests/zc/xnb_hold_fwd.c) with one port per domain
+        (devargs appended to each): testpmd's io forwarding in a loop
+        topology, plus holding, large bursts and pauses; built in-tree, so
+        it also hosts a sanitized driver. Its telemetry answers as
+        testpmd's. Returns (process, Telemetry)."""
+        vdevs = []
+        for d in domains:
+            vdevs += ["--vdev", f"net_xennetback_{d}_0,domid={d},platform=sim,"
+                      f"sim={self.sim}{devargs}"]
+        cmd = [self.hold, "-d", self.pmd, "--no-huge", "-m", "1024", "--no-pci",
+               "-l", lcores, f"--file-prefix={self.prefix}",
+               "--log-level=pmd.net.xennetback:info", *vdevs, "--", "--fwd",
+               "--stats", f"{self.work}/{name}.json", *map(str, fwd_args)]
+        print("+ " + " ".join(cmd), flush=True)
+        env = dict(os.environ, XENSTORED_PATH=f"{self.sim}/xenstored.sock")
+        p = self.start(name, cmd, env=env)
+        try:
+            tel = Telemetry(self.prefix, lambda: p.poll() is None)
+        except RuntimeError as e:
+            raise RuntimeError(f"{e}; {name} log:\n{self.tail(name)}")
+        return p, tel
+
     def guest_cmd(self, dom, mode, *args):
         return [self.guest, "--sim", self.sim, "--domid", str(dom), "--handle", "0",
                 "--mode", mode, *map(str, args)]
@@ -207,13 +234,23 @@ class XnbRig:
         print("+ " + " ".join(cmd), flush=True)
         return self.start(name, cmd)
 
-    def summary(self, name):
+    def summary(self, name, check_ring=True):
+        """A guest's JSON summary. A guest that saw the backend's rsp_prod
+        move backwards or past its requests (Linux netfront's "Illegal
+        number of responses") fails the test here, whatever the caller
+        checks, unless check_ring is False (the caller asserts on
+        rsp_prod_violations itself)."""
         try:
             with open(f"{self.work}/{name}.json") as f:
-                return json.load(f)
+                s = json.load(f)
         except (OSError, ValueError) as e:
             raise RuntimeError(f"no summary from {name} ({e}); its log:\n"
                                f"{self.tail(name)}")
+        if check_ring and s.get("rsp_prod_violations", 0) != 0:
+            raise RuntimeError(f"{name}: the backend broke the ring protocol: "
+                               f"rsp_prod_violations {s['rsp_prod_violations']}; "
+                               f"its log:\n{self.tail(name)}")
+        return s
 
 
 def wait_link(tel, port, up, timeout, alive=lambda: True):

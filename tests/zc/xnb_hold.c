@@ -19,10 +19,12 @@
  *  - --intr N: rx interrupt mode, sleeping on the queue's event channel,
  *    receives all N frames of a paced guest.
  * It plays dom0's toolstack for the last two (the simulator's API).
+ * With --fwd it is instead a forwarding application (xnb_hold_fwd.c).
  *
  * usage: xnb-hold <EAL args with one net_xennetback vdev> -- --sim DIR
  *        --domid D [--hold-every N] [--hold-ms MS] [--header H]
  *        [--aging-ms MS (the port's)] [--scribble] [--intr FRAMES]
+ *        xnb-hold <EAL args, any ports> -- --fwd [options: xnb_hold_fwd.c]
  * Prints "hold: ..." lines; exit status 0 only if every check passed.
  */
 
@@ -39,6 +41,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include "xnb_hold.h"
 #include "xnbsim.h"
 
 #define HOLD_MAX	4096
@@ -371,6 +374,12 @@ main(int argc, char **argv)
 	}
 	argc -= n;
 	argv += n;
+	for (c = 1; c < argc; c++)
+		if (strcmp(argv[c], "--fwd") == 0) {
+			c = xnb_hold_fwd(argc, argv);
+			rte_eal_cleanup();
+			return c;
+		}
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': opt.sim_dir = optarg; break;
