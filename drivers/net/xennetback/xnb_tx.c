@@ -17,6 +17,9 @@
 
 #include <rte_ip.h>
 #include <rte_malloc.h>
+#include <rte_net.h>
+#include <rte_tcp.h>
+#include <rte_udp.h>
 
 #include "xnb_internal.h"
 #include "xnb_lifetime.h"
@@ -26,13 +29,20 @@
 /* 64 KiB in pages, plus the GSO extra. */
 #define XNB_TX_MAX_PKT_SLOTS	(XEN_NETIF_MAX_TX_SIZE / XNB_PAGE_SIZE + 2)
 
+/* Headers we rewrite (checksums) in a private copy: Ethernet with two VLAN
+ * tags, IPv6 with some extension headers, TCP with options. */
+#define XNB_TX_OVL_MAX		256
+
 struct xnb_tx_pkt {
 	uint16_t slots;		/* ring slots: data pages + the GSO extra */
 	uint16_t ndata;
 	uint16_t seg, nseg;
+	uint16_t rxflags;	/* NETRXF_csum_blank / NETRXF_data_validated */
+	uint16_t ovl_len;	/* the frame's first bytes come from ovl */
 	uint8_t gso_type;	/* XEN_NETIF_GSO_TYPE_* or 0 */
 	bool bad;
 	netif_rx_request_t req[XNB_TX_MAX_PKT_SLOTS];
+	uint8_t ovl[XNB_TX_OVL_MAX];
 };
 
 struct xnb_tx_scratch {
@@ -81,66 +91,231 @@ xnb_tx_gso_type(struct xnb_txq *txq, const struct rte_mbuf *m, bool *bad)
 	return 0;
 }
 
-/* The IPv4 header checksum the application asked for (netif has no flag
- * for it), in place when the header is in the mbuf's own memory. */
-static void
-xnb_tx_ip_csum(struct xnb_txq *txq, struct rte_mbuf *m)
+/* A chain whose segments add up to what it claims; anything else is
+ * never copied (it would be read past a segment's end). */
+static bool
+xnb_tx_chain_ok(const struct rte_mbuf *m)
 {
-	struct rte_ipv4_hdr *ip;
+	uint32_t len = 0;
+	uint16_t n = 0;
 
-	if (!RTE_MBUF_DIRECT(m) || m->l2_len + m->l3_len > m->data_len ||
-	    m->l3_len < sizeof(*ip)) {
-		txq->xs.ip_csum_skipped++;
-		return;
+	for (const struct rte_mbuf *s = m; s != NULL && n <= m->nb_segs; s = s->next) {
+		len += s->data_len;
+		n++;
 	}
-	ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, m->l2_len);
-	ip->hdr_checksum = 0;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	return n == m->nb_segs && len == m->pkt_len;
 }
 
-/* Lays out m's bytes over the guest pages of p->req: source pieces split
- * where an mbuf segment or a page ends. */
+/*
+ * The headers of m, located: from the TX offload fields the application
+ * set (the ethdev contract when it asks for an offload), else parsed (a
+ * frame left partial on its way in from another guest). 0: none found.
+ */
+static uint32_t
+xnb_tx_locate(const struct rte_mbuf *m, struct rte_net_hdr_lens *hl)
+{
+	uint32_t ptype;
+
+	memset(hl, 0, sizeof(*hl));
+	if (m->ol_flags & (RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IPV6) && m->l3_len != 0) {
+		hl->l2_len = m->l2_len;
+		hl->l3_len = m->l3_len;
+		ptype = m->ol_flags & RTE_MBUF_F_TX_IPV4 ? RTE_PTYPE_L3_IPV4_EXT_UNKNOWN :
+			RTE_PTYPE_L3_IPV6_EXT_UNKNOWN;
+		switch (m->ol_flags & RTE_MBUF_F_TX_L4_MASK) {
+		case RTE_MBUF_F_TX_UDP_CKSUM:
+			hl->l4_len = sizeof(struct rte_udp_hdr);
+			return ptype | RTE_PTYPE_L4_UDP;
+		case RTE_MBUF_F_TX_TCP_CKSUM:
+			break;
+		default:
+			if (!(m->ol_flags & RTE_MBUF_F_TX_TCP_SEG))
+				return ptype;
+		}
+		/* The checksum needs the fixed header only (TSO sets l4_len). */
+		hl->l4_len = m->l4_len >= sizeof(struct rte_tcp_hdr) ? m->l4_len :
+			sizeof(struct rte_tcp_hdr);
+		return ptype | RTE_PTYPE_L4_TCP;
+	}
+	ptype = rte_net_get_ptype(m, hl, RTE_PTYPE_L2_MASK | RTE_PTYPE_L3_MASK |
+				  RTE_PTYPE_L4_MASK);
+	return RTE_ETH_IS_IPV4_HDR(ptype) || RTE_ETH_IS_IPV6_HDR(ptype) ? ptype : 0;
+}
+
+/*
+ * The L4 checksum of a frame whose field holds the pseudo-header sum (or
+ * anything): computed over h (its first hlen bytes, field zeroed here) and
+ * the rest of the mbuf, which may be chained at any offsets.
+ */
+static bool
+xnb_tx_l4_csum(const struct rte_mbuf *m, uint8_t *h, uint32_t ptype,
+	       const struct rte_net_hdr_lens *hl, uint32_t hlen)
+{
+	uint32_t l4 = hl->l2_len + hl->l3_len, sum;
+	bool tcp = (ptype & RTE_PTYPE_L4_MASK) == RTE_PTYPE_L4_TCP;
+	uint8_t *f = h + l4 + (tcp ? offsetof(struct rte_tcp_hdr, cksum) :
+			       offsetof(struct rte_udp_hdr, dgram_cksum));
+	uint16_t rest = 0, ck;
+
+	memset(f, 0, sizeof(ck));
+	if (hlen < m->pkt_len && rte_raw_cksum_mbuf(m, hlen, m->pkt_len - hlen, &rest) < 0)
+		return false;
+	if ((hlen - l4) & 1)
+		rest = rte_bswap16(rest);
+	sum = rte_raw_cksum(h + l4, hlen - l4) + (uint32_t)rest;
+	if (RTE_ETH_IS_IPV4_HDR(ptype))
+		sum += rte_ipv4_phdr_cksum((const struct rte_ipv4_hdr *)(h + hl->l2_len), 0);
+	else
+		sum += rte_ipv6_phdr_cksum((const struct rte_ipv6_hdr *)(h + hl->l2_len), 0);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	ck = ~(uint16_t)sum;
+	if (ck == 0 && !tcp)
+		ck = 0xffff;
+	memcpy(f, &ck, sizeof(ck));
+	return true;
+}
+
+/*
+ * The checksum state the guest gets, and the header rewrites that takes:
+ * a checksum still partial (asked for with TX flags, or left so on the way
+ * in from another guest) is handed on as NETRXF_csum_blank only to a
+ * frontend that accepts it for that IP version (feature-no-csum-offload,
+ * feature-ipv6-csum-offload); for the others it is completed here, as is
+ * an IPv4 header checksum the application asked for (netif has no flag
+ * for it). Rewrites go to the mbuf when its first segment is ours alone,
+ * else to a private copy of the headers (p->ovl) that the grant copy takes
+ * in their place. false: drop (counted).
+ */
+static bool
+xnb_tx_csum(struct xnb_txq *txq, struct rte_mbuf *m, struct xnb_tx_pkt *p)
+{
+	const struct xnb_frontend_features *fe = &txq->q->port->fe;
+	bool partial = m->ol_flags & (RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG) ||
+		(m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_NONE;
+	bool ip = m->ol_flags & RTE_MBUF_F_TX_IP_CKSUM, l4 = false;
+	struct rte_net_hdr_lens hl;
+	uint32_t ptype, hlen;
+	uint8_t *h;
+
+	p->rxflags = (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
+		RTE_MBUF_F_RX_L4_CKSUM_GOOD ? NETRXF_data_validated : 0;
+	p->ovl_len = 0;
+	if (!partial && !ip)
+		return true;
+	ptype = xnb_tx_locate(m, &hl);
+	if (partial) {
+		uint32_t l4type = ptype & RTE_PTYPE_L4_MASK;
+
+		if (ptype != 0 && (RTE_ETH_IS_IPV6_HDR(ptype) ? fe->ipv6_csum : fe->csum)) {
+			p->rxflags = NETRXF_csum_blank | NETRXF_data_validated;
+		} else if (p->gso_type != 0 ||
+			   (l4type != RTE_PTYPE_L4_TCP && l4type != RTE_PTYPE_L4_UDP)) {
+			txq->xs.drop_bad_csum++;
+			return false;
+		} else {
+			l4 = true;
+			p->rxflags = NETRXF_data_validated;
+		}
+	}
+	ip = ip && RTE_ETH_IS_IPV4_HDR(ptype);
+	if (!ip && !l4)
+		return true;
+	hlen = hl.l2_len + hl.l3_len + (l4 ? hl.l4_len : 0);
+	if (hl.l3_len < sizeof(struct rte_ipv4_hdr) || hlen > m->pkt_len ||
+	    hlen > XNB_TX_OVL_MAX) {
+		txq->xs.drop_bad_csum++;
+		return false;
+	}
+	if (RTE_MBUF_DIRECT(m) && rte_mbuf_refcnt_read(m) == 1 && hlen <= m->data_len) {
+		h = rte_pktmbuf_mtod(m, uint8_t *);
+	} else {
+		const void *src = rte_pktmbuf_read(m, 0, hlen, p->ovl);
+
+		h = p->ovl;
+		if (src != h)
+			memcpy(h, src, hlen);
+		p->ovl_len = hlen;
+	}
+	if (ip) {
+		struct rte_ipv4_hdr *iph = (struct rte_ipv4_hdr *)(h + hl.l2_len);
+
+		iph->hdr_checksum = 0;
+		iph->hdr_checksum = rte_ipv4_cksum(iph);
+	}
+	if (l4) {
+		if (!xnb_tx_l4_csum(m, h, ptype, &hl, hlen)) {
+			txq->xs.drop_bad_csum++;
+			return false;
+		}
+		txq->xs.csum_completed++;
+	}
+	return true;
+}
+
+/* Lays bytes [*pos, *pos + len) of the frame over the guest's pages, from
+ * local memory (src) or from a grant (fref of fdom at foff). */
+static void
+xnb_tx_piece(struct xnb_txq *txq, struct xnb_tx_pkt *p, uint16_t *nseg, uint32_t *pos,
+	     const void *src, uint16_t fdom, uint32_t fref, uint32_t foff, uint32_t len)
+{
+	xengnttab_grant_copy_segment_t *seg = txq->scratch->seg;
+	uint16_t domid = txq->q->port->domid;
+	uint32_t off = 0;
+
+	while (off < len) {
+		xengnttab_grant_copy_segment_t *g = &seg[(*nseg)++];
+		uint32_t page = *pos / XNB_PAGE_SIZE, poff = *pos % XNB_PAGE_SIZE;
+		uint32_t n = RTE_MIN(len - off, XNB_PAGE_SIZE - poff);
+		/* Data slot 0 is request 0; the GSO extra takes request 1. */
+		uint32_t slot = page == 0 ? 0 : page + (p->gso_type != 0);
+
+		if (src == NULL) {
+			g->source.foreign.ref = fref;
+			g->source.foreign.domid = fdom;
+			g->source.foreign.offset = foff + off;
+		} else {
+			g->source.virt = (uint8_t *)(uintptr_t)src + off;
+		}
+		g->dest.foreign.ref = p->req[slot].gref;
+		g->dest.foreign.offset = poff;
+		g->dest.foreign.domid = domid;
+		g->len = n;
+		g->flags = GNTCOPY_dest_gref | (src == NULL ? GNTCOPY_source_gref : 0);
+		g->status = GNTST_okay;
+		off += n;
+		*pos += n;
+	}
+}
+
+/* Lays out m's bytes (after the header copy in p->ovl, if any) over the
+ * guest pages of p->req: source pieces split where an mbuf segment or a
+ * page ends. */
 static void
 xnb_tx_segments(struct xnb_txq *txq, const struct rte_mbuf *m, struct xnb_tx_pkt *p,
 		uint16_t *nseg)
 {
-	xengnttab_grant_copy_segment_t *seg = txq->scratch->seg;
-	uint16_t domid = txq->q->port->domid;
-	uint32_t pos = 0;
+	uint32_t pos = 0, skip = p->ovl_len;
 
 	p->seg = *nseg;
+	if (p->ovl_len > 0)
+		xnb_tx_piece(txq, p, nseg, &pos, p->ovl, 0, 0, 0, p->ovl_len);
 	for (const struct rte_mbuf *s = m; s != NULL; s = s->next) {
-		uint32_t off = 0, fref;
+		uint32_t from = RTE_MIN(skip, (uint32_t)s->data_len), fref;
 		uint16_t fdom, foff;
-		struct xnb_slot *pin = xnb_lt_pin(s, txq->scratch->npinned == 0, &fdom, &fref,
-						  &foff);
-		bool foreign = pin != NULL;
+		struct xnb_slot *pin;
 
-		if (foreign)
+		skip -= from;
+		if (from == s->data_len)
+			continue;
+		pin = xnb_lt_pin(s, txq->scratch->npinned == 0, &fdom, &fref, &foff);
+		if (pin != NULL) {
 			txq->scratch->pinned[txq->scratch->npinned++] = pin;
-
-		while (off < s->data_len) {
-			xengnttab_grant_copy_segment_t *g = &seg[(*nseg)++];
-			uint32_t page = pos / XNB_PAGE_SIZE, poff = pos % XNB_PAGE_SIZE;
-			uint32_t n = RTE_MIN(s->data_len - off, XNB_PAGE_SIZE - poff);
-			/* Data slot 0 is request 0; the GSO extra takes request 1. */
-			uint32_t slot = page == 0 ? 0 : page + (p->gso_type != 0);
-
-			if (foreign) {
-				g->source.foreign.ref = fref;
-				g->source.foreign.domid = fdom;
-				g->source.foreign.offset = foff + off;
-			} else {
-				g->source.virt = rte_pktmbuf_mtod_offset(s, void *, off);
-			}
-			g->dest.foreign.ref = p->req[slot].gref;
-			g->dest.foreign.offset = poff;
-			g->dest.foreign.domid = domid;
-			g->len = n;
-			g->flags = GNTCOPY_dest_gref | (foreign ? GNTCOPY_source_gref : 0);
-			g->status = GNTST_okay;
-			off += n;
-			pos += n;
+			xnb_tx_piece(txq, p, nseg, &pos, NULL, fdom, fref, foff + from,
+				     s->data_len - from);
+		} else {
+			xnb_tx_piece(txq, p, nseg, &pos, rte_pktmbuf_mtod_offset(s,
+				     const void *, from), 0, 0, 0, s->data_len - from);
 		}
 	}
 	p->nseg = *nseg - p->seg;
@@ -153,16 +328,8 @@ xnb_tx_respond(struct xnb_txq *txq, const struct rte_mbuf *m, const struct xnb_t
 	netif_rx_back_ring_t *ring = &txq->ring;
 	RING_IDX base = ring->rsp_prod_pvt;
 	uint32_t left = m->pkt_len;
-	uint16_t flags = 0;
+	uint16_t flags = p->rxflags;
 
-	/* A checksum still partial: asked for (TX flags) or left so on the way
-	 * in (RX_L4_CKSUM_NONE, from another guest through an application
-	 * that did not touch it). */
-	if (m->ol_flags & (RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG) ||
-	    (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_NONE)
-		flags = NETRXF_csum_blank | NETRXF_data_validated;
-	else if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
-		flags = NETRXF_data_validated;
 	if (p->gso_type != 0)
 		flags |= NETRXF_extra_info;
 
@@ -203,9 +370,12 @@ xnb_tx_batch(struct xnb_txq *txq, struct rte_mbuf **pkts, uint16_t n, bool *more
 
 	*more = true;
 	prod = __atomic_load_n(&ring->sring->req_prod, __ATOMIC_ACQUIRE);
-	if (unlikely(RING_REQUEST_PROD_OVERFLOW(ring, prod))) {
-		xnb_queue_fatal(txq->q, "rx req_prod %u is beyond the ring (rsp_prod %u)",
-				prod, ring->rsp_prod_pvt);
+	/* Every request taken is answered within the batch, so req_cons is
+	 * rsp_prod_pvt here; both checks as on the TX ring (xnb_rx.c). */
+	if (unlikely(prod - cons > XNB_TX_RING_SIZE ||
+		     RING_REQUEST_PROD_OVERFLOW(ring, prod))) {
+		xnb_queue_fatal(txq->q, "rx req_prod %u is beyond the ring (req_cons %u, "
+				"rsp_prod %u)", prod, cons, ring->rsp_prod_pvt);
 		*more = false;
 		return 0;
 	}
@@ -222,25 +392,30 @@ xnb_tx_batch(struct xnb_txq *txq, struct rte_mbuf **pkts, uint16_t n, bool *more
 		} else if (m->pkt_len == 0 || m->pkt_len > XEN_NETIF_MAX_TX_SIZE) {
 			txq->xs.drop_too_big++;
 			p->bad = true;
+		} else if (!xnb_tx_chain_ok(m)) {
+			txq->xs.drop_bad_chain++;
+			p->bad = true;
 		} else if (p->ndata > 1 && !port->fe.sg) {
 			txq->xs.drop_no_sg++;
 			p->bad = true;
 		}
+		p->slots = p->ndata + (p->gso_type != 0);
+		if (!p->bad && prod - cons < p->slots) {
+			txq->xs.ring_full++;
+			*more = false;
+			break;
+		}
+		/* Worst case: every segment, page end and the header copy
+		 * start a grant-copy segment. */
+		if (!p->bad && nseg + m->nb_segs + p->ndata + 1 > XNB_TX_MAX_SEGS)
+			break;
+		if (!p->bad && !xnb_tx_csum(txq, m, p))
+			p->bad = true;
 		if (p->bad) {
 			/* Dropped without using the guest's buffers. */
 			p->slots = 0;
 			continue;
 		}
-		p->slots = p->ndata + (p->gso_type != 0);
-		if (m->ol_flags & RTE_MBUF_F_TX_IP_CKSUM)
-			xnb_tx_ip_csum(txq, m);
-		if (prod - cons < p->slots) {
-			txq->xs.ring_full++;
-			*more = false;
-			break;
-		}
-		if (nseg + m->nb_segs + p->ndata > XNB_TX_MAX_SEGS)
-			break;
 		for (uint16_t k = 0; k < p->slots; k++)
 			memcpy(&p->req[k], RING_GET_REQUEST(ring, cons + k), sizeof(p->req[k]));
 		cons += p->slots;
