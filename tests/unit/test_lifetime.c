@@ -36,6 +36,7 @@ static uint8_t *guest_page[NREFS];	/* the "guest" memory behind each ref */
 static int mapped[NREFS];		/* pins, as the hypervisor counts them */
 static void *map_addr[NREFS];
 static int copies_refused;		/* make grant copy fail: fallback path */
+static int replace_fails;		/* make the page swap fail: nothing moves */
 static int calls_map, calls_unmap, calls_copy;
 
 static int
@@ -101,6 +102,8 @@ fake_replace(struct xnb_gnt *g, void *addr, void *newpage)
 	(void)g;
 	if (r < 0)
 		return -EINVAL;
+	if (replace_fails)
+		return -ENOMEM;
 	if (mremap(newpage, XNB_PAGE_SIZE, XNB_PAGE_SIZE,
 		   MREMAP_MAYMOVE | MREMAP_FIXED, addr) == MAP_FAILED)
 		return -errno;
@@ -229,7 +232,7 @@ main(int argc, char **argv)
 	for (int i = 0; i < 4; i++)
 		rte_pktmbuf_free(m[i]);
 	calls_unmap = 0;
-	n = xnb_lt_reap(lt, GUEST_DOMID, done, NREFS);
+	n = xnb_lt_reap(lt, done, NREFS);
 	CHECK(n == 4, "4 answers, got %u", n);
 	for (int i = 0; i < 4; i++)
 		CHECK(has_answer(done, n, 1000 + i), "answer for id %d", 1000 + i);
@@ -240,25 +243,25 @@ main(int argc, char **argv)
 	/* 2. A clone keeps the page: no answer until the last reference goes. */
 	struct rte_mbuf *c = rte_pktmbuf_clone(m[4], mp);
 	rte_pktmbuf_free(m[4]);
-	CHECK(xnb_lt_reap(lt, GUEST_DOMID, done, NREFS) == 0, "clone still holds it");
+	CHECK(xnb_lt_reap(lt, done, NREFS) == 0, "clone still holds it");
 	rte_pktmbuf_free(c);
-	n = xnb_lt_reap(lt, GUEST_DOMID, done, NREFS);
+	n = xnb_lt_reap(lt, done, NREFS);
 	CHECK(n == 1 && done[0].id == 1004, "answer after the clone is freed");
 
 	/* 3. Freed on another thread. */
 	pthread_create(&t, NULL, free_on_thread, m[5]);
 	pthread_join(t, NULL);
-	n = xnb_lt_reap(lt, GUEST_DOMID, done, NREFS);
+	n = xnb_lt_reap(lt, done, NREFS);
 	CHECK(n == 1 && done[0].id == 1005, "answer for a free on another thread");
 
 	/* 4. Aging: held past the window, copied out at the same address. */
 	uint8_t *p6 = rte_pktmbuf_mtod(m[6], uint8_t *);
 	h0 = sum(p6, 1000);
-	CHECK(xnb_lt_reap(lt, GUEST_DOMID, done, NREFS) == 0, "not aged yet");
+	CHECK(xnb_lt_reap(lt, done, NREFS) == 0, "not aged yet");
 	usleep(80 * 1000);
 	calls_copy = 0;
 	copies_refused = 0;
-	n = xnb_lt_reap(lt, GUEST_DOMID, done, NREFS);
+	n = xnb_lt_reap(lt, done, NREFS);
 	CHECK(n == 2 && has_answer(done, n, 1006) && has_answer(done, n, 1007),
 	      "aged slots answered, got %u", n);
 	CHECK(calls_copy == 1, "one grant copy for all aged slots, got %d", calls_copy);
@@ -273,7 +276,7 @@ main(int argc, char **argv)
 	      st.mapped_now, st.held_now);
 	rte_pktmbuf_free(m[6]);
 	rte_pktmbuf_free(m[7]);
-	CHECK(xnb_lt_reap(lt, GUEST_DOMID, done, NREFS) == 0, "no second answer");
+	CHECK(xnb_lt_reap(lt, done, NREFS) == 0, "no second answer");
 	CHECK(xnb_lt_slots_free(lt) == 16, "all slots back, got %u", xnb_lt_slots_free(lt));
 
 	/* 5. Copy refused by the hypervisor: the mapping still serves. */
@@ -281,7 +284,7 @@ main(int argc, char **argv)
 	h0 = sum(rte_pktmbuf_mtod(m[0], uint8_t *), 1000);
 	usleep(80 * 1000);
 	copies_refused = 1;
-	n = xnb_lt_reap(lt, GUEST_DOMID, done, NREFS);
+	n = xnb_lt_reap(lt, done, NREFS);
 	copies_refused = 0;
 	xnb_lt_stats_get(lt, &st);
 	CHECK(n == 2 && st.copyout_fallback == 2, "fallback copy-out %u", n);
@@ -291,7 +294,7 @@ main(int argc, char **argv)
 
 	/* 5b. A grant pinned by a TX copy in flight is not copied out (its
 	 * grant must stay valid for that copy): the aging waits for the unpin. */
-	while (xnb_lt_reap(lt, GUEST_DOMID, done, NREFS) > 0)
+	while (xnb_lt_reap(lt, done, NREFS) > 0)
 		;
 	lend(lt, mp, 12, 2, m);
 	{
@@ -307,11 +310,11 @@ main(int argc, char **argv)
 		      "a plain mbuf has no grant");
 		rte_pktmbuf_free(plain);
 		usleep(80 * 1000);
-		n = xnb_lt_reap(lt, GUEST_DOMID, done, NREFS);
+		n = xnb_lt_reap(lt, done, NREFS);
 		CHECK(n == 0, "no copy-out while the oldest slot is pinned, got %u", n);
 		CHECK(total_mapped() == 2, "both still mapped, %d", total_mapped());
 		xnb_lt_unpin(pin);
-		n = xnb_lt_reap(lt, GUEST_DOMID, done, NREFS);
+		n = xnb_lt_reap(lt, done, NREFS);
 		CHECK(n == 2 && has_answer(done, n, 1012) && has_answer(done, n, 1013),
 		      "copied out after the unpin, got %u", n);
 		CHECK(xnb_lt_pin(m[0], true, &dom, &gref, &off) == NULL,
@@ -328,7 +331,7 @@ main(int argc, char **argv)
 
 		CHECK(xnb_lt_map(lt, GUEST_DOMID, 1, &ref, &id, &slot, &s) == 1, "map");
 		xnb_lt_cancel(lt, slot, NETIF_RSP_ERROR);
-		n = xnb_lt_reap(lt, GUEST_DOMID, done, NREFS);
+		n = xnb_lt_reap(lt, done, NREFS);
 		CHECK(n >= 1 && done[n - 1].id == 77 &&
 		      done[n - 1].status == NETIF_RSP_ERROR, "cancel answered error");
 	}
@@ -343,13 +346,75 @@ main(int argc, char **argv)
 		CHECK(xnb_lt_slots_free(lt) == before, "no slot consumed");
 	}
 
+	/* 7b. The swap fails while connected: the slot keeps its grant and is
+	 * tried again; it is answered once, when a later copy-out works. */
+	while (xnb_lt_reap(lt, done, NREFS) > 0)
+		;
+	lend(lt, mp, 40, 2, m);
+	usleep(80 * 1000);
+	replace_fails = 1;
+	n = xnb_lt_reap(lt, done, NREFS);
+	xnb_lt_stats_get(lt, &st);
+	CHECK(n == 0 && st.copyout_failed >= 2 && total_mapped() == 2,
+	      "failed swaps: %u answers, %lu failures, %d mapped", n,
+	      (unsigned long)st.copyout_failed, total_mapped());
+	replace_fails = 0;
+	n = xnb_lt_reap(lt, done, NREFS);
+	CHECK(n == 2 && has_answer(done, n, 1040) && has_answer(done, n, 1041),
+	      "copied out on the retry, got %u", n);
+	rte_pktmbuf_free(m[0]);
+	rte_pktmbuf_free(m[1]);
+	CHECK(xnb_lt_reap(lt, done, NREFS) == 0 && total_mapped() == 0,
+	      "no second answer after the retry");
+
+	/* 7c. The swap fails at a disconnect: the slots keep their grants
+	 * (their mbufs read the guest's bytes still) but owe the next
+	 * connection's ring nothing: no answer when freed, only an unmap. */
+	lend(lt, mp, 42, 3, m);
+	h0 = sum(rte_pktmbuf_mtod(m[1], uint8_t *), 1000);
+	replace_fails = 1;
+	n = xnb_lt_flush(lt, done, NREFS);
+	replace_fails = 0;
+	xnb_lt_stats_get(lt, &st);
+	CHECK(n == 0 && xnb_lt_flush(lt, done, NREFS) == 0,
+	      "failed disconnect copy-outs answered %u", n);
+	CHECK(total_mapped() == 3 && st.mapped_now == 3, "stale slots keep their "
+	      "grants: %d mapped, mapped_now %u", total_mapped(), st.mapped_now);
+	CHECK(sum(rte_pktmbuf_mtod(m[1], uint8_t *), 1000) == h0, "stale data readable");
+	rte_pktmbuf_free(m[0]);
+	xnb_lt_reap_idle(lt);	/* the tick, nobody connected */
+	CHECK(total_mapped() == 2, "a freed stale slot is unmapped at once: %d",
+	      total_mapped());
+	{
+		struct rte_mbuf *next[2];
+
+		/* The next connection: its own pages, answered alone. */
+		lend(lt, mp, 50, 2, next);
+		rte_pktmbuf_free(next[0]);
+		xnb_lt_reap_idle(lt);
+		CHECK(total_mapped() == 4, "an owed slot waits for a reap with a ring: %d",
+		      total_mapped());
+		rte_pktmbuf_free(m[1]);
+		rte_pktmbuf_free(m[2]);
+		rte_pktmbuf_free(next[1]);
+		n = xnb_lt_reap(lt, done, NREFS);
+		CHECK(n == 2 && has_answer(done, n, 1050) && has_answer(done, n, 1051),
+		      "only the new connection's requests answered, got %u", n);
+		CHECK(total_mapped() == 0, "stale slots unmapped when freed: %d",
+		      total_mapped());
+	}
+	xnb_lt_stats_get(lt, &st);
+	CHECK(st.mapped_now == 0 && xnb_lt_slots_free(lt) == 16,
+	      "all slots back: mapped_now %u, free %u", st.mapped_now,
+	      xnb_lt_slots_free(lt));
+
 	/* 8. Disconnect: every held slot copied out, nothing left mapped, the
 	 * application's mbufs stay valid after the tracker is destroyed. */
-	while (xnb_lt_reap(lt, GUEST_DOMID, done, NREFS) > 0)
+	while (xnb_lt_reap(lt, done, NREFS) > 0)
 		;
 	lend(lt, mp, 30, 5, m);
 	h0 = sum(rte_pktmbuf_mtod(m[2], uint8_t *), 1000);
-	n = xnb_lt_flush(lt, GUEST_DOMID, done, NREFS);
+	n = xnb_lt_flush(lt, done, NREFS);
 	xnb_lt_stats_get(lt, &st);
 	CHECK(n == 5 && st.disconnect_copyouts == 5, "flush answered %u", n);
 	CHECK(total_mapped() == 0, "nothing mapped after flush: %d", total_mapped());

@@ -132,7 +132,8 @@ xnb_parse_args(struct xnb_port *port, const char *args)
 			 XEN_NETIF_MAX_TX_SIZE - RTE_ETHER_HDR_LEN, &mtu) ||
 	    xnb_arg_uint(kv, port->name, XNB_ARG_BACKEND_DOMID, 0, XNB_DOMID_MAX, &bdom) ||
 	    xnb_arg_uint(kv, port->name, XNB_ARG_AGING_MS, 0, 3600000, &aging) ||
-	    xnb_arg_uint(kv, port->name, XNB_ARG_HEADER_COPY, 0, XNB_MAX_HEADER_COPY, &hdr) ||
+	    xnb_arg_uint(kv, port->name, XNB_ARG_HEADER_COPY, RTE_ETHER_HDR_LEN,
+			 XNB_MAX_HEADER_COPY, &hdr) ||
 	    xnb_arg_uint(kv, port->name, XNB_ARG_COPY_THRESHOLD, 0,
 			 XEN_NETIF_MAX_TX_SIZE, &thresh) ||
 	    xnb_arg_uint(kv, port->name, XNB_ARG_MAX_MAPPED, 1, XNB_RING_SLOTS, &maxmap))

@@ -96,6 +96,10 @@ enum xnb_copy_mode {
 	X("rx_header_bytes_copied", header_bytes) \
 	X("rx_arena_full_fallbacks", arena_full) \
 	X("rx_map_errors", map_errors) \
+	X("rx_dropped_bad_gso", drop_bad_gso) \
+	X("rx_dropped_bad_csum", drop_bad_csum) \
+	X("rx_dropped_header_changed", drop_hdr_changed) \
+	X("rx_dropped_header_too_long", drop_hdr_long) \
 	X("rx_bursts_busy", bursts)
 
 #define XNB_TXQ_XSTATS(X) \
@@ -105,8 +109,10 @@ enum xnb_copy_mode {
 	X("tx_dropped_bad_gso", drop_bad_gso) \
 	X("tx_copy_errors", copy_errors) \
 	X("tx_gso_packets", gso_pkts) \
+	X("tx_dropped_bad_chain", drop_bad_chain) \
+	X("tx_dropped_bad_csum", drop_bad_csum) \
 	X("tx_csum_offloaded", csum_offloaded) \
-	X("tx_ip_csum_skipped", ip_csum_skipped) \
+	X("tx_csum_completed", csum_completed) \
 	X("tx_hypercalls_copy", hc_copy) \
 	X("tx_copy_ops", copy_ops) \
 	X("tx_bytes_copied", bytes_copied) \

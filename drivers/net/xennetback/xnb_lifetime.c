@@ -56,6 +56,9 @@ struct xnb_slot {
 	uint8_t state;
 	uint8_t cancelled;
 	uint8_t linked;		/* on the age list */
+	/* Its connection is gone and its copy-out failed: still holds the
+	 * grant, owes no answer (the ring it came from no longer exists). */
+	uint8_t stale;
 };
 
 #define XNB_NIL UINT32_MAX
@@ -83,7 +86,6 @@ xnb_lt_age_unlink(struct xnb_lt *lt, struct xnb_slot *s)
 	if (!s->linked)
 		return;
 	s->linked = 0;
-	lt->st.mapped_now--;
 	if (s->prev != XNB_NIL)
 		lt->slots[s->prev].next = s->next;
 	else
@@ -99,7 +101,6 @@ static void
 xnb_lt_age_append(struct xnb_lt *lt, struct xnb_slot *s)
 {
 	s->linked = 1;
-	lt->st.mapped_now++;
 	s->next = XNB_NIL;
 	s->prev = lt->age_tail;
 	if (lt->age_tail != XNB_NIL)
@@ -131,7 +132,10 @@ xnb_lt_hist(struct xnb_lt *lt, const struct xnb_slot *s, uint64_t now)
 static void
 xnb_lt_put_free(struct xnb_lt *lt, struct xnb_slot *s)
 {
+	if (s->state != XNB_SLOT_COPIED)
+		lt->st.mapped_now--;
 	s->state = XNB_SLOT_FREE;
+	s->stale = 0;
 	s->va = NULL;
 	lt->free_stack[lt->nfree++] = s->idx;
 	__atomic_fetch_sub(&lt->held, 1, __ATOMIC_ACQ_REL);
@@ -160,8 +164,10 @@ xnb_lt_orphan_drain(struct xnb_lt *lt)
 	while (rte_ring_mc_dequeue(lt->freed, &obj) == 0) {
 		struct xnb_slot *s = &lt->slots[(uintptr_t)obj];
 
-		/* A slot still MAPPED here means its copy-out failed at
-		 * flush (logged then); the platform reclaims it at close. */
+		/* A slot still MAPPED here is stale: its copy-out failed at
+		 * the disconnect (counted then) and the port is closed, so
+		 * there is no handle left to unmap it with: its grant is
+		 * released when the process exits (docs/lifetime.md). */
 		if (s->state == XNB_SLOT_COPIED)
 			munmap(s->va, XNB_PAGE_SIZE);
 		__atomic_fetch_sub(&lt->held, 1, __ATOMIC_ACQ_REL);
@@ -330,7 +336,9 @@ xnb_lt_map(struct xnb_lt *lt, uint16_t domid, uint32_t n,
 			s->off = 0;
 			s->len = XNB_PAGE_SIZE;
 			s->cancelled = 0;
+			s->stale = 0;
 			s->state = XNB_SLOT_MAPPED;
+			lt->st.mapped_now++;
 			xnb_lt_age_append(lt, s);
 			__atomic_fetch_add(&lt->held, 1, __ATOMIC_ACQ_REL);
 			slots[i + j] = s->idx;
@@ -339,12 +347,6 @@ xnb_lt_map(struct xnb_lt *lt, uint16_t domid, uint32_t n,
 	}
 	lt->st.mapped += done;
 	return done;
-}
-
-void *
-xnb_lt_slot_va(const struct xnb_lt *lt, uint32_t slot)
-{
-	return lt->slots[slot].va;
 }
 
 void
@@ -374,27 +376,33 @@ xnb_lt_cancel(struct xnb_lt *lt, uint32_t slot, int16_t status)
 	rte_ring_mp_enqueue(lt->freed, (void *)(uintptr_t)slot);
 }
 
-/* Unmap every MAPPED slot in v[] with one platform call and answer them. */
+/* Unmap every MAPPED slot in v[] with one platform call and answer those
+ * that still owe an answer. Returns the number of answers. */
 static uint32_t
 xnb_lt_unmap_answer(struct xnb_lt *lt, struct xnb_slot **v, uint32_t n,
 		    struct xnb_lt_done *done)
 {
 	void *addrs[XNB_LT_BATCH];
-	uint32_t i;
+	uint32_t i, nd = 0;
 
 	if (n == 0)
 		return 0;
-	for (i = 0; i < n; i++)
+	i = 0;
+	do {
 		addrs[i] = v[i]->va;
+	} while (++i < n);
 	lt->plat->gnt_unmap(lt->gnt, n, addrs);
 	lt->st.hc_unmap++;
 	for (i = 0; i < n; i++) {
-		done[i].id = v[i]->req_id;
-		done[i].status = v[i]->cancelled ? v[i]->cancel_status :
-			NETIF_RSP_OKAY;
+		if (!v[i]->stale) {
+			done[nd].id = v[i]->req_id;
+			done[nd].status = v[i]->cancelled ? v[i]->cancel_status :
+				NETIF_RSP_OKAY;
+			nd++;
+		}
 		xnb_lt_put_free(lt, v[i]);
 	}
-	return n;
+	return nd;
 }
 
 /* Slots the application gave back since the last call. */
@@ -433,13 +441,18 @@ xnb_lt_reap_freed(struct xnb_lt *lt, struct xnb_lt_done *done, uint32_t max)
 }
 
 /*
- * Copy out up to n slots from the head of the age list (the oldest), all of
- * them if older is 0, else those mapped before older: one batched grant copy
- * into fresh pages, then each page takes its slot's address.
+ * Copies out slots from the head of the age list (the oldest): with
+ * disconnect false those mapped more than aging_tsc ago, else all of them.
+ * One batched grant copy into fresh pages, then each page takes its slot's
+ * address and the grant is released. A slot whose copy-out fails (no page
+ * to copy into, or the platform cannot swap it) keeps its grant: while
+ * connected it goes back on the age list to be tried again, at a
+ * disconnect it becomes stale (released when its mbuf is freed, never
+ * answered: the ring it came from is gone). Returns the answers written.
  */
 static uint32_t
-xnb_lt_copy_out(struct xnb_lt *lt, uint16_t domid, uint64_t older, bool all,
-		struct xnb_lt_done *done, uint32_t max, uint64_t *counter)
+xnb_lt_copy_out(struct xnb_lt *lt, bool disconnect, struct xnb_lt_done *done,
+		uint32_t max, uint64_t *counter)
 {
 	xengnttab_grant_copy_segment_t seg[XNB_LT_BATCH];
 	struct xnb_slot *v[XNB_LT_BATCH];
@@ -450,20 +463,26 @@ xnb_lt_copy_out(struct xnb_lt *lt, uint16_t domid, uint64_t older, bool all,
 	while (n < RTE_MIN(max, (uint32_t)XNB_LT_BATCH) && lt->age_head != XNB_NIL) {
 		struct xnb_slot *s = &lt->slots[lt->age_head];
 
-		if (!all && now - s->map_tsc < older)
+		if (!disconnect && now - s->map_tsc < lt->aging_tsc)
 			break;
 		page[n] = mmap(NULL, XNB_PAGE_SIZE, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (page[n] == MAP_FAILED)
-			break;
-		if (!xnb_lt_claim(s, all)) {
+		if (page[n] == MAP_FAILED) {
+			if (!disconnect)
+				break;		/* try again at the next tick */
+			xnb_lt_age_unlink(lt, s);
+			s->stale = 1;
+			lt->st.copyout_failed++;
+			continue;
+		}
+		if (!xnb_lt_claim(s, disconnect)) {
 			munmap(page[n], XNB_PAGE_SIZE);
 			break;
 		}
 		xnb_lt_age_unlink(lt, s);
 		memset(&seg[n], 0, sizeof(seg[n]));
 		seg[n].source.foreign.ref = s->gref;
-		seg[n].source.foreign.domid = domid;
+		seg[n].source.foreign.domid = s->domid;
 		seg[n].source.foreign.offset = s->off;
 		seg[n].dest.virt = (uint8_t *)page[n] + s->off;
 		seg[n].len = s->len;
@@ -486,19 +505,25 @@ xnb_lt_copy_out(struct xnb_lt *lt, uint16_t domid, uint64_t older, bool all,
 			       (uint8_t *)s->va + s->off, s->len);
 			lt->st.copyout_fallback++;
 		}
-		xnb_lt_hist(lt, s, now);
+		/* On failure nothing moved: the page is still ours to unmap,
+		 * the grant still mapped at s->va (xnb_platform.h). */
 		if (lt->plat->gnt_unmap_replace(lt->gnt, s->va, page[i]) < 0) {
-			/* Cannot swap pages here: keep the grant, answer
-			 * when the application frees the mbuf. */
 			munmap(page[i], XNB_PAGE_SIZE);
 			__atomic_store_n(&s->state, XNB_SLOT_MAPPED, __ATOMIC_SEQ_CST);
-			lt->st.copyout_failed++;
-			if (lt->st.copyout_failed == 1)
+			if (disconnect)
+				s->stale = 1;
+			else
+				xnb_lt_age_append(lt, s);
+			if (lt->st.copyout_failed++ == 0)
 				XNB_LOG(ERR, "copy-out of gref %u failed (counted in "
 					"rx_copyout_failed from now on): the guest page stays "
-					"mapped until the mbuf is freed", s->gref);
+					"mapped until %s", s->gref, disconnect ?
+					"the mbuf is freed, and is never answered" :
+					"it is copied out later or freed");
 			continue;
 		}
+		xnb_lt_hist(lt, s, now);
+		lt->st.mapped_now--;
 		__atomic_store_n(&s->state, XNB_SLOT_COPIED, __ATOMIC_RELEASE);
 		done[nd].id = s->req_id;
 		done[nd].status = s->cancelled ? s->cancel_status : NETIF_RSP_OKAY;
@@ -509,16 +534,14 @@ xnb_lt_copy_out(struct xnb_lt *lt, uint16_t domid, uint64_t older, bool all,
 }
 
 uint32_t
-xnb_lt_reap(struct xnb_lt *lt, uint16_t domid, struct xnb_lt_done *done,
-	    uint32_t max)
+xnb_lt_reap(struct xnb_lt *lt, struct xnb_lt_done *done, uint32_t max)
 {
 	uint32_t nd;
 
 	nd = xnb_lt_reap_freed(lt, done, max);
 	if (lt->aging_tsc != 0)
 		while (nd < max) {
-			uint32_t k = xnb_lt_copy_out(lt, domid, lt->aging_tsc,
-						     false, done + nd, max - nd,
+			uint32_t k = xnb_lt_copy_out(lt, false, done + nd, max - nd,
 						     &lt->st.aged_copyouts);
 			if (k == 0)
 				break;
@@ -528,20 +551,54 @@ xnb_lt_reap(struct xnb_lt *lt, uint16_t domid, struct xnb_lt_done *done,
 }
 
 uint32_t
-xnb_lt_flush(struct xnb_lt *lt, uint16_t domid, struct xnb_lt_done *done,
-	     uint32_t max)
+xnb_lt_flush(struct xnb_lt *lt, struct xnb_lt_done *done, uint32_t max)
 {
 	uint32_t nd;
 
 	nd = xnb_lt_reap_freed(lt, done, max);
-	while (nd < max) {
-		uint32_t k = xnb_lt_copy_out(lt, domid, 0, true, done + nd,
-					     max - nd, &lt->st.disconnect_copyouts);
-		if (k == 0)
-			break;
-		nd += k;
-	}
+	while (nd < max && lt->age_head != XNB_NIL)
+		nd += xnb_lt_copy_out(lt, true, done + nd, max - nd,
+				      &lt->st.disconnect_copyouts);
 	return nd;
+}
+
+void
+xnb_lt_reap_idle(struct xnb_lt *lt)
+{
+	struct xnb_slot *unmap[XNB_LT_BATCH];
+	void *objs[XNB_LT_BATCH];
+	uint32_t got, nu = 0, i;
+
+	/* One pass over what is queued now: what still owes an answer goes
+	 * back for the flush or the next connection's burst. */
+	got = rte_ring_sc_dequeue_burst(lt->freed, objs, XNB_LT_BATCH, NULL);
+	for (i = 0; i < got; i++) {
+		struct xnb_slot *s = &lt->slots[(uintptr_t)objs[i]];
+
+		if (s->state == XNB_SLOT_COPIED) {
+			munmap(s->va, XNB_PAGE_SIZE);
+			xnb_lt_put_free(lt, s);
+		} else if (s->stale) {
+			xnb_lt_age_unlink(lt, s);
+			unmap[nu++] = s;
+		} else {
+			rte_ring_mp_enqueue(lt->freed, objs[i]);
+		}
+	}
+	if (nu > 0)
+		xnb_lt_unmap_answer(lt, unmap, nu, NULL);	/* stale: no answers */
+}
+
+void
+xnb_lt_fail(const struct rte_mbuf *m)
+{
+	struct xnb_slot *s;
+
+	if (!RTE_MBUF_HAS_EXTBUF(m) || m->shinfo->free_cb != xnb_lt_free_cb)
+		return;
+	s = m->shinfo->fcb_opaque;
+	s->cancelled = 1;
+	s->cancel_status = NETIF_RSP_ERROR;
 }
 
 void

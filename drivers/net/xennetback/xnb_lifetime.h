@@ -73,9 +73,6 @@ uint32_t xnb_lt_map(struct xnb_lt *lt, uint16_t domid, uint32_t n,
 		    const uint32_t *refs, const uint16_t *ids,
 		    uint32_t *slots, int16_t *status);
 
-/* The page a slot maps (the guest's bytes, readonly). */
-void *xnb_lt_slot_va(const struct xnb_lt *lt, uint32_t slot);
-
 /* Lend bytes [off, off + len) of a slot's page to m as an external buffer.
  * Each slot is attached to exactly one mbuf; clones share it. */
 void xnb_lt_attach(struct xnb_lt *lt, uint32_t slot, struct rte_mbuf *m,
@@ -99,6 +96,11 @@ void xnb_lt_unpin(struct xnb_slot *s);
  * after mapping): it is unmapped at the next reap and answered with status. */
 void xnb_lt_cancel(struct xnb_lt *lt, uint32_t slot, int16_t status);
 
+/* A lent segment of a packet that is dropped before the application sees
+ * it: its request is answered NETIF_RSP_ERROR once the mbuf is freed.
+ * Other mbufs are left alone. */
+void xnb_lt_fail(const struct rte_mbuf *m);
+
 /*
  * Housekeeping, from the rx burst or the idle tick, never concurrently
  * (the caller serialises): unmap slots the application freed (one batch),
@@ -106,13 +108,20 @@ void xnb_lt_cancel(struct xnb_lt *lt, uint32_t slot, int16_t status);
  * up to max answers into done[]. Returns the number of answers. When more are
  * ready than fit, the rest come with the next call.
  */
-uint32_t xnb_lt_reap(struct xnb_lt *lt, uint16_t domid, struct xnb_lt_done *done,
-		     uint32_t max);
+uint32_t xnb_lt_reap(struct xnb_lt *lt, struct xnb_lt_done *done, uint32_t max);
 
-/* Disconnect: copy out every slot still held, release every grant and return
- * all answers owed (as reap). After it, no guest page is mapped. */
-uint32_t xnb_lt_flush(struct xnb_lt *lt, uint16_t domid, struct xnb_lt_done *done,
-		      uint32_t max);
+/*
+ * Disconnect: copy out every slot still held, release every grant and return
+ * all answers owed (as reap: call again until it returns 0). After it, no
+ * guest page is mapped, but for slots whose copy-out failed: those become
+ * stale, keep their grant until the application frees the mbuf and are
+ * never answered (the next connection's ring must not see them).
+ */
+uint32_t xnb_lt_flush(struct xnb_lt *lt, struct xnb_lt_done *done, uint32_t max);
+
+/* While no guest is connected (the tick): give back copied-out and stale
+ * slots the application freed; anything that owes an answer waits. */
+void xnb_lt_reap_idle(struct xnb_lt *lt);
 
 void xnb_lt_stats_get(const struct xnb_lt *lt, struct xnb_lt_stats *st);
 void xnb_lt_stats_reset(struct xnb_lt *lt);

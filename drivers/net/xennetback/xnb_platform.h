@@ -39,7 +39,8 @@ struct xnb_platform_ops {
 		       int16_t *status);
 	int (*gnt_unmap)(struct xnb_gnt *g, uint32_t count, void *const *addrs);
 	/* Put newpage (private anonymous, same bytes) at addr atomically, and
-	 * release the grant that was mapped there. */
+	 * release the grant that was mapped there. On failure (-errno) nothing
+	 * moved: the grant is still mapped at addr, newpage is the caller's. */
 	int (*gnt_unmap_replace)(struct xnb_gnt *g, void *addr, void *newpage);
 	/* One batched grant copy; per-segment status in segs[i].status. */
 	int (*gnt_copy)(struct xnb_gnt *g, uint32_t count,

@@ -10,7 +10,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -162,7 +164,13 @@ xnb_xen_gnt_unmap_replace(struct xnb_gnt *g, void *addr, void *newpage)
 	if (mremap(newpage, XNB_PAGE_SIZE, XNB_PAGE_SIZE, MREMAP_MAYMOVE | MREMAP_FIXED,
 		   addr) == MAP_FAILED)
 		return -errno;
-	return xnb_xen_release(g, index);
+	/* The swap is done (newpage is gone from its old address, which may
+	 * be reused at once): report success whatever the ioctl says. Its
+	 * record then lives until the gntdev handle is closed. */
+	if (xnb_xen_release(g, index) < 0)
+		XNB_LOG(WARNING, "gntdev index %" PRIu64 " not released: %s", index,
+			strerror(errno));
+	return 0;
 }
 
 static int

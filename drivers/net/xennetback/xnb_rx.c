@@ -106,20 +106,31 @@ xnb_rxq_fini(struct xnb_rxq *rxq)
 	rxq->scratch = NULL;
 }
 
-/* Responses the tracker says the guest is owed. */
+/*
+ * Responses the tracker says the guest is owed. Each answers a request
+ * taken off the ring, so the responses never pass req_cons (the guest's
+ * unanswered requests are bounded by the ring: xnb_rx_batch).
+ */
 static void
 xnb_rx_answer(struct xnb_rxq *rxq, const struct xnb_lt_done *done, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
-		netif_tx_response_t *rsp = RING_GET_RESPONSE(&rxq->ring,
-							     rxq->ring.rsp_prod_pvt);
+		netif_tx_response_t *rsp;
 
+		RTE_VERIFY(rxq->ring.rsp_prod_pvt != rxq->ring.req_cons);
+		rsp = RING_GET_RESPONSE(&rxq->ring, rxq->ring.rsp_prod_pvt);
 		rsp->id = done[i].id;
 		rsp->status = done[i].status;
 		rxq->ring.rsp_prod_pvt++;
 	}
 }
 
+/*
+ * Makes the responses visible and notifies. With zero copy, call it under
+ * lt_lock, where the responses were written: the burst and the service tick
+ * both answer, and a push outside the lock could store an older rsp_prod
+ * over a newer one (netfront: "Illegal number of responses").
+ */
 static void
 xnb_rx_push(struct xnb_rxq *rxq, RING_IDX answered, bool counted)
 {
@@ -140,11 +151,10 @@ xnb_rx_push(struct xnb_rxq *rxq, RING_IDX answered, bool counted)
 static void
 xnb_rx_reap(struct xnb_rxq *rxq)
 {
-	uint16_t domid = rxq->q->port->domid;
 	uint32_t n;
 
 	do {
-		n = xnb_lt_reap(rxq->lt, domid, rxq->scratch->done, XNB_RX_RING_SIZE);
+		n = xnb_lt_reap(rxq->lt, rxq->scratch->done, XNB_RX_RING_SIZE);
 		xnb_rx_answer(rxq, rxq->scratch->done, n);
 	} while (n == XNB_RX_RING_SIZE);
 }
@@ -152,7 +162,6 @@ xnb_rx_reap(struct xnb_rxq *rxq)
 void
 xnb_rxq_flush(struct xnb_rxq *rxq)
 {
-	uint16_t domid = rxq->q->port->domid;
 	RING_IDX answered = rxq->ring.rsp_prod_pvt;
 	uint32_t n;
 
@@ -160,7 +169,7 @@ xnb_rxq_flush(struct xnb_rxq *rxq)
 		return;
 	rte_spinlock_lock(&rxq->lt_lock);
 	do {
-		n = xnb_lt_flush(rxq->lt, domid, rxq->scratch->done, XNB_RX_RING_SIZE);
+		n = xnb_lt_flush(rxq->lt, rxq->scratch->done, XNB_RX_RING_SIZE);
 		xnb_rx_answer(rxq, rxq->scratch->done, n);
 	} while (n > 0);
 	xnb_rx_push(rxq, answered, false);
@@ -175,9 +184,10 @@ xnb_rxq_tick(struct xnb_rxq *rxq)
 	if (rxq->lt == NULL)
 		return;
 	if (!xnb_guard_enter(&rxq->guard)) {
-		/* Not connected: only copied-out pages can come back. */
+		/* No ring to answer on (or it is being torn down: the
+		 * disconnect's flush answers what is owed). */
 		rte_spinlock_lock(&rxq->lt_lock);
-		xnb_lt_reap(rxq->lt, 0, rxq->scratch->done, XNB_RX_RING_SIZE);
+		xnb_lt_reap_idle(rxq->lt);
 		rte_spinlock_unlock(&rxq->lt_lock);
 		return;
 	}
@@ -205,6 +215,95 @@ xnb_rxq_arm(struct xnb_rxq *rxq)
 
 	RING_FINAL_CHECK_FOR_REQUESTS(&rxq->ring, more);
 	RTE_SET_USED(more);
+}
+
+#define XNB_RX_LAYERS	(RTE_PTYPE_L2_MASK | RTE_PTYPE_L3_MASK | RTE_PTYPE_L4_MASK)
+/* The smallest MSS a GSO frame may ask for: no TCP sends less (Linux:
+ * TCP_MIN_SND_MSS 48) and NICs refuse less for TSO (ice 64, i40e 256). */
+#define XNB_MIN_GSO_SIZE	64
+
+/* What a frame's headers say, as parsed from backend memory. */
+struct xnb_rx_hdr {
+	uint32_t ptype;		/* 0: not parsed */
+	struct rte_net_hdr_lens hl;
+};
+
+static uint32_t
+xnb_rx_hdr_end(const struct rte_net_hdr_lens *hl)
+{
+	return (uint32_t)hl->l2_len + hl->l3_len + hl->l4_len;
+}
+
+/*
+ * Zero copy: whatever an application decides on must lie in the head mbuf
+ * (backend memory), never in a lent page the guest can still write (Linux
+ * netback pulls headers into the linear area for the same reason). A first
+ * parse over the whole chain only says how far the headers reach (it reads
+ * guest-writable bytes: a hint); the bytes missing from the head are copied
+ * into it once, out of the lent segments, and the parse that counts runs
+ * over the head alone. Both must agree, or the guest changed its headers
+ * in between. Segments left empty stay in the chain (xnb_rx_trim).
+ */
+static bool
+xnb_rx_pull_headers(struct xnb_rxq *rxq, struct rte_mbuf *head, struct xnb_rx_hdr *h)
+{
+	struct rte_net_hdr_lens hint;
+	struct rte_mbuf *seg = head->next, *tail = head->next;
+	uint32_t hint_ptype, need, pkt_len = head->pkt_len;
+	uint16_t nb_segs = head->nb_segs;
+
+	memset(&hint, 0, sizeof(hint));
+	hint_ptype = rte_net_get_ptype(head, &hint, XNB_RX_LAYERS);
+	need = RTE_MIN(xnb_rx_hdr_end(&hint), pkt_len);
+	if (need > head->data_len + rte_pktmbuf_tailroom(head)) {
+		rxq->xs.drop_hdr_long++;
+		return false;
+	}
+	while (head->data_len < need) {
+		uint16_t n = RTE_MIN(need - head->data_len, (uint32_t)seg->data_len);
+
+		memcpy(rte_pktmbuf_mtod_offset(head, uint8_t *, head->data_len),
+		       rte_pktmbuf_mtod(seg, const uint8_t *), n);
+		head->data_len += n;
+		rxq->xs.header_bytes += n;
+		rxq->xs.bytes_copied += n;
+		seg->data_off += n;
+		seg->data_len -= n;
+		seg = seg->next;
+	}
+	head->next = NULL;
+	head->nb_segs = 1;
+	head->pkt_len = head->data_len;
+	memset(&h->hl, 0, sizeof(h->hl));
+	h->ptype = rte_net_get_ptype(head, &h->hl, XNB_RX_LAYERS);
+	head->next = tail;
+	head->nb_segs = nb_segs;
+	head->pkt_len = pkt_len;
+	if (h->ptype != hint_ptype || memcmp(&h->hl, &hint, sizeof(hint)) != 0) {
+		rxq->xs.drop_hdr_changed++;
+		return false;
+	}
+	return true;
+}
+
+/* Gives back the lent segments the header pull emptied: their pages are
+ * answered when reaped, like slots the header copy covered. */
+static void
+xnb_rx_trim(struct rte_mbuf *head)
+{
+	struct rte_mbuf **link = &head->next;
+
+	while (*link != NULL) {
+		struct rte_mbuf *seg = *link;
+
+		if (seg->data_len != 0) {
+			link = &seg->next;
+			continue;
+		}
+		*link = seg->next;
+		head->nb_segs--;
+		rte_pktmbuf_free_seg(seg);
+	}
 }
 
 /*
@@ -236,54 +335,89 @@ xnb_rx_csum_complete(struct rte_mbuf *m, uint32_t ptype, uint16_t writable)
 }
 
 /*
+ * A GSO frame an application can segment, or hand to a NIC, as it is: TCP
+ * of the IP version the extra named, an MSS a NIC accepts, a real TCP
+ * header, and IP lengths that are the frame's (software segmentation and
+ * NICs trust them). The headers lie in the first segment (backend memory).
+ */
+static bool
+xnb_rx_gso_sane(const struct rte_mbuf *m, const struct xnb_rx_pkt *p,
+		const struct xnb_rx_hdr *h)
+{
+	const uint8_t *l3 = rte_pktmbuf_mtod_offset(m, const uint8_t *, h->hl.l2_len);
+	uint32_t ip_len = m->pkt_len - h->hl.l2_len;
+
+	if ((h->ptype & RTE_PTYPE_L4_MASK) != RTE_PTYPE_L4_TCP ||
+	    (p->gso_type == XEN_NETIF_GSO_TYPE_TCPV4) != !!RTE_ETH_IS_IPV4_HDR(h->ptype) ||
+	    p->gso_size < XNB_MIN_GSO_SIZE || h->hl.l4_len < sizeof(struct rte_tcp_hdr) ||
+	    xnb_rx_hdr_end(&h->hl) > m->data_len)
+		return false;
+	if (RTE_ETH_IS_IPV4_HDR(h->ptype))
+		return rte_be_to_cpu_16(((const struct rte_ipv4_hdr *)l3)->total_length) ==
+			ip_len;
+	return rte_be_to_cpu_16(((const struct rte_ipv6_hdr *)l3)->payload_len) +
+		sizeof(struct rte_ipv6_hdr) == ip_len;
+}
+
+/*
  * Offloads the guest asked for, in the mbuf's terms, as vhost does for a
  * virtio-net header. A GSO packet is a TSO mbuf (TX_TCP_SEG, tso_segsz and
- * the header lengths: what OVS and testpmd forward as such). A blank
- * checksum is left partial (RX_L4_CKSUM_NONE plus the TX checksum request)
- * only for an application that enabled L4 checksum offloads on the port;
- * for the others it is completed here, so that an application that knows
- * nothing of offloads (OVS with userspace TSO off drops any packet asking
- * for one) gets a correct frame. writable: bytes of the first segment in
- * backend memory.
+ * the header lengths: what OVS and testpmd forward as such); one whose
+ * payload fits its MSS is a plain frame. A blank checksum is left partial
+ * (RX_L4_CKSUM_NONE plus the TX checksum request) only for an application
+ * that enabled L4 checksum offloads on the port; for the others it is
+ * completed here, so that an application that knows nothing of offloads
+ * (OVS with userspace TSO off drops any packet asking for one) gets a
+ * correct frame. h: the headers if already parsed from backend memory
+ * (zero copy), else the frame is all backend memory and parsed here when
+ * needed. false: drop it (counted), as Linux netback drops a frame whose
+ * checksum or GSO it cannot set up.
  */
 static bool
 xnb_rx_offload(struct xnb_rxq *rxq, struct rte_mbuf *m, const struct xnb_rx_pkt *p,
-	       uint16_t writable)
+	       struct xnb_rx_hdr *h)
 {
 	const struct xnb_port *port = rxq->q->port;
-	struct rte_net_hdr_lens hl;
-	bool gso = p->gso_type != 0;
+	bool gso = p->gso_type != 0, blank = p->txflags & NETTXF_csum_blank;
 	uint32_t ptype;
 
-	if (p->txflags & NETTXF_data_validated && !(p->txflags & NETTXF_csum_blank))
+	if (p->txflags & NETTXF_data_validated && !blank)
 		m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
-	if (!(p->txflags & NETTXF_csum_blank) && !gso && !port->rx_ip_csum)
-		return true;
-	ptype = rte_net_get_ptype(m, &hl, RTE_PTYPE_L2_MASK | RTE_PTYPE_L3_MASK |
-				  RTE_PTYPE_L4_MASK);
+	if (h->ptype == 0) {
+		if (!blank && !gso && !port->rx_ip_csum)
+			return true;
+		memset(&h->hl, 0, sizeof(h->hl));
+		h->ptype = rte_net_get_ptype(m, &h->hl, XNB_RX_LAYERS);
+	}
+	ptype = h->ptype;
 	m->packet_type = ptype;
-	m->l2_len = hl.l2_len;
-	m->l3_len = hl.l3_len;
-	m->l4_len = hl.l4_len;
+	m->l2_len = h->hl.l2_len;
+	m->l3_len = h->hl.l3_len;
+	m->l4_len = h->hl.l4_len;
 	if (port->rx_ip_csum && RTE_ETH_IS_IPV4_HDR(ptype) &&
-	    hl.l2_len + hl.l3_len <= m->data_len)
+	    h->hl.l2_len + h->hl.l3_len <= m->data_len)
 		m->ol_flags |= rte_ipv4_cksum(rte_pktmbuf_mtod_offset(m,
-				const struct rte_ipv4_hdr *, hl.l2_len)) == 0 ?
+				const struct rte_ipv4_hdr *, h->hl.l2_len)) == 0 ?
 			RTE_MBUF_F_RX_IP_CKSUM_GOOD : RTE_MBUF_F_RX_IP_CKSUM_BAD;
-	if (!(p->txflags & NETTXF_csum_blank) && !gso)
+	if (gso) {
+		if (!xnb_rx_gso_sane(m, p, h)) {
+			rxq->xs.drop_bad_gso++;
+			return false;
+		}
+		gso = m->pkt_len - xnb_rx_hdr_end(&h->hl) > p->gso_size;
+	}
+	if (!blank && !gso)
 		return true;
 	switch (ptype & RTE_PTYPE_L4_MASK) {
 	case RTE_PTYPE_L4_TCP:
 	case RTE_PTYPE_L4_UDP:
 		break;
 	default:
-		/* A checksum we cannot locate: the data is still good. */
-		return !gso;
-	}
-	if (gso && ((ptype & RTE_PTYPE_L4_MASK) != RTE_PTYPE_L4_TCP ||
-		    (p->gso_type == XEN_NETIF_GSO_TYPE_TCPV4) != !!RTE_ETH_IS_IPV4_HDR(ptype)))
+		rxq->xs.drop_bad_csum++;
 		return false;
-	if (!gso && !port->partial_csum && xnb_rx_csum_complete(m, ptype, writable)) {
+	}
+	if (!gso && !port->partial_csum &&
+	    xnb_rx_csum_complete(m, ptype, m->data_len)) {
 		m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
 		rxq->xs.csum_completed++;
 		return true;
@@ -298,6 +432,7 @@ xnb_rx_offload(struct xnb_rxq *rxq, struct rte_mbuf *m, const struct xnb_rx_pkt 
 		m->ol_flags |= RTE_MBUF_F_TX_TCP_SEG |
 			(RTE_ETH_IS_IPV4_HDR(ptype) ? RTE_MBUF_F_TX_IP_CKSUM : 0);
 		m->tso_segsz = p->gso_size;
+		rxq->xs.gso_pkts++;
 	}
 	return true;
 }
@@ -310,33 +445,46 @@ enum xnb_rx_parse {
 };
 
 /*
+ * The one read of request idx of the ring, into scratch slot r. The batch
+ * only reads between req_cons and a req_prod it checked to be at most a
+ * ring ahead, so r stays within the scratch whatever the guest writes.
+ */
+static void *
+xnb_rx_fetch(struct xnb_rxq *rxq, RING_IDX idx, uint16_t r)
+{
+	struct xnb_rx_scratch *s = rxq->scratch;
+
+	RTE_VERIFY(r < XNB_RX_RING_SIZE);
+	memcpy(&s->req[r], RING_GET_REQUEST(&rxq->ring, idx), sizeof(s->req[r]));
+	s->extra[r] = false;
+	s->deferred[r] = false;
+	return &s->req[r];
+}
+
+/*
  * Copies the requests of the packet at cons into scratch->req[r...] and
- * checks them. Only the copies are looked at after the memcpy.
+ * checks them. Only the copies are looked at after the fetch.
  */
 static enum xnb_rx_parse
 xnb_rx_parse(struct xnb_rxq *rxq, RING_IDX cons, RING_IDX prod, uint16_t r,
 	     struct xnb_rx_pkt *p)
 {
 	struct xnb_rx_scratch *s = rxq->scratch;
-	netif_tx_request_t *first = &s->req[r];
+	netif_tx_request_t *first = xnb_rx_fetch(rxq, cons, r);
 	uint32_t rest = 0, ndata = 1, nextra = 0;
 	uint16_t k = 1;
 	bool more;
 
-	memcpy(first, RING_GET_REQUEST(&rxq->ring, cons), sizeof(*first));
-	s->extra[r] = false;
-	s->deferred[r] = false;
 	memset(p, 0, sizeof(*p));
 	p->req = r;
 	if (first->flags & NETTXF_extra_info) {
 		do {
-			struct netif_extra_info *ex = (struct netif_extra_info *)&s->req[r + k];
+			struct netif_extra_info *ex;
 
 			if (cons + k == prod)
 				return XNB_RX_PARTIAL;
-			memcpy(ex, RING_GET_REQUEST(&rxq->ring, cons + k), sizeof(*ex));
+			ex = xnb_rx_fetch(rxq, cons + k, r + k);
 			s->extra[r + k] = true;
-			s->deferred[r + k] = false;
 			k++;
 			if (ex->type == XEN_NETIF_EXTRA_TYPE_NONE ||
 			    ex->type >= XEN_NETIF_EXTRA_TYPE_MAX || ++nextra > XNB_MAX_EXTRAS) {
@@ -361,7 +509,7 @@ xnb_rx_parse(struct xnb_rxq *rxq, RING_IDX cons, RING_IDX prod, uint16_t r,
 	}
 	more = first->flags & NETTXF_more_data;
 	while (more) {
-		netif_tx_request_t *t = &s->req[r + k];
+		netif_tx_request_t *t;
 
 		if (cons + k == prod)
 			return XNB_RX_PARTIAL;
@@ -370,9 +518,7 @@ xnb_rx_parse(struct xnb_rxq *rxq, RING_IDX cons, RING_IDX prod, uint16_t r,
 					XNB_FATAL_SLOTS);
 			return XNB_RX_FATAL;
 		}
-		memcpy(t, RING_GET_REQUEST(&rxq->ring, cons + k), sizeof(*t));
-		s->extra[r + k] = false;
-		s->deferred[r + k] = false;
+		t = xnb_rx_fetch(rxq, cons + k, r + k);
 		k++;
 		ndata++;
 		more = t->flags & NETTXF_more_data;
@@ -506,8 +652,9 @@ xnb_rx_plan_zc(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, uint16_t *nmap,
 	struct xnb_port *port = rxq->q->port;
 	struct xnb_rx_scratch *s = rxq->scratch;
 	uint16_t room = rte_pktmbuf_data_room_size(rxq->mp) - RTE_PKTMBUF_HEADROOM;
+	/* header_copy >= an Ethernet header, and so is every frame (parse). */
 	uint16_t hdr = RTE_MIN(RTE_MIN(port->header_copy, p->len), room);
-	uint16_t want = 0, nm, k = *nmap;
+	uint16_t want = 0, k = *nmap;
 	uint32_t pos = 0;
 
 	for (uint16_t j = 0; j < p->nreq; j++) {
@@ -528,20 +675,18 @@ xnb_rx_plan_zc(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, uint16_t *nmap,
 	}
 	if (*nseg + p->nreq > XNB_RX_MAX_SEGS)
 		return XNB_RX_LATER;
-	nm = want + (hdr > 0);
-	if (rte_pktmbuf_alloc_bulk(rxq->mp, s->chain, nm) != 0) {
+	if (rte_pktmbuf_alloc_bulk(rxq->mp, s->chain, want + 1) != 0) {
 		rxq->xs.mbuf_alloc_failed++;
 		rxq->missed++;
 		return XNB_RX_LATER;
 	}
 	p->zc = true;
 	p->hdr = hdr;
-	p->m = hdr > 0 ? s->chain[0] : NULL;
+	p->m = s->chain[0];
 	p->map = *nmap;
 	p->nmap = want;
 	p->seg = *nseg;
-	if (hdr > 0)
-		p->m->data_len = hdr;
+	p->m->data_len = hdr;
 	pos = 0;
 	for (uint16_t j = 0; j < p->nreq; j++) {
 		const netif_tx_request_t *t = &s->req[p->req + j];
@@ -569,7 +714,7 @@ xnb_rx_plan_zc(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, uint16_t *nmap,
 		s->map_req[k] = p->req + j;
 		s->map_off[k] = t->offset + head;
 		s->map_len[k] = len - head;
-		s->map_mbuf[k] = s->chain[(hdr > 0) + (k - *nmap)];
+		s->map_mbuf[k] = s->chain[1 + (k - *nmap)];
 		s->deferred[p->req + j] = true;
 		k++;
 	}
@@ -584,7 +729,7 @@ static void
 xnb_rx_finish_zc(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, int copy_rc)
 {
 	struct xnb_rx_scratch *s = rxq->scratch;
-	struct rte_mbuf *head = p->m, *last = p->m;
+	struct rte_mbuf *last = p->m;
 	uint16_t k;
 
 	/* Counted once per packet, under the first reason. */
@@ -614,15 +759,11 @@ xnb_rx_finish_zc(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, int copy_rc)
 		struct rte_mbuf *m = s->map_mbuf[k];
 
 		xnb_lt_attach(rxq->lt, s->map_slot[k], m, s->map_off[k], s->map_len[k]);
-		if (head == NULL)
-			head = m;
-		else
-			last->next = m;
+		last->next = m;
 		last = m;
 	}
-	head->nb_segs = p->nmap + (p->hdr > 0);
-	head->pkt_len = p->len;
-	p->m = head;
+	p->m->nb_segs = p->nmap + 1;
+	p->m->pkt_len = p->len;
 	rxq->xs.header_bytes += p->hdr;
 	rxq->xs.bytes_copied += p->hdr;
 }
@@ -662,9 +803,17 @@ xnb_rx_batch(struct xnb_rxq *rxq, struct rte_mbuf **pkts, uint16_t n,
 	int rc = 0;
 
 	prod = __atomic_load_n(&rxq->ring.sring->req_prod, __ATOMIC_ACQUIRE);
-	if (unlikely(RING_REQUEST_PROD_OVERFLOW(&rxq->ring, prod))) {
-		xnb_queue_fatal(rxq->q, "req_prod %u is beyond the ring (rsp_prod %u)",
-				prod, rxq->ring.rsp_prod_pvt);
+	/*
+	 * Judged against what we consumed as well as what we answered: with
+	 * pages lent, requests are taken long before they are answered, and a
+	 * producer moved back between the two looks sane to
+	 * RING_REQUEST_PROD_OVERFLOW alone (Linux netback's "Impossible number
+	 * of requests" check is on req_cons). Unsigned: backwards is huge.
+	 */
+	if (unlikely(prod - cons > XNB_RX_RING_SIZE ||
+		     RING_REQUEST_PROD_OVERFLOW(&rxq->ring, prod))) {
+		xnb_queue_fatal(rxq->q, "req_prod %u is beyond the ring (req_cons %u, "
+				"rsp_prod %u)", prod, cons, rxq->ring.rsp_prod_pvt);
 		return 0;
 	}
 	while (np < n && cons != prod) {
@@ -700,6 +849,7 @@ xnb_rx_batch(struct xnb_rxq *rxq, struct rte_mbuf **pkts, uint16_t n,
 	}
 	for (uint16_t i = 0; i < np; i++) {
 		struct xnb_rx_pkt *p = &s->pkt[i];
+		struct xnb_rx_hdr h = { .ptype = 0 };
 
 		if (p->zc) {
 			xnb_rx_finish_zc(rxq, p, rc);
@@ -711,14 +861,16 @@ xnb_rx_batch(struct xnb_rxq *rxq, struct rte_mbuf **pkts, uint16_t n,
 			else
 				rxq->xs.bytes_copied += p->len;
 		}
-		if (!p->bad && !xnb_rx_offload(rxq, p->m, p, p->zc ?
-					       (p->hdr > 0 ? p->hdr : 0) : p->m->data_len)) {
-			/* Lent pages come back through the free callback. */
-			rxq->xs.bad_requests++;
-			rte_pktmbuf_free(p->m);
-			p->m = NULL;
+		if (!p->bad && ((p->zc && !xnb_rx_pull_headers(rxq, p->m, &h)) ||
+				!xnb_rx_offload(rxq, p->m, p, &h))) {
+			/* Every request of a dropped frame is answered ERROR;
+			 * lent pages through the tracker, once freed. */
+			for (struct rte_mbuf *m = p->m; m != NULL; m = m->next)
+				xnb_lt_fail(m);
 			p->bad = true;
 		}
+		if (p->zc && !p->bad)
+			xnb_rx_trim(p->m);
 		xnb_rx_respond(rxq, p);
 		if (p->bad) {
 			rte_pktmbuf_free(p->m);
@@ -726,8 +878,6 @@ xnb_rx_batch(struct xnb_rxq *rxq, struct rte_mbuf **pkts, uint16_t n,
 			continue;
 		}
 		p->m->port = port->port_id;
-		if (p->gso_type != 0)
-			rxq->xs.gso_pkts++;
 		if (p->txflags & NETTXF_csum_blank)
 			rxq->xs.csum_blank++;
 		if (p->zc)
@@ -772,9 +922,9 @@ xnb_rx_burst(void *arg, struct rte_mbuf **pkts, uint16_t nb_pkts)
 	/* Bursts that took requests: the unit of "one call per burst". */
 	if (rxq->ring.req_cons != cons0)
 		rxq->xs.bursts++;
+	xnb_rx_push(rxq, answered, true);
 	if (rxq->lt != NULL)
 		rte_spinlock_unlock(&rxq->lt_lock);
-	xnb_rx_push(rxq, answered, true);
 	xnb_guard_leave(&rxq->guard);
 	return got;
 }
