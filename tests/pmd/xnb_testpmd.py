@@ -192,7 +192,7 @@ class XnbRig:
                "-l", "0-1", f"--file-prefix={self.prefix}",
                "--log-level=pmd.net.xennetback:info", *vdevs, "--",
                "--total-num-mbufs=16384", "--rxq=1", "--txq=1",
-               "--max-pkt-len=65535", *testpmd_args]
+               "--max-pkt-len=65535", "--enable-scatter", *testpmd_args]
         print("+ " + " ".join(cmd), flush=True)
         env = dict(os.environ, XENSTORED_PATH=f"{self.sim}/xenstored.sock")
         p = self.start("testpmd", cmd, env=env)

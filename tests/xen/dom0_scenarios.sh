@@ -376,7 +376,7 @@ xnb_pmd() {
 		--vdev net_tap0,iface=xnbtap0 \
 		--vdev net_xennetback_${d2}_0,domid=$d2,platform=xen,copy_mode=$mb \
 		--vdev net_tap1,iface=xnbtap1 \
-		-- -i --forward-mode=io --auto-start \
+		-- -i --forward-mode=io --auto-start --enable-scatter \
 		--total-num-mbufs=8192 --tx-offloads=$TX_OFFLOADS </tmp/tpmd.in >$log 2>&1 &
 	TPMD=$!
 	exec 8>/tmp/tpmd.in

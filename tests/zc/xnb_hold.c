@@ -362,7 +362,9 @@ main(int argc, char **argv)
 		{ "intr", required_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct rte_eth_conf conf = { .intr_conf.rxq = 1 };
+	/* Scatter: zero copy lends pages as segments of a chain. */
+	struct rte_eth_conf conf = { .intr_conf.rxq = 1,
+				     .rxmode.offloads = RTE_ETH_RX_OFFLOAD_SCATTER };
 	struct rte_mempool *mp;
 	struct xnbsim *sim;
 	int n, c;

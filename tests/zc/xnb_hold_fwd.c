@@ -344,7 +344,8 @@ fwd_report(void)
 int
 xnb_hold_fwd(int argc, char **argv)
 {
-	struct rte_eth_conf conf = { 0 };
+	/* Scatter: zero copy lends pages as segments of a chain. */
+	struct rte_eth_conf conf = { .rxmode.offloads = RTE_ETH_RX_OFFLOAD_SCATTER };
 	struct rte_mempool *mp;
 	struct sigaction sa;
 	unsigned int worker = RTE_MAX_LCORE;

@@ -45,12 +45,13 @@ RTE_LOG_REGISTER(xnb_logtype, pmd.net.xennetback, NOTICE);
 #define XNB_ARG_HEADER_COPY	"header_copy"
 #define XNB_ARG_COPY_THRESHOLD	"copy_threshold"
 #define XNB_ARG_MAX_MAPPED	"max_mapped"
+#define XNB_ARG_RX_SCATTER	"rx_scatter"
 
 static const char *const xnb_valid_args[] = {
 	XNB_ARG_DOMID, XNB_ARG_HANDLE, XNB_ARG_QUEUES, XNB_ARG_MAC, XNB_ARG_MTU,
 	XNB_ARG_PLATFORM, XNB_ARG_SIM, XNB_ARG_BACKEND_DOMID, XNB_ARG_COPY_MODE,
 	XNB_ARG_AGING_MS, XNB_ARG_HEADER_COPY, XNB_ARG_COPY_THRESHOLD, XNB_ARG_MAX_MAPPED,
-	NULL
+	XNB_ARG_RX_SCATTER, NULL
 };
 
 /* domids from DOMID_FIRST_RESERVED (0x7ff0) up are not guests. */
@@ -110,6 +111,7 @@ xnb_parse_args(struct xnb_port *port, const char *args)
 	unsigned long domid = ULONG_MAX, handle = 0, queues = 1, mtu = RTE_ETHER_MTU;
 	unsigned long bdom = 0, aging = XNB_DEFAULT_AGING_MS, hdr = XNB_DEFAULT_HEADER_COPY;
 	unsigned long thresh = XNB_DEFAULT_COPY_THRESHOLD, maxmap = XNB_RING_SLOTS;
+	unsigned long scatter = 1;
 	struct rte_kvargs *kv;
 	int rc = -EINVAL;
 
@@ -117,7 +119,7 @@ xnb_parse_args(struct xnb_port *port, const char *args)
 	if (kv == NULL) {
 		XNB_LOG(ERR, "%s: invalid devargs '%s' (valid keys: domid, handle, "
 			"queues, mac, mtu, platform, sim, backend_domid, copy_mode, "
-			"aging_ms, header_copy, copy_threshold, max_mapped)",
+			"aging_ms, header_copy, copy_threshold, max_mapped, rx_scatter)",
 			port->name, args);
 		return -EINVAL;
 	}
@@ -136,7 +138,8 @@ xnb_parse_args(struct xnb_port *port, const char *args)
 			 XNB_MAX_HEADER_COPY, &hdr) ||
 	    xnb_arg_uint(kv, port->name, XNB_ARG_COPY_THRESHOLD, 0,
 			 XEN_NETIF_MAX_TX_SIZE, &thresh) ||
-	    xnb_arg_uint(kv, port->name, XNB_ARG_MAX_MAPPED, 1, XNB_RING_SLOTS, &maxmap))
+	    xnb_arg_uint(kv, port->name, XNB_ARG_MAX_MAPPED, 1, XNB_RING_SLOTS, &maxmap) ||
+	    xnb_arg_uint(kv, port->name, XNB_ARG_RX_SCATTER, 0, 1, &scatter))
 		goto out;
 	rte_kvargs_process(kv, XNB_ARG_PLATFORM, xnb_parse_string, &platform);
 	rte_kvargs_process(kv, XNB_ARG_SIM, xnb_parse_string, &sim);
@@ -180,6 +183,7 @@ xnb_parse_args(struct xnb_port *port, const char *args)
 	port->header_copy = hdr;
 	port->copy_threshold = thresh;
 	port->max_mapped = maxmap;
+	port->rx_scatter = scatter;
 	if (mac != NULL) {
 		if (rte_ether_unformat_addr(mac, &port->mac) < 0 ||
 		    !rte_is_unicast_ether_addr(&port->mac)) {
@@ -223,6 +227,14 @@ xnb_dev_configure(struct rte_eth_dev *dev)
 						   RTE_ETH_TX_OFFLOAD_UDP_CKSUM |
 						   RTE_ETH_TX_OFFLOAD_TCP_TSO);
 	port->rx_ip_csum = c->rxmode.offloads & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
+	/* The ethdev contract: without RX scatter, one segment per frame.
+	 * Zero copy lends pages as segments behind a header mbuf, so it
+	 * needs an application that takes chains. */
+	port->rx_linear = !(c->rxmode.offloads & RTE_ETH_RX_OFFLOAD_SCATTER);
+	if (port->rx_linear && port->copy_mode == XNB_COPY_LAZY)
+		XNB_LOG(NOTICE, "%s: RX scatter not enabled: every frame comes in one "
+			"segment (copied; larger than an mbuf: in a buffer of its own), "
+			"so zero copy is off on this port", port->name);
 	return 0;
 }
 
@@ -257,8 +269,9 @@ xnb_dev_infos_get(struct rte_eth_dev *dev, struct rte_eth_dev_info *info)
 	info->min_mtu = RTE_ETHER_MIN_MTU;
 	info->max_mtu = XEN_NETIF_MAX_TX_SIZE - RTE_ETHER_HDR_LEN;
 	info->min_rx_bufsize = 0;
-	/* Packets larger than an mbuf are always chained, as vhost does. */
-	info->rx_offload_capa = RTE_ETH_RX_OFFLOAD_SCATTER |
+	/* Scatter (chains, and zero copy) unless rx_scatter=0: OVS turns it on
+	 * for MTUs above 1500 but cannot take chains (docs/ovs.md). */
+	info->rx_offload_capa = (port->rx_scatter ? RTE_ETH_RX_OFFLOAD_SCATTER : 0) |
 		RTE_ETH_RX_OFFLOAD_TCP_LRO | RTE_ETH_RX_OFFLOAD_IPV4_CKSUM |
 		RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
 	/* The IPv4 header checksum is done in software (netif has no flag for

@@ -100,6 +100,9 @@ enum xnb_copy_mode {
 	X("rx_dropped_bad_csum", drop_bad_csum) \
 	X("rx_dropped_header_changed", drop_hdr_changed) \
 	X("rx_dropped_header_too_long", drop_hdr_long) \
+	X("rx_linear_packets", linear_pkts) \
+	X("rx_linear_extbuf_packets", linear_extbuf) \
+	X("rx_linear_nomem", linear_nomem) \
 	X("rx_bursts_busy", bursts)
 
 #define XNB_TXQ_XSTATS(X) \
@@ -220,8 +223,10 @@ struct xnb_port {
 	uint16_t header_copy;		/* bytes grant-copied ahead of a zero-copy tail */
 	uint16_t copy_threshold;	/* copybreak: frames up to this are copied */
 	uint16_t max_mapped;		/* per queue */
+	bool rx_scatter;		/* advertise RTE_ETH_RX_OFFLOAD_SCATTER */
 	/* From the application's port configuration (dev_configure). */
 	bool partial_csum;		/* it takes partial L4 checksums (RX_L4_CKSUM_NONE) */
+	bool rx_linear;			/* single-segment frames only (no RX scatter) */
 	bool rx_ip_csum;		/* it wants RX IPv4 header checksum flags */
 	char sim_dir[256];
 

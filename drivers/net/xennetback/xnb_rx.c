@@ -555,20 +555,70 @@ xnb_rx_parse(struct xnb_rxq *rxq, RING_IDX cons, RING_IDX prod, uint16_t r,
 	return XNB_RX_OK;
 }
 
+/* The free callback of a buffer allocated for one linear frame. */
+static void
+xnb_rx_linear_free(void *addr __rte_unused, void *opaque)
+{
+	rte_free(opaque);
+}
+
 /*
- * Allocates the packet's chain and lays out its grant-copy segments: slot
- * bytes to mbuf data rooms, splitting where either ends. false: not now
- * (no mbufs, or no room for its segments in this batch).
+ * One mbuf for a frame larger than the pool's buffers, for an application
+ * that takes single segments only (it did not enable
+ * RTE_ETH_RX_OFFLOAD_SCATTER): an external buffer sized for the frame, with
+ * the usual headroom (OVS pushes VLAN tags and tunnel headers into it), as
+ * the vhost library gives OVS (RTE_VHOST_USER_EXTBUF_SUPPORT).
+ */
+static struct rte_mbuf *
+xnb_rx_alloc_linear(struct xnb_rxq *rxq, uint32_t len, bool *nomem)
+{
+	size_t off = RTE_ALIGN_CEIL(sizeof(struct rte_mbuf_ext_shared_info),
+				    RTE_CACHE_LINE_SIZE);
+	uint32_t head = RTE_MIN((uint32_t)RTE_PKTMBUF_HEADROOM, UINT16_MAX - len);
+	struct rte_mbuf_ext_shared_info *shinfo;
+	struct rte_mbuf *m;
+	uint8_t *blk;
+
+	*nomem = false;
+	m = rte_pktmbuf_alloc(rxq->mp);
+	if (m == NULL)
+		return NULL;
+	blk = rte_malloc_socket("xnb_linear", off + head + len, RTE_CACHE_LINE_SIZE,
+				rxq->mp->socket_id);
+	if (blk == NULL) {
+		rte_pktmbuf_free(m);
+		*nomem = true;
+		return NULL;
+	}
+	shinfo = (struct rte_mbuf_ext_shared_info *)blk;
+	shinfo->free_cb = xnb_rx_linear_free;
+	shinfo->fcb_opaque = blk;
+	rte_mbuf_ext_refcnt_set(shinfo, 1);
+	rte_pktmbuf_attach_extbuf(m, blk + off, rte_malloc_virt2iova(blk) + off,
+				  head + len, shinfo);
+	m->data_off = head;
+	return m;
+}
+
+/*
+ * Allocates the packet's mbufs and lays out its grant-copy segments: slot
+ * bytes to mbuf data rooms, splitting where either ends. A frame larger
+ * than an mbuf is a chain, or one allocated buffer when the application
+ * takes single segments only. false: not now (no mbufs, or no room for its
+ * segments in this batch).
  */
 static bool
 xnb_rx_prepare(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, uint16_t *nseg)
 {
 	struct xnb_rx_scratch *s = rxq->scratch;
-	uint16_t room = rte_pktmbuf_data_room_size(rxq->mp) - RTE_PKTMBUF_HEADROOM;
-	/* Most frames fit one mbuf: no division for them on the hot path. */
-	uint32_t nm = p->len <= room ? 1 : (p->len + room - 1) / room, done = 0;
-	uint16_t domid = rxq->q->port->domid, mi = 0, moff = 0;
+	uint32_t room = rte_pktmbuf_data_room_size(rxq->mp) - RTE_PKTMBUF_HEADROOM;
+	uint32_t nm = 1, done = 0, moff = 0;
+	uint16_t domid = rxq->q->port->domid, mi = 0;
+	bool linear = rxq->q->port->rx_linear, nomem;
 
+	/* Most frames fit one mbuf: no division for them on the hot path. */
+	if (p->len > room && !linear)
+		nm = (p->len + room - 1) / room;
 	if (nm > XNB_RX_MAX_MBUFS) {
 		rxq->xs.bad_requests++;
 		p->bad = true;
@@ -577,7 +627,20 @@ xnb_rx_prepare(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, uint16_t *nseg)
 	/* Worst case: every slot and every mbuf boundary starts a segment. */
 	if (*nseg + p->nreq + nm > XNB_RX_MAX_SEGS)
 		return false;
-	if (rte_pktmbuf_alloc_bulk(rxq->mp, s->chain, nm) != 0) {
+	if (p->len > room && linear) {
+		s->chain[0] = xnb_rx_alloc_linear(rxq, p->len, &nomem);
+		if (s->chain[0] == NULL && nomem) {
+			rxq->xs.linear_nomem++;
+			p->bad = true;
+			return true;
+		}
+		room = p->len;
+		if (s->chain[0] != NULL)
+			rxq->xs.linear_extbuf++;
+	} else if (rte_pktmbuf_alloc_bulk(rxq->mp, s->chain, nm) != 0) {
+		s->chain[0] = NULL;
+	}
+	if (s->chain[0] == NULL) {
 		rxq->xs.mbuf_alloc_failed++;
 		rxq->missed++;
 		return false;
@@ -601,7 +664,7 @@ xnb_rx_prepare(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, uint16_t *nseg)
 			continue;
 		while (off < len) {
 			xengnttab_grant_copy_segment_t *g = &s->seg[(*nseg)++];
-			uint32_t n = RTE_MIN(len - off, (uint32_t)(room - moff));
+			uint32_t n = RTE_MIN(len - off, room - moff);
 
 			g->source.foreign.ref = t->gref;
 			g->source.foreign.offset = t->offset + off;
@@ -822,7 +885,7 @@ xnb_rx_batch(struct xnb_rxq *rxq, struct rte_mbuf **pkts, uint16_t n,
 
 		if (xnb_rx_parse(rxq, cons, prod, r, p) != XNB_RX_OK)
 			break;
-		if (!p->bad && lazy && p->len > port->copy_threshold)
+		if (!p->bad && lazy && p->len > port->copy_threshold && !port->rx_linear)
 			plan = xnb_rx_plan_zc(rxq, p, &nmap, &nseg);
 		else if (!p->bad && lazy)
 			rxq->xs.copybreak_pkts++;
@@ -884,6 +947,8 @@ xnb_rx_batch(struct xnb_rxq *rxq, struct rte_mbuf **pkts, uint16_t n,
 			rxq->xs.zc_pkts++;
 		else
 			rxq->xs.copied_pkts++;
+		if (port->rx_linear)
+			rxq->xs.linear_pkts++;
 		rxq->bytes += p->len;
 		pkts[out++] = p->m;
 	}
