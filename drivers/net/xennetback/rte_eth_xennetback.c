@@ -453,6 +453,7 @@ static const char *const xnb_rx_xstat_names[] = { XNB_RXQ_XSTATS(XNB_XSTAT_NAME)
 static const char *const xnb_tx_xstat_names[] = { XNB_TXQ_XSTATS(XNB_XSTAT_NAME) };
 static const char *const xnb_port_xstat_names[] = {
 	"guest_connects", "guest_disconnects", "guest_fatal_errors",
+	"rx_syscalls_map", "rx_syscalls_unmap", "rx_pages_mapped", "gnt_page_release",
 };
 /* The lifetime trackers' counters, summed over the queues. */
 #define XNB_LT_XSTATS(X) \
@@ -559,6 +560,16 @@ xnb_xstats_get(struct rte_eth_dev *dev, struct rte_eth_xstat *xs, unsigned int s
 	xs[k++].value = port->connects;
 	xs[k++].value = port->disconnects;
 	xs[k++].value = port->fatal_errors;
+	{
+		struct xnb_gnt_stats gs = { 0 };
+
+		if (port->gnt != NULL && port->plat->gnt_stats != NULL)
+			port->plat->gnt_stats(port->gnt, &gs);
+		xs[k++].value = gs.map_syscalls;
+		xs[k++].value = gs.unmap_syscalls;
+		xs[k++].value = gs.pages_mapped;
+		xs[k++].value = gs.page_release;
+	}
 	for (unsigned int i = 0; i < n; i++)
 		xs[i].id = i;
 	return n;

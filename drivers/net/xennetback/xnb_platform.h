@@ -23,6 +23,16 @@
 struct xnb_gnt;		/* a grant-table handle */
 struct xnb_evt;		/* an event-channel handle: one pollable fd */
 
+/* What a grant handle has cost the backend's kernel so far (xstats). */
+struct xnb_gnt_stats {
+	uint64_t map_syscalls;		/* ioctls and mmaps that map grants */
+	uint64_t unmap_syscalls;	/* munmaps, mremaps and ioctls that release them */
+	uint64_t pages_mapped;
+	/* 1: one page of a batch mapping can be released alone (PV dom0,
+	 * the simulator); 0: a batch is released whole (PVH/HVM dom0). */
+	uint64_t page_release;
+};
+
 struct xnb_platform_ops {
 	const char *name;
 
@@ -30,9 +40,11 @@ struct xnb_platform_ops {
 	int (*gnt_open)(struct xnb_gnt **g, const char *arg);
 	void (*gnt_close)(struct xnb_gnt *g);
 	/*
-	 * Map count grants of domid. Each page is mapped on its own so each can
-	 * be unmapped on its own; addrs[i] is NULL when status[i] != GNTST_okay.
-	 * Returns how many were mapped or -errno.
+	 * Map count grants of domid, as one batch where the platform can (one
+	 * call into the hypervisor). Each page can be unmapped on its own
+	 * (gnt_unmap, gnt_unmap_replace) whatever the platform does inside;
+	 * addrs[i] is NULL when status[i] != GNTST_okay. Returns how many were
+	 * mapped or -errno.
 	 */
 	int (*gnt_map)(struct xnb_gnt *g, uint16_t domid, uint32_t count,
 		       const uint32_t *refs, int writable, void **addrs,
@@ -42,6 +54,7 @@ struct xnb_platform_ops {
 	 * release the grant that was mapped there. On failure (-errno) nothing
 	 * moved: the grant is still mapped at addr, newpage is the caller's. */
 	int (*gnt_unmap_replace)(struct xnb_gnt *g, void *addr, void *newpage);
+	void (*gnt_stats)(struct xnb_gnt *g, struct xnb_gnt_stats *st);
 	/* One batched grant copy; per-segment status in segs[i].status. */
 	int (*gnt_copy)(struct xnb_gnt *g, uint32_t count,
 			xengnttab_grant_copy_segment_t *segs);
