@@ -26,6 +26,7 @@
 #include <rte_string_fns.h>
 
 #include <rte_alarm.h>
+#include <rte_bus.h>
 
 #include "xnb_internal.h"
 #include "xnb_lifetime.h"
@@ -211,6 +212,53 @@ out:
 
 static void xnb_tick(void *arg);
 
+/*
+ * Zero copy lends guest pages, which no device can DMA from unless their
+ * IOVA says where they are: in IOVA-as-PA mode each lent page carries its
+ * physical address (xnb_lifetime.c); in IOVA-as-VA mode its virtual
+ * address, which only virtual ports use (the vdev bus: they read buffers
+ * with the CPU), as a VFIO container knows none of these pages. So while a
+ * device on another bus shares the process and IOVAs are virtual, the port
+ * copies (docs/lifetime.md). Checked at configure and whenever a port
+ * appears.
+ */
+static void
+xnb_port_lend_check(struct xnb_port *port)
+{
+	const char *dma = NULL;
+	uint16_t p;
+
+	if (rte_eal_iova_mode() != RTE_IOVA_PA) {
+		RTE_ETH_FOREACH_DEV(p) {
+			const struct rte_device *d = rte_eth_devices[p].device;
+
+			if (d != NULL && strcmp(rte_bus_name(rte_dev_bus(d)), "vdev") != 0) {
+				dma = rte_dev_name(d);
+				break;
+			}
+		}
+	}
+	if (port->copy_mode == XNB_COPY_LAZY &&
+	    (dma != NULL) != __atomic_load_n(&port->no_lend, __ATOMIC_RELAXED)) {
+		if (dma != NULL)
+			XNB_LOG(NOTICE, "%s: zero copy off: %s can DMA and, with IOVA as VA, "
+				"lent guest pages have no IOVA it can use", port->name, dma);
+		else
+			XNB_LOG(INFO, "%s: zero copy on: lent pages carry %s", port->name,
+				rte_eal_iova_mode() == RTE_IOVA_PA ? "their physical address" :
+				"their virtual address, no port DMAs");
+	}
+	__atomic_store_n(&port->no_lend, dma != NULL, __ATOMIC_RELEASE);
+}
+
+static int
+xnb_port_new_cb(uint16_t port_id __rte_unused, enum rte_eth_event_type ev __rte_unused,
+		void *arg, void *ret __rte_unused)
+{
+	xnb_port_lend_check(arg);
+	return 0;
+}
+
 /* ---- eth_dev_ops -------------------------------------------------------------- */
 
 /* What the application takes decides how guest offloads reach it (xnb_rx.c). */
@@ -231,6 +279,7 @@ xnb_dev_configure(struct rte_eth_dev *dev)
 	 * Zero copy lends pages as segments behind a header mbuf, so it
 	 * needs an application that takes chains. */
 	port->rx_linear = !(c->rxmode.offloads & RTE_ETH_RX_OFFLOAD_SCATTER);
+	xnb_port_lend_check(port);
 	if (port->rx_linear && port->copy_mode == XNB_COPY_LAZY)
 		XNB_LOG(NOTICE, "%s: RX scatter not enabled: every frame comes in one "
 			"segment (copied; larger than an mbuf: in a buffer of its own), "
@@ -329,6 +378,8 @@ xnb_dev_close(struct rte_eth_dev *dev)
 		return 0;
 	xnb_xenbus_fini(port);
 	rte_eal_alarm_cancel(xnb_tick, port);
+	rte_eth_dev_callback_unregister(RTE_ETH_ALL, RTE_ETH_EVENT_NEW, xnb_port_new_cb,
+					port);
 	for (uint16_t i = 0; i < XNB_MAX_QUEUES; i++) {
 		struct xnb_queue *q = &port->queues[i];
 
@@ -465,6 +516,7 @@ static const char *const xnb_port_xstat_names[] = {
 	X("rx_disconnect_copyouts", disconnect_copyouts) \
 	X("rx_copyout_fallbacks", copyout_fallback) \
 	X("rx_copyout_failed", copyout_failed) \
+	X("rx_iova_failed", iova_failed) \
 	X("rx_hypercalls_map", hc_map) \
 	X("rx_hypercalls_unmap", hc_unmap) \
 	X("rx_hypercalls_copyout", hc_copy) \
@@ -738,8 +790,11 @@ xnb_probe(struct rte_vdev_device *vdev)
 	rc = xnb_xenbus_init(port);
 	if (rc < 0)
 		goto fail;
-	if (port->copy_mode == XNB_COPY_LAZY)
+	if (port->copy_mode == XNB_COPY_LAZY) {
 		rte_eal_alarm_set(XNB_TICK_US, xnb_tick, port);
+		rte_eth_dev_callback_register(RTE_ETH_ALL, RTE_ETH_EVENT_NEW,
+					      xnb_port_new_cb, port);
+	}
 	rte_eth_dev_probing_finish(dev);
 	XNB_LOG(INFO, "%s: vif %u.%u, %u queue(s), platform %s", name, port->domid,
 		port->handle, port->max_queues, port->plat->name);

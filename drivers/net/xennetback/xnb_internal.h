@@ -103,6 +103,7 @@ enum xnb_copy_mode {
 	X("rx_linear_packets", linear_pkts) \
 	X("rx_linear_extbuf_packets", linear_extbuf) \
 	X("rx_linear_nomem", linear_nomem) \
+	X("rx_copied_dma_unsafe", dma_unsafe) \
 	X("rx_bursts_busy", bursts)
 
 #define XNB_TXQ_XSTATS(X) \
@@ -227,6 +228,8 @@ struct xnb_port {
 	/* From the application's port configuration (dev_configure). */
 	bool partial_csum;		/* it takes partial L4 checksums (RX_L4_CKSUM_NONE) */
 	bool rx_linear;			/* single-segment frames only (no RX scatter) */
+	/* 1: lent pages would carry no IOVA some port can use (xnb_port_lend_check) */
+	uint32_t no_lend;
 	bool rx_ip_csum;		/* it wants RX IPv4 header checksum flags */
 	char sim_dir[256];
 

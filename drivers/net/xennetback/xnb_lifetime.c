@@ -18,8 +18,10 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <rte_common.h>
 #include <rte_cycles.h>
@@ -43,6 +45,7 @@ struct xnb_slot {
 	struct rte_mbuf_ext_shared_info shinfo;	/* ours, never in guest memory */
 	struct xnb_lt *lt;
 	void *va;
+	rte_iova_t iova;	/* what a device may DMA from (xnb_lt_iova) */
 	uint64_t map_tsc;
 	uint32_t gref;
 	uint16_t domid;		/* whose grant gref is */
@@ -77,6 +80,8 @@ struct xnb_lt {
 	struct rte_ring *freed;	/* slot indices from free callbacks */
 	uint32_t held;		/* slots not FREE; atomic once orphaned */
 	uint32_t orphaned;	/* destroyed while the application held mbufs */
+	bool iova_pa;		/* EAL's IOVAs are physical addresses */
+	int pagemap;		/* /proc/self/pagemap then, else -1 */
 	struct xnb_lt_stats st;
 };
 
@@ -144,6 +149,8 @@ xnb_lt_put_free(struct xnb_lt *lt, struct xnb_slot *s)
 static void
 xnb_lt_release(struct xnb_lt *lt)
 {
+	if (lt->pagemap >= 0)
+		close(lt->pagemap);
 	rte_ring_free(lt->freed);
 	rte_free(lt->free_stack);
 	rte_free(lt->slots);
@@ -271,6 +278,8 @@ xnb_lt_create(const char *name, const struct xnb_platform_ops *plat,
 	lt->tsc_per_ms = RTE_MAX(rte_get_tsc_hz() / 1000, (uint64_t)1);
 	lt->aging_tsc = (uint64_t)aging_ms * lt->tsc_per_ms;
 	lt->age_head = lt->age_tail = XNB_NIL;
+	lt->iova_pa = rte_eal_iova_mode() == RTE_IOVA_PA;
+	lt->pagemap = lt->iova_pa ? open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC) : -1;
 	lt->slots = rte_zmalloc_socket(name, sizeof(*lt->slots) * nslots,
 				       RTE_CACHE_LINE_SIZE, socket_id);
 	lt->free_stack = rte_malloc_socket(name, sizeof(uint32_t) * nslots, 0,
@@ -301,12 +310,54 @@ xnb_lt_slots_free(const struct xnb_lt *lt)
 	return RTE_MIN(lt->nfree, lt->max_mapped - lt->st.mapped_now);
 }
 
+/*
+ * The IOVA of each page just mapped. IOVA-as-VA: its address (virtual
+ * devices read it; the port lends nothing when a device that DMAs shares
+ * the process, see xnb_port_lend_check). IOVA-as-PA: the physical address,
+ * read from /proc/self/pagemap with one pread per run of adjacent pages
+ * (a batch mapping is one run), after touching each page so that it is
+ * present. RTE_BAD_IOVA where it cannot be known: that page is not lent.
+ */
+static void
+xnb_lt_iova(const struct xnb_lt *lt, void *const *addrs, uint32_t n, rte_iova_t *iova)
+{
+	uint64_t ent[XNB_LT_BATCH];
+	uint32_t i = 0, run;
+
+	while (i < n) {
+		uintptr_t va = (uintptr_t)addrs[i];
+
+		if (va == 0 || !lt->iova_pa) {
+			iova[i++] = va == 0 ? RTE_BAD_IOVA : (rte_iova_t)va;
+			continue;
+		}
+		for (run = 1; i + run < n &&
+		     (uintptr_t)addrs[i + run] == va + (uintptr_t)run * XNB_PAGE_SIZE; run++)
+			;
+		for (uint32_t j = 0; j < run; j++)
+			(void)*(volatile const uint8_t *)(va + (uintptr_t)j * XNB_PAGE_SIZE);
+		if (pread(lt->pagemap, ent, run * sizeof(ent[0]),
+			  (off_t)(va / XNB_PAGE_SIZE) * sizeof(ent[0])) !=
+		    (ssize_t)(run * sizeof(ent[0])))
+			memset(ent, 0, run * sizeof(ent[0]));
+		for (uint32_t j = 0; j < run; j++) {
+			/* bit 63: present; bits 0-54: the page frame */
+			uint64_t pfn = ent[j] & ((UINT64_C(1) << 55) - 1);
+
+			iova[i + j] = ent[j] >> 63 && pfn != 0 ?
+				(rte_iova_t)pfn * XNB_PAGE_SIZE : RTE_BAD_IOVA;
+		}
+		i += run;
+	}
+}
+
 uint32_t
 xnb_lt_map(struct xnb_lt *lt, uint16_t domid, uint32_t n,
 	   const uint32_t *refs, const uint16_t *ids, uint32_t *slots,
 	   int16_t *status)
 {
 	void *addrs[XNB_LT_BATCH];
+	rte_iova_t iova[XNB_LT_BATCH];
 	uint64_t now = rte_get_tsc_cycles();
 	uint32_t done = 0, i, k;
 	int rc;
@@ -317,10 +368,19 @@ xnb_lt_map(struct xnb_lt *lt, uint16_t domid, uint32_t n,
 		rc = lt->plat->gnt_map(lt->gnt, domid, k, refs + i, 0, addrs,
 				       status + i);
 		lt->st.hc_map++;
+		if (rc < 0)
+			memset(addrs, 0, k * sizeof(addrs[0]));
+		xnb_lt_iova(lt, addrs, k, iova);
 		for (uint32_t j = 0; j < k; j++) {
 			struct xnb_slot *s;
 
-			if (rc < 0 || addrs[j] == NULL) {
+			if (addrs[j] != NULL && iova[j] == RTE_BAD_IOVA) {
+				lt->plat->gnt_unmap(lt->gnt, 1, &addrs[j]);
+				status[i + j] = GNTST_general_error;
+				addrs[j] = NULL;
+				lt->st.iova_failed++;
+			}
+			if (addrs[j] == NULL) {
 				if (rc < 0)
 					status[i + j] = GNTST_general_error;
 				slots[i + j] = UINT32_MAX;
@@ -329,6 +389,7 @@ xnb_lt_map(struct xnb_lt *lt, uint16_t domid, uint32_t n,
 			}
 			s = &lt->slots[lt->free_stack[--lt->nfree]];
 			s->va = addrs[j];
+			s->iova = iova[j];
 			s->gref = refs[i + j];
 			s->domid = domid;
 			s->req_id = ids[i + j];
@@ -354,14 +415,11 @@ xnb_lt_attach(struct xnb_lt *lt, uint32_t slot, struct rte_mbuf *m,
 	      uint16_t off, uint16_t len)
 {
 	struct xnb_slot *s = &lt->slots[slot];
-	rte_iova_t iova = RTE_BAD_IOVA;
 
-	if (rte_eal_iova_mode() == RTE_IOVA_VA)
-		iova = (rte_iova_t)(uintptr_t)s->va;
 	s->off = off;
 	s->len = len;
 	rte_mbuf_ext_refcnt_set(&s->shinfo, 1);
-	rte_pktmbuf_attach_extbuf(m, s->va, iova, XNB_PAGE_SIZE, &s->shinfo);
+	rte_pktmbuf_attach_extbuf(m, s->va, s->iova, XNB_PAGE_SIZE, &s->shinfo);
 	m->data_off = off;
 	m->data_len = len;
 }

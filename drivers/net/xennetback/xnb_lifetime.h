@@ -30,6 +30,7 @@ struct xnb_slot;
 struct xnb_lt_stats {
 	uint64_t mapped;		/* slots mapped since creation */
 	uint64_t map_failed;		/* grant map answered with an error */
+	uint64_t iova_failed;		/* mapped, but no IOVA known: not lent */
 	uint64_t freed_fast;		/* released by the application in time */
 	uint64_t aged_copyouts;		/* copied out because they lingered */
 	uint64_t disconnect_copyouts;	/* copied out at disconnect */

@@ -861,6 +861,10 @@ xnb_rx_batch(struct xnb_rxq *rxq, struct rte_mbuf **pkts, uint16_t n,
 	struct xnb_port *port = rxq->q->port;
 	struct xnb_rx_scratch *s = rxq->scratch;
 	bool lazy = rxq->lt != NULL;
+	/* Lend pages only to an application that takes chains, with an IOVA
+	 * every port of it can use (xnb_port_lend_check). */
+	bool lend = lazy && !port->rx_linear &&
+		!__atomic_load_n(&port->no_lend, __ATOMIC_RELAXED);
 	RING_IDX cons = rxq->ring.req_cons, prod;
 	uint16_t np = 0, nseg = 0, nmap = 0, r = 0, out = 0;
 	int rc = 0;
@@ -885,10 +889,12 @@ xnb_rx_batch(struct xnb_rxq *rxq, struct rte_mbuf **pkts, uint16_t n,
 
 		if (xnb_rx_parse(rxq, cons, prod, r, p) != XNB_RX_OK)
 			break;
-		if (!p->bad && lazy && p->len > port->copy_threshold && !port->rx_linear)
+		if (!p->bad && lend && p->len > port->copy_threshold)
 			plan = xnb_rx_plan_zc(rxq, p, &nmap, &nseg);
-		else if (!p->bad && lazy)
+		else if (!p->bad && lazy && p->len <= port->copy_threshold)
 			rxq->xs.copybreak_pkts++;
+		else if (!p->bad && lazy && !port->rx_linear)
+			rxq->xs.dma_unsafe++;
 		if (plan == XNB_RX_LATER)
 			break;
 		if (plan == XNB_RX_COPY && !p->bad && !xnb_rx_prepare(rxq, p, &nseg))

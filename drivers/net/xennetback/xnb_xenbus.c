@@ -465,6 +465,33 @@ xnb_xenbus_step(struct xnb_port *port)
 
 	snprintf(path, sizeof(path), "%s/frontend", xb->be);
 	fe = xs_read(xb->xs, XBT_NULL, path, &len);
+	if (fe != NULL && xb->advertised) {
+		/*
+		 * Our keys gone: the directory was removed since we advertised,
+		 * and created again (the watch events coalesce), or removed
+		 * only after the read above. Read the frontend key again to
+		 * tell which: taking a removal for a re-creation would drop
+		 * the vif without a word, and the removal's own event would
+		 * then find nothing left to do.
+		 */
+		char *mark;
+
+		snprintf(path, sizeof(path), "%s/feature-rx-copy", xb->be);
+		mark = xs_read(xb->xs, XBT_NULL, path, &len);
+		if (mark == NULL) {
+			free(fe);
+			snprintf(path, sizeof(path), "%s/frontend", xb->be);
+			fe = xs_read(xb->xs, XBT_NULL, path, &len);
+			if (fe != NULL) {
+				xnb_disconnect(port);
+				xs_unwatch(xb->xs, xb->fe_state, xb->fe_token);
+				xb->advertised = false;
+				XNB_LOG(INFO, "%s: %s was created again", port->name,
+					xb->be);
+			}
+		}
+		free(mark);
+	}
 	if (fe == NULL) {
 		/* No directory (yet, or any more: the toolstack removed it). */
 		if (xb->advertised) {
@@ -476,27 +503,7 @@ xnb_xenbus_step(struct xnb_port *port)
 		}
 		return;
 	}
-	if (xb->advertised) {
-		/* Removed and created again between two looks (the watch
-		 * events coalesce): our keys are gone, advertise anew. */
-		char *mark;
-
-		snprintf(path, sizeof(path), "%s/feature-rx-copy", xb->be);
-		mark = xs_read(xb->xs, XBT_NULL, path, &len);
-		if (mark == NULL) {
-			xnb_disconnect(port);
-			xs_unwatch(xb->xs, xb->fe_state, xb->fe_token);
-			xb->advertised = false;
-			XNB_LOG(INFO, "%s: %s was created again", port->name, xb->be);
-		}
-		free(mark);
-		snprintf(path, sizeof(path), "%s/frontend", xb->be);
-	}
 	if (!xb->advertised) {
-		free(fe);
-		fe = xs_read(xb->xs, XBT_NULL, path, &len);
-		if (fe == NULL)
-			return;
 		snprintf(xb->fe, sizeof(xb->fe), "%.*s", (int)len, fe);
 		free(fe);
 		rc = xnb_xenbus_advertise(port);
