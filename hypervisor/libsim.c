@@ -74,6 +74,23 @@ struct sim_mt {
 	uint8_t writable;
 	uint8_t in_ro;		/* served from view->ro */
 	uint32_t frame;
+	uint32_t batch;		/* its map call (struct sim_batch) */
+	uint32_t idx;		/* its page in that mapping */
+};
+
+/*
+ * A map call, which a backend on real Xen makes as one gntdev mapping of
+ * all its pages (one MAP_GRANT_REF ioctl for N refs, one mmap). The pages
+ * are served from the view, but the costs are charged as that mapping's:
+ * releasing some of its pages is a munmap per run of adjacent pages, and
+ * one that leaves pages of the mapping behind splits its VMA.
+ */
+#define SIM_BATCH_PAGES	256
+
+struct sim_batch {
+	uint32_t alive;		/* pages not yet released; 0: free */
+	uint32_t pages;		/* in the call */
+	uint64_t live[SIM_BATCH_PAGES / 64];
 };
 
 struct xnbsim {
@@ -94,6 +111,10 @@ struct xnbsim {
 	struct sim_view *view[XNBSIM_MAX_DOMAINS];
 	struct sim_mt *mt;
 	uint32_t mt_used;	/* live + tombstones */
+	struct sim_batch *batch;
+	uint32_t nbatch;	/* allocated */
+	uint32_t batch_hint;
+	struct xnbsim_vm_stats vm;
 };
 
 struct xnbsim_evtchn {
@@ -186,15 +207,9 @@ sim_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
 }
 
-/* What the hypercall would have cost the calling CPU on Xen. */
 static void
-sim_charge(struct xnbsim *sim, uint32_t per_op, uint32_t ops, uint32_t flushes,
-	   uint64_t bytes)
+sim_spin(uint64_t ns)
 {
-	const struct xnbsim_cost *c = &sim->sh->cost;
-	uint64_t ns = c->ns_per_hypercall + (uint64_t)per_op * ops +
-		(uint64_t)c->ns_per_unmap_flush * flushes +
-		c->ns_per_kib_copied * bytes / 1024;
 	uint64_t end;
 
 	if (ns == 0)
@@ -202,6 +217,37 @@ sim_charge(struct xnbsim *sim, uint32_t per_op, uint32_t ops, uint32_t flushes,
 	end = sim_now_ns() + ns;
 	while (sim_now_ns() < end)
 		;
+}
+
+/* What the hypercall would have cost the calling CPU on Xen. */
+static void
+sim_charge(struct xnbsim *sim, uint32_t per_op, uint32_t ops, uint32_t flushes,
+	   uint64_t bytes)
+{
+	const struct xnbsim_cost *c = &sim->sh->cost;
+
+	sim_spin(c->ns_per_hypercall + (uint64_t)per_op * ops +
+		 (uint64_t)c->ns_per_unmap_flush * flushes +
+		 c->ns_per_kib_copied * bytes / 1024);
+}
+
+/*
+ * What the grant-mapping work of a PV dom0's gntdev costs beyond the
+ * hypercall the backend asked for: the system calls and the VMA work on the
+ * backend's side, and gntdev's second batch for the kernel's own mapping of
+ * the pages (use_ptemod: every page is mapped, and unmapped, twice, in two
+ * hypercalls: gnttab_map_refs with kmap_ops, Linux 6.1).
+ */
+static void
+sim_charge_vm(struct xnbsim *sim, uint32_t per_op, uint32_t ops, uint32_t syscalls,
+	      uint32_t pages, uint32_t splits)
+{
+	const struct xnbsim_cost *c = &sim->sh->cost;
+
+	sim_spin(c->ns_per_hypercall + (uint64_t)per_op * ops +
+		 (uint64_t)c->ns_per_syscall * syscalls +
+		 (uint64_t)c->ns_per_vma_page * pages +
+		 (uint64_t)c->ns_per_vma_split * splits);
 }
 
 #define STAT_ADD(s_, d_, field, v) \
@@ -347,6 +393,7 @@ xnbsim_close(struct xnbsim *sim)
 		munmap(sim->gt, XNBSIM_GNTTAB_ENTRIES * sizeof(grant_entry_v1_t));
 	munmap(sim->sh, sizeof(struct sim_shared));
 	free(sim->mt);
+	free(sim->batch);
 	free(sim->page_used);
 	free(sim->ref_free);
 	free(sim->ref_ours);
@@ -705,12 +752,102 @@ mt_find(struct xnbsim *sim, uintptr_t addr)
 	return NULL;
 }
 
+/* A free batch for up to SIM_BATCH_PAGES pages. Lock held. */
+static uint32_t
+sim_batch_new(struct xnbsim *sim)
+{
+	uint32_t i, n;
+
+	for (uint32_t k = 0; k < sim->nbatch; k++) {
+		i = (sim->batch_hint + k) % sim->nbatch;
+		if (sim->batch[i].alive == 0)
+			goto found;
+	}
+	n = sim->nbatch == 0 ? 64 : sim->nbatch * 2;
+	{
+		struct sim_batch *b = realloc(sim->batch, n * sizeof(*b));
+
+		if (b == NULL)
+			return UINT32_MAX;
+		memset(b + sim->nbatch, 0, (n - sim->nbatch) * sizeof(*b));
+		sim->batch = b;
+	}
+	i = sim->nbatch;
+	sim->nbatch = n;
+found:
+	sim->batch_hint = i + 1;
+	memset(&sim->batch[i], 0, sizeof(sim->batch[i]));
+	return i;
+}
+
+static bool
+sim_batch_live(const struct sim_batch *b, int32_t idx)
+{
+	return idx >= 0 && (uint32_t)idx < b->pages &&
+		(b->live[idx / 64] >> (idx % 64)) & 1;
+}
+
+static void
+sim_batch_take(struct xnbsim *sim, uint32_t bi, uint32_t idx)
+{
+	struct sim_batch *b = &sim->batch[bi];
+
+	b->live[idx / 64] &= ~(UINT64_C(1) << (idx % 64));
+	b->alive--;
+}
+
+static int
+sim_idx_cmp(const void *a, const void *b)
+{
+	const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The system calls and VMA splits that releasing these pages costs a
+ * backend whose map calls were gntdev mappings: one munmap per run of
+ * adjacent pages of one mapping, a split for each end of a run where the
+ * mapping goes on. Takes the pages out of their batches. Lock held.
+ */
+static void
+sim_batch_release(struct xnbsim *sim, struct sim_mt *const *e, uint32_t n,
+		  uint32_t *syscalls, uint32_t *splits)
+{
+	uint64_t key[SIM_BATCH_PAGES];
+	uint32_t i = 0;
+
+	*syscalls = *splits = 0;
+	while (i < n) {
+		uint32_t k = (n - i < SIM_BATCH_PAGES ? n - i : SIM_BATCH_PAGES), j;
+
+		for (j = 0; j < k; j++)
+			key[j] = (uint64_t)e[i + j]->batch << 32 | e[i + j]->idx;
+		qsort(key, k, sizeof(key[0]), sim_idx_cmp);
+		for (j = 0; j < k; j++)
+			sim_batch_take(sim, key[j] >> 32, (uint32_t)key[j]);
+		for (j = 0; j < k;) {
+			uint32_t bi = key[j] >> 32, first = (uint32_t)key[j], last = first;
+
+			while (j + 1 < k && key[j + 1] == key[j] + 1) {
+				j++;
+				last++;
+			}
+			j++;
+			(*syscalls)++;
+			*splits += sim_batch_live(&sim->batch[bi], (int32_t)first - 1) +
+				sim_batch_live(&sim->batch[bi], (int32_t)last + 1);
+		}
+		i += k;
+	}
+}
+
 int
 xnbsim_map(struct xnbsim *sim, uint16_t domid, uint32_t count,
 	   const uint32_t *refs, int writable, void **addrs, int16_t *status)
 {
 	struct sim_view *v;
-	uint32_t i, frame;
+	uint32_t i, frame, bi = UINT32_MAX, calls = 0;
 	bool in_ro;
 	int done = 0;
 
@@ -723,6 +860,11 @@ xnbsim_map(struct xnbsim *sim, uint16_t domid, uint32_t count,
 		void *p;
 
 		addrs[i] = NULL;
+		if (i % SIM_BATCH_PAGES == 0) {
+			/* gntdev: MAP_GRANT_REF, mmap, then drop the record */
+			bi = sim_batch_new(sim);
+			calls++;
+		}
 		if (v == NULL || sim->sh->dom[domid].state != XNBSIM_DOM_RUNNING) {
 			status[i] = GNTST_bad_domain;
 			goto failed;
@@ -743,8 +885,9 @@ xnbsim_map(struct xnbsim *sim, uint16_t domid, uint32_t count,
 		}
 		e = (struct sim_mt){ .addr = (uintptr_t)p, .view = v, .ref = refs[i],
 				     .dom = domid, .writable = !!writable,
-				     .in_ro = in_ro, .frame = frame };
-		if (mt_insert(sim, &e) < 0) {
+				     .in_ro = in_ro, .frame = frame, .batch = bi,
+				     .idx = i % SIM_BATCH_PAGES };
+		if (bi == UINT32_MAX || mt_insert(sim, &e) < 0) {
 			if (!in_ro)
 				munmap(p, PAGE);
 			sim_unpin(v, refs[i], writable);
@@ -754,6 +897,9 @@ xnbsim_map(struct xnbsim *sim, uint16_t domid, uint32_t count,
 		if (in_ro)
 			v->ro_use[frame] = RO_MAPPED;
 		v->maps++;
+		sim->batch[bi].live[e.idx / 64] |= UINT64_C(1) << (e.idx % 64);
+		sim->batch[bi].alive++;
+		sim->batch[bi].pages = e.idx + 1;
 		STAT_ADD(sim, domid, grants_mapped, 1);
 		addrs[i] = p;
 		done++;
@@ -761,8 +907,11 @@ xnbsim_map(struct xnbsim *sim, uint16_t domid, uint32_t count,
 failed:
 		STAT_ADD(sim, sim->domid, op_failed, 1);
 	}
+	sim->vm.map_syscalls += 3 * calls;
+	sim->vm.pages_mapped += done;
 	pthread_mutex_unlock(&sim->lock);
 	sim_charge(sim, sim->sh->cost.ns_per_map_op, count, 0, 0);
+	sim_charge_vm(sim, sim->sh->cost.ns_per_map_op, count, 3 * calls, done, 0);
 	return done;
 }
 
@@ -789,6 +938,8 @@ sim_mt_release(struct xnbsim *sim, struct sim_mt *e)
 int
 xnbsim_unmap(struct xnbsim *sim, uint32_t count, void *const *addrs)
 {
+	struct sim_mt *found[SIM_BATCH_PAGES];
+	uint32_t nf = 0, syscalls = 0, splits = 0, sc, sp;
 	int rc = 0;
 
 	pthread_mutex_lock(&sim->lock);
@@ -802,16 +953,62 @@ xnbsim_unmap(struct xnbsim *sim, uint32_t count, void *const *addrs)
 			rc = -EINVAL;
 			continue;
 		}
-		if (e->in_ro)
-			e->view->ro_use[e->frame] = RO_FREE;
-		else
-			munmap(addrs[i], PAGE);
-		sim_mt_release(sim, e);
+		found[nf++] = e;
+		if (nf == SIM_BATCH_PAGES || i + 1 == count) {
+			sim_batch_release(sim, found, nf, &sc, &sp);
+			syscalls += sc;
+			splits += sp;
+			for (uint32_t k = 0; k < nf; k++) {
+				if (found[k]->in_ro)
+					found[k]->view->ro_use[found[k]->frame] = RO_FREE;
+				else
+					munmap((void *)found[k]->addr, PAGE);
+				sim_mt_release(sim, found[k]);
+			}
+			nf = 0;
+		}
 	}
+	if (nf > 0) {
+		sim_batch_release(sim, found, nf, &sc, &sp);
+		syscalls += sc;
+		splits += sp;
+		for (uint32_t k = 0; k < nf; k++) {
+			if (found[k]->in_ro)
+				found[k]->view->ro_use[found[k]->frame] = RO_FREE;
+			else
+				munmap((void *)found[k]->addr, PAGE);
+			sim_mt_release(sim, found[k]);
+		}
+	}
+	sim->vm.unmap_syscalls += syscalls;
+	sim->vm.vma_splits += splits;
 	pthread_mutex_unlock(&sim->lock);
 	sim_charge(sim, sim->sh->cost.ns_per_unmap_op, count,
 		   (count + XNBSIM_UNMAP_BATCH - 1) / XNBSIM_UNMAP_BATCH, 0);
+	sim_charge_vm(sim, sim->sh->cost.ns_per_unmap_op, count, syscalls, count, splits);
 	return rc;
+}
+
+/* Takes one of the failures a test injected, if any is left. */
+static bool
+sim_fault_take(uint32_t *left)
+{
+	uint32_t v = __atomic_load_n(left, __ATOMIC_RELAXED);
+
+	while (v > 0)
+		if (__atomic_compare_exchange_n(left, &v, v - 1, false, __ATOMIC_RELAXED,
+						__ATOMIC_RELAXED))
+			return true;
+	return false;
+}
+
+int
+xnbsim_fault_set(struct xnbsim *sim, const char *what, uint32_t count)
+{
+	if (strcmp(what, "replace") != 0)
+		return -EINVAL;
+	__atomic_store_n(&sim->sh->fault.replace, count, __ATOMIC_RELAXED);
+	return 0;
 }
 
 int
@@ -826,18 +1023,29 @@ xnbsim_unmap_replace(struct xnbsim *sim, void *addr, void *newpage)
 	e = mt_find(sim, (uintptr_t)addr);
 	if (e == NULL) {
 		rc = -EINVAL;
+	} else if (sim_fault_take(&sim->sh->fault.replace)) {
+		rc = -ENOMEM;	/* injected: xnb-simctl fault replace N */
 	} else if (mremap(newpage, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED,
 			  addr) == MAP_FAILED) {
 		rc = -errno;
 	} else {
+		uint32_t sc, sp;
+
 		if (e->in_ro)
 			e->view->ro_use[e->frame] = RO_DISPLACED;
+		sim_batch_release(sim, &e, 1, &sc, &sp);
+		sim->vm.unmap_syscalls++;
+		sim->vm.vma_splits += sp;
 		sim_mt_release(sim, e);
 	}
 	if (rc < 0)
 		STAT_ADD(sim, sim->domid, op_failed, 1);
 	pthread_mutex_unlock(&sim->lock);
 	sim_charge(sim, sim->sh->cost.ns_per_unmap_op, 1, 1, 0);
+	if (rc == 0)
+		sim_spin(sim->sh->cost.ns_per_vma_swap +
+			 (uint64_t)sim->sh->cost.ns_per_hypercall +
+			 sim->sh->cost.ns_per_unmap_op);
 	return rc;
 }
 
@@ -1128,6 +1336,14 @@ xnbsim_stats(struct xnbsim *sim, uint16_t domid, struct xnbsim_stats *st)
 	return 0;
 }
 
+void
+xnbsim_vm_stats(struct xnbsim *sim, struct xnbsim_vm_stats *st)
+{
+	pthread_mutex_lock(&sim->lock);
+	*st = sim->vm;
+	pthread_mutex_unlock(&sim->lock);
+}
+
 int
 xnbsim_cost_get(struct xnbsim *sim, struct xnbsim_cost *cost)
 {
@@ -1178,6 +1394,14 @@ xnbsim_cost_parse(const char *arg, struct xnbsim_cost *c)
 			c->ns_per_copy_op = v;
 		else if (strcmp(tok, "kib") == 0)
 			c->ns_per_kib_copied = v;
+		else if (strcmp(tok, "syscall") == 0)
+			c->ns_per_syscall = v;
+		else if (strcmp(tok, "vma") == 0)
+			c->ns_per_vma_page = v;
+		else if (strcmp(tok, "split") == 0)
+			c->ns_per_vma_split = v;
+		else if (strcmp(tok, "swap") == 0)
+			c->ns_per_vma_swap = v;
 		else {
 			rc = -EINVAL;
 			break;

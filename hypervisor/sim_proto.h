@@ -74,9 +74,16 @@ struct sim_dom {
 	struct xnbsim_stats stats;	/* updated with atomics by everyone */
 };
 
+/* Faults a test injects (xnb-simctl fault): each counts down the calls
+ * that fail. */
+struct sim_fault {
+	uint32_t replace;	/* xnbsim_unmap_replace: -ENOMEM, nothing moved */
+};
+
 /* The one region everybody maps. */
 struct sim_shared {
 	struct xnbsim_cost cost;
+	struct sim_fault fault;
 	struct sim_dom dom[XNBSIM_MAX_DOMAINS];
 	struct sim_port port[XNBSIM_MAX_DOMAINS][XNBSIM_EVTCHN_PORTS];
 };

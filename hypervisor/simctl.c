@@ -26,8 +26,10 @@ usage(void)
 		"  destroy DOMID                     xl destroy\n"
 		"  vif-add DOMID HANDLE [--mac M] [--script S]\n"
 		"  vif-remove DOMID HANDLE\n"
+		"  fault replace N                   the next N page swaps fail (ENOMEM)\n"
 		"  stats DOMID                       key=value counters\n"
-		"  cost [hypercall=NS,map=NS,unmap=NS,flush=NS,copy=NS,kib=NS]\n"
+		"  cost [hypercall=NS,map=NS,unmap=NS,flush=NS,copy=NS,kib=NS,\n"
+		"        syscall=NS,vma=NS,split=NS,swap=NS]\n"
 		"  wait-gone DOMID [--timeout S]     until no one maps its pages\n");
 	exit(2);
 }
@@ -105,6 +107,8 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "vif-remove") == 0 && argc >= 6) {
 		rc = xnbsim_vif_remove(sim, num(argv[4], XNBSIM_MAX_DOMAINS - 1),
 				       num(argv[5], 0xffff));
+	} else if (strcmp(cmd, "fault") == 0 && argc >= 6) {
+		rc = xnbsim_fault_set(sim, argv[4], num(argv[5], UINT32_MAX));
 	} else if (strcmp(cmd, "stats") == 0 && argc >= 5) {
 		rc = print_stats(sim, num(argv[4], XNBSIM_MAX_DOMAINS - 1));
 	} else if (strcmp(cmd, "cost") == 0) {
@@ -116,9 +120,12 @@ main(int argc, char **argv)
 				usage();
 			rc = xnbsim_cost_set(sim, &c);
 		}
-		printf("hypercall=%u map=%u unmap=%u flush=%u copy=%u kib=%u\n",
+		printf("hypercall=%u map=%u unmap=%u flush=%u copy=%u kib=%u syscall=%u "
+		       "vma=%u split=%u swap=%u\n",
 		       c.ns_per_hypercall, c.ns_per_map_op, c.ns_per_unmap_op,
-		       c.ns_per_unmap_flush, c.ns_per_copy_op, c.ns_per_kib_copied);
+		       c.ns_per_unmap_flush, c.ns_per_copy_op, c.ns_per_kib_copied,
+		       c.ns_per_syscall, c.ns_per_vma_page, c.ns_per_vma_split,
+		       c.ns_per_vma_swap);
 	} else if (strcmp(cmd, "wait-gone") == 0 && argc >= 5) {
 		uint16_t d = num(argv[4], XNBSIM_MAX_DOMAINS - 1);
 		double limit = (v = opt(argc, argv, 5, "--timeout")) ? atof(v) : 10;

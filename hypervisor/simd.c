@@ -9,7 +9,8 @@
  * hands these out over a Unix socket with SCM_RIGHTS and stays out of the
  * hot path: grant operations and notifications work on the shared memory.
  *
- *   xnb-simd --dir DIR [--cost hypercall=NS,map=NS,unmap=NS,flush=NS,copy=NS,kib=NS]
+ *   xnb-simd --dir DIR [--cost hypercall=NS,map=NS,unmap=NS,flush=NS,copy=NS,kib=NS,
+ *                              syscall=NS,vma=NS,split=NS,swap=NS]
  *
  * It runs in the foreground, writes DIR/simd.pid when ready, and removes its
  * sockets on SIGTERM/SIGINT.
@@ -485,7 +486,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: xnb-simd --dir DIR [--cost hypercall=NS,map=NS,"
-		"unmap=NS,flush=NS,copy=NS,kib=NS] [--foreground]\n");
+		"unmap=NS,flush=NS,copy=NS,kib=NS,syscall=NS,vma=NS,split=NS,swap=NS]"
+		" [--foreground]\n");
 	exit(2);
 }
 

@@ -106,6 +106,9 @@ int xnbsim_unmap(struct xnbsim *sim, uint32_t count, void *const *addrs);
  * release the grant. The caller has already copied the data into newpage
  * (a page-aligned private anonymous page, consumed by this call). */
 int xnbsim_unmap_replace(struct xnbsim *sim, void *addr, void *newpage);
+/* Make the next count calls of what fail, for tests: "replace" (the swap
+ * above fails with -ENOMEM and changes nothing). */
+int xnbsim_fault_set(struct xnbsim *sim, const char *what, uint32_t count);
 /* Batched grant copy with the semantics of xengnttab_grant_copy: each segment's
  * foreign side must satisfy offset + len <= 4096 (GNTST_bad_copy_arg otherwise);
  * status per segment; one hypercall for the batch. Returns 0 or -errno. */
@@ -166,15 +169,33 @@ struct xnbsim_cost {
 	uint32_t ns_per_unmap_flush;	/* per XNBSIM_UNMAP_BATCH unmaps, started */
 	uint32_t ns_per_copy_op;
 	uint32_t ns_per_kib_copied;
+	/* The backend's host kernel, for grant maps (app/xnb-vmacost measures
+	 * them): a system call, a page entering or leaving a VMA, a VMA split. */
+	uint32_t ns_per_syscall;
+	uint32_t ns_per_vma_page;
+	uint32_t ns_per_vma_split;
+	uint32_t ns_per_vma_swap;	/* an mremap over one page of a mapping */
 };
 
 /* Xen flushes the TLB once per 32 unmap operations of a call
  * (GNTTAB_UNMAP_BATCH_SIZE in xen/common/grant_table.c). */
 #define XNBSIM_UNMAP_BATCH 32
 
-/* Parse "hypercall=NS,map=NS,unmap=NS,flush=NS,copy=NS,kib=NS" (any subset)
- * into c; -EINVAL on a bad spec. */
+/* Parse "hypercall=NS,map=NS,unmap=NS,flush=NS,copy=NS,kib=NS,syscall=NS,
+ * vma=NS,split=NS,swap=NS" (any subset) into c; -EINVAL on a bad spec. */
 int xnbsim_cost_parse(const char *spec, struct xnbsim_cost *c);
+
+/* What this handle's grant maps would have cost a backend on real Xen in
+ * system calls (a gntdev mapping per map call, a munmap per run of
+ * adjacent pages released, an mremap per page swapped). */
+struct xnbsim_vm_stats {
+	uint64_t map_syscalls;
+	uint64_t unmap_syscalls;
+	uint64_t pages_mapped;
+	uint64_t vma_splits;
+};
+
+void xnbsim_vm_stats(struct xnbsim *sim, struct xnbsim_vm_stats *st);
 
 int xnbsim_cost_get(struct xnbsim *sim, struct xnbsim_cost *cost);
 int xnbsim_cost_set(struct xnbsim *sim, const struct xnbsim_cost *cost); /* dom0 */

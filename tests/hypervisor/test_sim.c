@@ -380,6 +380,75 @@ test_replace(struct xnbsim *be, struct xnbsim *g1)
 	xnbsim_page_free(g1, gfn);
 }
 
+/*
+ * A map call is one gntdev mapping on real Xen: 3 system calls for 8 pages;
+ * pages released in runs cost a munmap per run, and a VMA split at each end
+ * of a run where the mapping goes on. An injected swap failure changes
+ * nothing (the grant stays mapped, the page at the address is the guest's).
+ */
+static void
+test_vm_structure(struct xnbsim *be, struct xnbsim *g1)
+{
+	struct xnbsim_vm_stats v0, v1;
+	struct xnbsim_stats st;
+	uint32_t refs[8], gfn[8];
+	int16_t status[8];
+	void *va[8], *page, *np;
+
+	for (int i = 0; i < 8; i++) {
+		xnbsim_page_alloc(g1, &gfn[i], &page);
+		snprintf(page, 16, "page %d", i);
+		refs[i] = xnbsim_grant_access(g1, 0, gfn[i], 1);
+	}
+	xnbsim_vm_stats(be, &v0);
+	CHECK(xnbsim_map(be, 1, 8, refs, 0, va, status) == 8, "map 8");
+	xnbsim_vm_stats(be, &v1);
+	CHECK(v1.map_syscalls - v0.map_syscalls == 3 && v1.pages_mapped - v0.pages_mapped == 8,
+	      "one mapping: %lu syscalls, %lu pages",
+	      (unsigned long)(v1.map_syscalls - v0.map_syscalls),
+	      (unsigned long)(v1.pages_mapped - v0.pages_mapped));
+	/* pages 3, 1, 2, 0: one run at the front, the mapping goes on */
+	void *front[4] = { va[3], va[1], va[2], va[0] };
+
+	xnbsim_unmap(be, 4, front);
+	xnbsim_vm_stats(be, &v0);
+	CHECK(v0.unmap_syscalls - v1.unmap_syscalls == 1 && v0.vma_splits - v1.vma_splits == 1,
+	      "one run: %lu munmaps, %lu splits",
+	      (unsigned long)(v0.unmap_syscalls - v1.unmap_syscalls),
+	      (unsigned long)(v0.vma_splits - v1.vma_splits));
+	/* page 5 alone: both its neighbours stay */
+	xnbsim_unmap(be, 1, &va[5]);
+	xnbsim_vm_stats(be, &v1);
+	CHECK(v1.unmap_syscalls - v0.unmap_syscalls == 1 && v1.vma_splits - v0.vma_splits == 2,
+	      "a page in the middle: two splits");
+	/* the injected failure: nothing moves */
+	np = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	strcpy(np, "ours");
+	CHECK(xnbsim_fault_set(be, "replace", 1) == 0, "inject");
+	CHECK(xnbsim_unmap_replace(be, va[6], np) == -ENOMEM, "injected swap failure");
+	CHECK(strcmp(va[6], "page 6") == 0 && strcmp(np, "ours") == 0,
+	      "a failed swap moves nothing");
+	xnbsim_stats(be, 1, &st);
+	CHECK(st.grants_mapped == 3, "grants still mapped after the failure: %u",
+	      st.grants_mapped);
+	CHECK(xnbsim_unmap_replace(be, va[6], np) == 0, "the next swap works");
+	munmap(va[6], 4096);
+	/* 4 and 7: two runs, no neighbour left */
+	void *rest[2] = { va[7], va[4] };
+
+	xnbsim_vm_stats(be, &v0);
+	xnbsim_unmap(be, 2, rest);
+	xnbsim_vm_stats(be, &v1);
+	CHECK(v1.unmap_syscalls - v0.unmap_syscalls == 2 && v1.vma_splits == v0.vma_splits,
+	      "two lone pages: two munmaps, no split");
+	xnbsim_stats(be, 1, &st);
+	CHECK(st.grants_mapped == 0, "all released");
+	for (int i = 0; i < 8; i++) {
+		xnbsim_end_access(g1, refs[i]);
+		xnbsim_page_free(g1, gfn[i]);
+	}
+}
+
 /* Two concurrent maps of one frame are two mappings; a grant copy whose
  * local side lies in a mapped foreign page fails as on Xen (gntdev cannot
  * pin it), while the same bytes named by their grant copy fine. */
@@ -447,6 +516,7 @@ main(int argc, char **argv)
 		test_batches(be, g1);
 		test_evtchn(be, g1);
 		test_replace(be, g1);
+		test_vm_structure(be, g1);
 		test_same_frame_and_foreign_local(be, g1);
 		test_permissions(g1);
 		xnbsim_close(g1);

@@ -74,6 +74,18 @@ xnb_sim_gnt_unmap_replace(struct xnb_gnt *g, void *addr, void *newpage)
 	return xnbsim_unmap_replace(g->sim, addr, newpage);
 }
 
+static void
+xnb_sim_gnt_stats(struct xnb_gnt *g, struct xnb_gnt_stats *st)
+{
+	struct xnbsim_vm_stats vm;
+
+	xnbsim_vm_stats(g->sim, &vm);
+	st->map_syscalls = vm.map_syscalls;
+	st->unmap_syscalls = vm.unmap_syscalls;
+	st->pages_mapped = vm.pages_mapped;
+	st->page_release = 1;
+}
+
 static int
 xnb_sim_gnt_copy(struct xnb_gnt *g, uint32_t count,
 		 xengnttab_grant_copy_segment_t *segs)
@@ -155,6 +167,7 @@ const struct xnb_platform_ops xnb_platform_sim = {
 	.gnt_map = xnb_sim_gnt_map,
 	.gnt_unmap = xnb_sim_gnt_unmap,
 	.gnt_unmap_replace = xnb_sim_gnt_unmap_replace,
+	.gnt_stats = xnb_sim_gnt_stats,
 	.gnt_copy = xnb_sim_gnt_copy,
 	.evt_open = xnb_sim_evt_open,
 	.evt_close = xnb_sim_evt_close,
