@@ -12,6 +12,12 @@
  * a private copy of the tree and commit only if nothing changed meanwhile
  * (EAGAIN otherwise, which every xenstore client retries): coarser than
  * C xenstored's per-node check, but the same contract.
+ *
+ * For tests, dom0 may arm one toolstack race with the XS_CONTROL command
+ * "xnb-rm-after-read" READ RM (Xen's xenstore-control sends it): right after
+ * it answers the next plain read of READ, the daemon removes RM, so the
+ * reader's next request already sees the removal, as when a toolstack
+ * removes a directory between two reads of a backend.
  */
 
 #include <errno.h>
@@ -82,6 +88,7 @@ struct xsd {
 	int lfd[XSD_MAX_DOMS];		/* listening socket per domain, -1 */
 	struct xconn *conn[XSD_MAX_CONNS];
 	unsigned int nconn;
+	char *race_read, *race_rm;	/* xnb-rm-after-read, armed */
 };
 
 /* ---- the tree -------------------------------------------------------------- */
@@ -394,6 +401,17 @@ do_rm(struct xnode *root, const char *path, uint16_t domid)
 	return 0;
 }
 
+/* The armed removal, once, after a reply to a read of race_read. */
+static void
+race_fire(struct xsd *x)
+{
+	if (do_rm(x->root, x->race_rm, 0) == 0)
+		changed(x, NULL, x->race_rm);
+	free(x->race_read);
+	free(x->race_rm);
+	x->race_read = x->race_rm = NULL;
+}
+
 static int
 do_set_perms(struct xnode *n, uint16_t domid, const struct xs_permissions *p,
 	     unsigned int np)
@@ -538,6 +556,9 @@ handle_msg(struct xsd *x, struct xconn *c, const struct xsd_sockmsg *h,
 		}
 		if (h->type == XS_READ) {
 			conn_send(c, h->type, h->req_id, h->tx_id, n->value, n->vlen);
+			if (t == NULL && x->race_read != NULL &&
+			    strcmp(path, x->race_read) == 0)
+				race_fire(x);
 			break;
 		}
 		if (h->type == XS_DIRECTORY) {
@@ -696,6 +717,21 @@ handle_msg(struct xsd *x, struct xconn *c, const struct xsd_sockmsg *h,
 		reply_ok(c, h);
 		break;
 	case XS_CONTROL:
+		if (nf >= 1 && strcmp(f[0], "xnb-rm-after-read") == 0) {
+			if (c->domid != 0) {
+				rc = -EACCES;
+				break;
+			}
+			if (nf < 3 || !path_valid(f[1]) || f[1][0] != '/' ||
+			    !path_valid(f[2]) || f[2][0] != '/') {
+				rc = -EINVAL;
+				break;
+			}
+			free(x->race_read);
+			free(x->race_rm);
+			x->race_read = strdup(f[1]);
+			x->race_rm = strdup(f[2]);
+		}
 		reply_ok(c, h);
 		break;
 	default:
@@ -1011,5 +1047,7 @@ xsd_stop(struct xsd *x)
 		unlink(path);
 	}
 	node_free(x->root);
+	free(x->race_read);
+	free(x->race_rm);
 	free(x);
 }

@@ -5,8 +5,9 @@
 /*
  * The simulator's xenstored through the real libxenstore: transactions that
  * commit, abort and fail with EAGAIN on a conflicting write, watches with
- * their initial fire, @releaseDomain, and a client that sends garbage
- * without taking the server down.
+ * their initial fire, @releaseDomain, the toolstack race a test can arm
+ * (xnb-rm-after-read), and a client that sends garbage without taking the
+ * server down.
  *
  * usage: test_xs PATH-TO-xnb-simd PATH-TO-xnb-simctl
  */
@@ -155,6 +156,69 @@ main(int argc, char **argv)
 	v = next_event(w, "rel", 2000);
 	CHECK(v != NULL && strcmp(v, "@releaseDomain") == 0, "@releaseDomain fired");
 	free(v);
+
+	/*
+	 * xnb-rm-after-read: the removal lands after the reply to the armed
+	 * read and before the reader's next request, fires the watches, and
+	 * happens once. Reads in a transaction and of other paths do not
+	 * trigger it; a guest may not arm it.
+	 */
+	{
+		static const char arm[] = "/tool/r/k\0/tool/r";
+		struct xs_handle *g;
+
+		CHECK(xs_write(a, XBT_NULL, "/tool/r/k", "1", 1), "write /tool/r/k");
+		CHECK(xs_write(a, XBT_NULL, "/tool/r/m", "2", 1), "write /tool/r/m");
+		CHECK(xs_watch(w, "/tool/r", "race"), "watch /tool/r");
+		free(next_event(w, "race", 2000));
+		v = xs_control_command(a, "xnb-rm-after-read", (void *)arm, sizeof(arm));
+		CHECK(v != NULL, "arm: %s", strerror(errno));
+		free(v);
+		v = xs_read(b, XBT_NULL, "/tool/r/m", &len);
+		CHECK(v != NULL, "another path's read does not trigger");
+		free(v);
+		t = xs_transaction_start(b);
+		v = xs_read(b, t, "/tool/r/k", &len);
+		CHECK(v != NULL, "read in a transaction");
+		free(v);
+		CHECK(xs_transaction_end(b, t, true), "abort the reading transaction");
+		v = xs_read(b, XBT_NULL, "/tool/r/m", &len);
+		CHECK(v != NULL, "a read in a transaction does not trigger");
+		free(v);
+		v = xs_read(b, XBT_NULL, "/tool/r/k", &len);
+		CHECK(v != NULL && strcmp(v, "1") == 0, "the armed read is answered: %s",
+		      v ? v : strerror(errno));
+		free(v);
+		v = xs_read(b, XBT_NULL, "/tool/r/m", &len);
+		CHECK(v == NULL && errno == ENOENT, "removed before the next request");
+		free(v);
+		v = next_event(w, "race", 2000);
+		CHECK(v != NULL && strcmp(v, "/tool/r") == 0, "the removal fired: %s",
+		      v ? v : "none");
+		free(v);
+		CHECK(xs_write(a, XBT_NULL, "/tool/r/k", "3", 1), "write /tool/r/k again");
+		v = xs_read(b, XBT_NULL, "/tool/r/k", &len);
+		free(v);
+		v = xs_read(b, XBT_NULL, "/tool/r/k", &len);
+		CHECK(v != NULL && strcmp(v, "3") == 0, "armed once only");
+		free(v);
+
+		CHECK(run(argv[2], "--dir", dir, "create", "4") == 0, "create dom4");
+		g = xs_as("xs-dom4.sock");
+		CHECK(g != NULL, "open as dom4: %s", strerror(errno));
+		if (g != NULL) {
+			v = xs_control_command(g, "xnb-rm-after-read", (void *)arm,
+					       sizeof(arm));
+			CHECK(v == NULL && errno == EACCES, "a guest may not arm it");
+			free(v);
+			xs_close(g);
+		}
+		v = xs_read(b, XBT_NULL, "/tool/r/k", &len);
+		free(v);
+		v = xs_read(b, XBT_NULL, "/tool/r/k", &len);
+		CHECK(v != NULL, "still there after the guest's try");
+		free(v);
+	}
 
 	/* Garbage: an absurd length must cost the sender its connection only. */
 	{
