@@ -272,8 +272,8 @@ main(int argc, char **argv)
 	CHECK(h0 == h1, "held data unchanged after copy-out");
 	xnb_lt_stats_get(lt, &st);
 	CHECK(st.aged_copyouts == 2 && st.mapped_now == 0 && st.held_now == 2,
-	      "stats aged %lu mapped %u held %u", (unsigned long)st.aged_copyouts,
-	      st.mapped_now, st.held_now);
+	      "stats aged %lu mapped %lu held %lu", (unsigned long)st.aged_copyouts,
+	      (unsigned long)st.mapped_now, (unsigned long)st.held_now);
 	rte_pktmbuf_free(m[6]);
 	rte_pktmbuf_free(m[7]);
 	CHECK(xnb_lt_reap(lt, done, NREFS) == 0, "no second answer");
@@ -379,7 +379,8 @@ main(int argc, char **argv)
 	CHECK(n == 0 && xnb_lt_flush(lt, done, NREFS) == 0,
 	      "failed disconnect copy-outs answered %u", n);
 	CHECK(total_mapped() == 3 && st.mapped_now == 3, "stale slots keep their "
-	      "grants: %d mapped, mapped_now %u", total_mapped(), st.mapped_now);
+	      "grants: %d mapped, mapped_now %lu", total_mapped(),
+	      (unsigned long)st.mapped_now);
 	CHECK(sum(rte_pktmbuf_mtod(m[1], uint8_t *), 1000) == h0, "stale data readable");
 	rte_pktmbuf_free(m[0]);
 	xnb_lt_reap_idle(lt);	/* the tick, nobody connected */
@@ -405,7 +406,7 @@ main(int argc, char **argv)
 	}
 	xnb_lt_stats_get(lt, &st);
 	CHECK(st.mapped_now == 0 && xnb_lt_slots_free(lt) == 16,
-	      "all slots back: mapped_now %u, free %u", st.mapped_now,
+	      "all slots back: mapped_now %lu, free %u", (unsigned long)st.mapped_now,
 	      xnb_lt_slots_free(lt));
 
 	/* 8. Disconnect: every held slot copied out, nothing left mapped, the

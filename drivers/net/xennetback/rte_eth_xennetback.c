@@ -33,30 +33,54 @@
 
 RTE_LOG_REGISTER(xnb_logtype, pmd.net.xennetback, NOTICE);
 
-#define XNB_ARG_DOMID		"domid"
-#define XNB_ARG_HANDLE		"handle"
-#define XNB_ARG_QUEUES		"queues"
-#define XNB_ARG_MAC		"mac"
-#define XNB_ARG_MTU		"mtu"
-#define XNB_ARG_PLATFORM	"platform"
-#define XNB_ARG_SIM		"sim"
-#define XNB_ARG_BACKEND_DOMID	"backend_domid"
-#define XNB_ARG_COPY_MODE	"copy_mode"
-#define XNB_ARG_AGING_MS	"aging_ms"
-#define XNB_ARG_HEADER_COPY	"header_copy"
-#define XNB_ARG_COPY_THRESHOLD	"copy_threshold"
-#define XNB_ARG_MAX_MAPPED	"max_mapped"
-#define XNB_ARG_RX_SCATTER	"rx_scatter"
-
-static const char *const xnb_valid_args[] = {
-	XNB_ARG_DOMID, XNB_ARG_HANDLE, XNB_ARG_QUEUES, XNB_ARG_MAC, XNB_ARG_MTU,
-	XNB_ARG_PLATFORM, XNB_ARG_SIM, XNB_ARG_BACKEND_DOMID, XNB_ARG_COPY_MODE,
-	XNB_ARG_AGING_MS, XNB_ARG_HEADER_COPY, XNB_ARG_COPY_THRESHOLD, XNB_ARG_MAX_MAPPED,
-	XNB_ARG_RX_SCATTER, NULL
-};
-
 /* domids from DOMID_FIRST_RESERVED (0x7ff0) up are not guests. */
 #define XNB_DOMID_MAX	0x7fef
+
+/*
+ * The devargs, declared once. Numbers: X(id, key, syntax, min, max,
+ * default); strings: X(id, key, syntax, default). The kvargs key list, the
+ * parser and the PMD's parameter string all come from here.
+ */
+#define XNB_UINT_ARGS(X) \
+	X(DOMID, "domid", "<1-32751>", 1, XNB_DOMID_MAX, 0) \
+	X(HANDLE, "handle", "<0-65535>", 0, 0xffff, 0) \
+	X(QUEUES, "queues", "<1-8>", 1, XNB_MAX_QUEUES, 1) \
+	X(MTU, "mtu", "<68-65521>", RTE_ETHER_MIN_MTU, \
+	  XEN_NETIF_MAX_TX_SIZE - RTE_ETHER_HDR_LEN, RTE_ETHER_MTU) \
+	X(BACKEND_DOMID, "backend_domid", "<0-32751>", 0, XNB_DOMID_MAX, 0) \
+	X(AGING_MS, "aging_ms", "<ms>", 0, 3600000, XNB_DEFAULT_AGING_MS) \
+	X(HEADER_COPY, "header_copy", "<14-1024>", RTE_ETHER_HDR_LEN, \
+	  XNB_MAX_HEADER_COPY, XNB_DEFAULT_HEADER_COPY) \
+	X(COPY_THRESHOLD, "copy_threshold", "<bytes>", 0, XEN_NETIF_MAX_TX_SIZE, \
+	  XNB_DEFAULT_COPY_THRESHOLD) \
+	X(MAX_MAPPED, "max_mapped", "<1-256>", 1, XNB_RING_SLOTS, XNB_RING_SLOTS) \
+	X(RX_SCATTER, "rx_scatter", "0|1", 0, 1, 1)
+#define XNB_STR_ARGS(X) \
+	X(MAC, "mac", "<mac>", NULL) \
+	X(PLATFORM, "platform", "xen|sim", "xen") \
+	X(SIM, "sim", "<dir>", NULL) \
+	X(COPY_MODE, "copy_mode", "lazy|always", "lazy")
+
+#define XNB_UINT_ID(id, key, syn, min, max, def) XNB_ARG_ ## id,
+#define XNB_STR_ID(id, key, syn, def) XNB_ARG_ ## id,
+enum { XNB_UINT_ARGS(XNB_UINT_ID) XNB_NB_UINT_ARGS };
+enum { XNB_STR_ARGS(XNB_STR_ID) XNB_NB_STR_ARGS };
+
+struct xnb_uint_desc {
+	const char *key;
+	unsigned long min, max, def;
+};
+
+#define XNB_UINT_DESC(id, key, syn, min, max, def) { key, min, max, def },
+static const struct xnb_uint_desc xnb_uint_args[] = { XNB_UINT_ARGS(XNB_UINT_DESC) };
+#define XNB_STR_KEY(id, key, syn, def) key,
+static const char *const xnb_str_keys[] = { XNB_STR_ARGS(XNB_STR_KEY) };
+#define XNB_STR_DEF(id, key, syn, def) def,
+static const char *const xnb_str_defs[] = { XNB_STR_ARGS(XNB_STR_DEF) };
+#define XNB_UINT_KEY(id, key, syn, min, max, def) key,
+static const char *const xnb_valid_args[] = {
+	XNB_UINT_ARGS(XNB_UINT_KEY) XNB_STR_ARGS(XNB_STR_KEY) NULL
+};
 
 struct xnb_uint_arg {
 	unsigned long min, max;
@@ -108,44 +132,44 @@ xnb_arg_uint(struct rte_kvargs *kv, const char *name, const char *key,
 static int
 xnb_parse_args(struct xnb_port *port, const char *args)
 {
-	const char *platform = "xen", *sim = NULL, *mac = NULL, *copy = "lazy";
-	unsigned long domid = ULONG_MAX, handle = 0, queues = 1, mtu = RTE_ETHER_MTU;
-	unsigned long bdom = 0, aging = XNB_DEFAULT_AGING_MS, hdr = XNB_DEFAULT_HEADER_COPY;
-	unsigned long thresh = XNB_DEFAULT_COPY_THRESHOLD, maxmap = XNB_RING_SLOTS;
-	unsigned long scatter = 1;
+	unsigned long u[XNB_NB_UINT_ARGS];
+	const char *str[XNB_NB_STR_ARGS], *platform, *sim, *mac, *copy;
+	unsigned long domid, bdom;
 	struct rte_kvargs *kv;
 	int rc = -EINVAL;
 
 	kv = rte_kvargs_parse(args != NULL ? args : "", xnb_valid_args);
 	if (kv == NULL) {
-		XNB_LOG(ERR, "%s: invalid devargs '%s' (valid keys: domid, handle, "
-			"queues, mac, mtu, platform, sim, backend_domid, copy_mode, "
-			"aging_ms, header_copy, copy_threshold, max_mapped, rx_scatter)",
-			port->name, args);
+		char keys[256];
+		int n = 0;
+
+		for (unsigned int i = 0; xnb_valid_args[i] != NULL; i++)
+			n += snprintf(keys + n, sizeof(keys) - RTE_MIN(n, (int)sizeof(keys)),
+				      "%s%s", i > 0 ? ", " : "", xnb_valid_args[i]);
+		XNB_LOG(ERR, "%s: invalid devargs '%s' (valid keys: %s)", port->name,
+			args, keys);
 		return -EINVAL;
 	}
-	if (rte_kvargs_count(kv, XNB_ARG_DOMID) == 0) {
+	if (rte_kvargs_count(kv, xnb_uint_args[XNB_ARG_DOMID].key) == 0) {
 		XNB_LOG(ERR, "%s: devarg domid=<guest domain id> is required", port->name);
 		goto out;
 	}
-	if (xnb_arg_uint(kv, port->name, XNB_ARG_DOMID, 1, XNB_DOMID_MAX, &domid) ||
-	    xnb_arg_uint(kv, port->name, XNB_ARG_HANDLE, 0, 0xffff, &handle) ||
-	    xnb_arg_uint(kv, port->name, XNB_ARG_QUEUES, 1, XNB_MAX_QUEUES, &queues) ||
-	    xnb_arg_uint(kv, port->name, XNB_ARG_MTU, RTE_ETHER_MIN_MTU,
-			 XEN_NETIF_MAX_TX_SIZE - RTE_ETHER_HDR_LEN, &mtu) ||
-	    xnb_arg_uint(kv, port->name, XNB_ARG_BACKEND_DOMID, 0, XNB_DOMID_MAX, &bdom) ||
-	    xnb_arg_uint(kv, port->name, XNB_ARG_AGING_MS, 0, 3600000, &aging) ||
-	    xnb_arg_uint(kv, port->name, XNB_ARG_HEADER_COPY, RTE_ETHER_HDR_LEN,
-			 XNB_MAX_HEADER_COPY, &hdr) ||
-	    xnb_arg_uint(kv, port->name, XNB_ARG_COPY_THRESHOLD, 0,
-			 XEN_NETIF_MAX_TX_SIZE, &thresh) ||
-	    xnb_arg_uint(kv, port->name, XNB_ARG_MAX_MAPPED, 1, XNB_RING_SLOTS, &maxmap) ||
-	    xnb_arg_uint(kv, port->name, XNB_ARG_RX_SCATTER, 0, 1, &scatter))
-		goto out;
-	rte_kvargs_process(kv, XNB_ARG_PLATFORM, xnb_parse_string, &platform);
-	rte_kvargs_process(kv, XNB_ARG_SIM, xnb_parse_string, &sim);
-	rte_kvargs_process(kv, XNB_ARG_MAC, xnb_parse_string, &mac);
-	rte_kvargs_process(kv, XNB_ARG_COPY_MODE, xnb_parse_string, &copy);
+	for (unsigned int i = 0; i < XNB_NB_UINT_ARGS; i++) {
+		u[i] = xnb_uint_args[i].def;
+		if (xnb_arg_uint(kv, port->name, xnb_uint_args[i].key,
+				 xnb_uint_args[i].min, xnb_uint_args[i].max, &u[i]) < 0)
+			goto out;
+	}
+	for (unsigned int i = 0; i < XNB_NB_STR_ARGS; i++) {
+		str[i] = xnb_str_defs[i];
+		rte_kvargs_process(kv, xnb_str_keys[i], xnb_parse_string, &str[i]);
+	}
+	domid = u[XNB_ARG_DOMID];
+	bdom = u[XNB_ARG_BACKEND_DOMID];
+	platform = str[XNB_ARG_PLATFORM];
+	sim = str[XNB_ARG_SIM];
+	mac = str[XNB_ARG_MAC];
+	copy = str[XNB_ARG_COPY_MODE];
 
 	if (domid == bdom) {
 		XNB_LOG(ERR, "%s: invalid domid=%lu: that is the backend's own domain",
@@ -180,11 +204,11 @@ xnb_parse_args(struct xnb_port *port, const char *args)
 			port->name, copy);
 		goto out;
 	}
-	port->aging_ms = aging;
-	port->header_copy = hdr;
-	port->copy_threshold = thresh;
-	port->max_mapped = maxmap;
-	port->rx_scatter = scatter;
+	port->aging_ms = u[XNB_ARG_AGING_MS];
+	port->header_copy = u[XNB_ARG_HEADER_COPY];
+	port->copy_threshold = u[XNB_ARG_COPY_THRESHOLD];
+	port->max_mapped = u[XNB_ARG_MAX_MAPPED];
+	port->rx_scatter = u[XNB_ARG_RX_SCATTER];
 	if (mac != NULL) {
 		if (rte_ether_unformat_addr(mac, &port->mac) < 0 ||
 		    !rte_is_unicast_ether_addr(&port->mac)) {
@@ -195,14 +219,15 @@ xnb_parse_args(struct xnb_port *port, const char *args)
 	} else {
 		/* Locally administered, derived from the vif so it is stable. */
 		struct rte_ether_addr def = { .addr_bytes = { 0x02, 0x58, 0x4e,
-			(uint8_t)(domid >> 8), (uint8_t)domid, (uint8_t)handle } };
+			(uint8_t)(domid >> 8), (uint8_t)domid,
+			(uint8_t)u[XNB_ARG_HANDLE] } };
 
 		port->mac = def;
 	}
 	port->domid = domid;
-	port->handle = handle;
-	port->max_queues = queues;
-	port->mtu = mtu;
+	port->handle = u[XNB_ARG_HANDLE];
+	port->max_queues = u[XNB_ARG_QUEUES];
+	port->mtu = u[XNB_ARG_MTU];
 	port->backend_domid = bdom;
 	rc = 0;
 out:
@@ -495,46 +520,49 @@ xnb_stats_reset(struct rte_eth_dev *dev)
 }
 
 /*
- * xstats: each counter summed over the queues under its own name
+ * xstats: each queue counter summed over the queues under its name
  * ("rx_hypercalls_copy"), then per queue ("rx_q0_hypercalls_copy"), then the
- * port's connection counters.
+ * port's own. Names and offsets come from the X-macro lists: the queue's
+ * (xnb_internal.h) and its tracker's (xnb_lifetime.h) for rx.
  */
-#define XNB_XSTAT_NAME(name, field) name,
-static const char *const xnb_rx_xstat_names[] = { XNB_RXQ_XSTATS(XNB_XSTAT_NAME) };
-static const char *const xnb_tx_xstat_names[] = { XNB_TXQ_XSTATS(XNB_XSTAT_NAME) };
-static const char *const xnb_port_xstat_names[] = {
-	"guest_connects", "guest_disconnects", "guest_fatal_errors",
-	"rx_syscalls_map", "rx_syscalls_unmap", "rx_pages_mapped", "gnt_page_release",
+enum xnb_xstat_src { XNB_SRC_RXQ, XNB_SRC_LT, XNB_SRC_TXQ };
+
+struct xnb_xstat {
+	const char *name;	/* without the rx_/tx_ prefix */
+	uint8_t src;
+	size_t off;
 };
-/* The lifetime trackers' counters, summed over the queues. */
-#define XNB_LT_XSTATS(X) \
-	X("rx_slots_mapped_now", mapped_now) \
-	X("rx_slots_held_now", held_now) \
-	X("rx_slots_mapped", mapped) \
-	X("rx_slots_freed_fast", freed_fast) \
-	X("rx_aged_copyouts", aged_copyouts) \
-	X("rx_disconnect_copyouts", disconnect_copyouts) \
-	X("rx_copyout_fallbacks", copyout_fallback) \
-	X("rx_copyout_failed", copyout_failed) \
-	X("rx_iova_failed", iova_failed) \
-	X("rx_hypercalls_map", hc_map) \
-	X("rx_hypercalls_unmap", hc_unmap) \
-	X("rx_hypercalls_copyout", hc_copy) \
-	X("rx_age_below_1ms", age_hist[0]) \
-	X("rx_age_below_10ms", age_hist[1]) \
-	X("rx_age_below_100ms", age_hist[2]) \
-	X("rx_age_below_window", age_hist[3]) \
-	X("rx_age_window_or_more", age_hist[4])
-static const char *const xnb_lt_xstat_names[] = { XNB_LT_XSTATS(XNB_XSTAT_NAME) };
-#define XNB_NB_RX_XSTATS RTE_DIM(xnb_rx_xstat_names)
-#define XNB_NB_TX_XSTATS RTE_DIM(xnb_tx_xstat_names)
+
+#define XNB_XSTAT_RXQ(name, field) 	{ name, XNB_SRC_RXQ, offsetof(struct xnb_rxq_xstats, field) },
+#define XNB_XSTAT_LT(name, field) 	{ name, XNB_SRC_LT, offsetof(struct xnb_lt_stats, field) },
+#define XNB_XSTAT_TXQ(name, field) 	{ name, XNB_SRC_TXQ, offsetof(struct xnb_txq_xstats, field) },
+static const struct xnb_xstat xnb_rx_xstats[] = {
+	XNB_RXQ_XSTATS(XNB_XSTAT_RXQ)
+	XNB_LT_XSTATS(XNB_XSTAT_LT)
+};
+static const struct xnb_xstat xnb_tx_xstats[] = { XNB_TXQ_XSTATS(XNB_XSTAT_TXQ) };
+
+#define XNB_PORT_XSTATS(X) \
+	X("guest_connects", connects) \
+	X("guest_disconnects", disconnects) \
+	X("guest_fatal_errors", fatal_errors)
+#define XNB_GNT_XSTATS(X) \
+	X("rx_syscalls_map", map_syscalls) \
+	X("rx_syscalls_unmap", unmap_syscalls) \
+	X("rx_pages_mapped", pages_mapped) \
+	X("gnt_page_release", page_release)
+#define XNB_XSTAT_NAME(name, field) name,
+static const char *const xnb_port_xstat_names[] = {
+	XNB_PORT_XSTATS(XNB_XSTAT_NAME)
+	XNB_GNT_XSTATS(XNB_XSTAT_NAME)
+};
 
 static unsigned int
 xnb_xstats_count(const struct rte_eth_dev *dev)
 {
-	return XNB_NB_RX_XSTATS * (1 + dev->data->nb_rx_queues) +
-	       XNB_NB_TX_XSTATS * (1 + dev->data->nb_tx_queues) +
-	       RTE_DIM(xnb_lt_xstat_names) + RTE_DIM(xnb_port_xstat_names);
+	return RTE_DIM(xnb_rx_xstats) * (1 + dev->data->nb_rx_queues) +
+	       RTE_DIM(xnb_tx_xstats) * (1 + dev->data->nb_tx_queues) +
+	       RTE_DIM(xnb_port_xstat_names);
 }
 
 static int
@@ -545,85 +573,82 @@ xnb_xstats_get_names(struct rte_eth_dev *dev, struct rte_eth_xstat_name *names,
 
 	if (names == NULL || size < n)
 		return n;
-	for (unsigned int i = 0; i < XNB_NB_RX_XSTATS; i++)
-		strlcpy(names[k++].name, xnb_rx_xstat_names[i], sizeof(names[0].name));
+	for (unsigned int i = 0; i < RTE_DIM(xnb_rx_xstats); i++)
+		snprintf(names[k++].name, sizeof(names[0].name), "rx_%s",
+			 xnb_rx_xstats[i].name);
 	for (uint16_t q = 0; q < dev->data->nb_rx_queues; q++)
-		for (unsigned int i = 0; i < XNB_NB_RX_XSTATS; i++)
+		for (unsigned int i = 0; i < RTE_DIM(xnb_rx_xstats); i++)
 			snprintf(names[k++].name, sizeof(names[0].name), "rx_q%u_%s", q,
-				 xnb_rx_xstat_names[i] + 3);
-	for (unsigned int i = 0; i < XNB_NB_TX_XSTATS; i++)
-		strlcpy(names[k++].name, xnb_tx_xstat_names[i], sizeof(names[0].name));
+				 xnb_rx_xstats[i].name);
+	for (unsigned int i = 0; i < RTE_DIM(xnb_tx_xstats); i++)
+		snprintf(names[k++].name, sizeof(names[0].name), "tx_%s",
+			 xnb_tx_xstats[i].name);
 	for (uint16_t q = 0; q < dev->data->nb_tx_queues; q++)
-		for (unsigned int i = 0; i < XNB_NB_TX_XSTATS; i++)
+		for (unsigned int i = 0; i < RTE_DIM(xnb_tx_xstats); i++)
 			snprintf(names[k++].name, sizeof(names[0].name), "tx_q%u_%s", q,
-				 xnb_tx_xstat_names[i] + 3);
-	for (unsigned int i = 0; i < RTE_DIM(xnb_lt_xstat_names); i++)
-		strlcpy(names[k++].name, xnb_lt_xstat_names[i], sizeof(names[0].name));
+				 xnb_tx_xstats[i].name);
 	for (unsigned int i = 0; i < RTE_DIM(xnb_port_xstat_names); i++)
 		strlcpy(names[k++].name, xnb_port_xstat_names[i], sizeof(names[0].name));
 	return n;
+}
+
+/* Writes one queue's counters of list d (n entries) at xs[k...] and adds
+ * them to the sums at xs[sum...]. */
+static void
+xnb_xstats_queue(const struct xnb_xstat *d, unsigned int n, const void *const *src,
+		 struct rte_eth_xstat *xs, unsigned int sum, unsigned int k)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t v = 0;
+
+		if (src[d[i].src] != NULL)
+			memcpy(&v, (const uint8_t *)src[d[i].src] + d[i].off, sizeof(v));
+		xs[k + i].value = v;
+		xs[sum + i].value += v;
+	}
 }
 
 static int
 xnb_xstats_get(struct rte_eth_dev *dev, struct rte_eth_xstat *xs, unsigned int size)
 {
 	struct xnb_port *port = dev->data->dev_private;
-	unsigned int n = xnb_xstats_count(dev), k = 0, base;
+	unsigned int n = xnb_xstats_count(dev), k = 0, sum;
+	struct xnb_gnt_stats gs = { 0 };
 
 	if (xs == NULL || size < n)
 		return n;
-	/* The counter structs are arrays of uint64_t in X-macro order. */
-	base = k;
-	for (unsigned int i = 0; i < XNB_NB_RX_XSTATS; i++)
-		xs[k++].value = 0;
-	for (uint16_t q = 0; q < dev->data->nb_rx_queues; q++) {
-		const uint64_t *c = (const uint64_t *)&port->queues[q].rx.xs;
-
-		for (unsigned int i = 0; i < XNB_NB_RX_XSTATS; i++) {
-			xs[base + i].value += c[i];
-			xs[k++].value = c[i];
-		}
-	}
-	base = k;
-	for (unsigned int i = 0; i < XNB_NB_TX_XSTATS; i++)
-		xs[k++].value = 0;
-	for (uint16_t q = 0; q < dev->data->nb_tx_queues; q++) {
-		const uint64_t *c = (const uint64_t *)&port->queues[q].tx.xs;
-
-		for (unsigned int i = 0; i < XNB_NB_TX_XSTATS; i++) {
-			xs[base + i].value += c[i];
-			xs[k++].value = c[i];
-		}
-	}
-	for (unsigned int i = 0; i < RTE_DIM(xnb_lt_xstat_names); i++)
-		xs[k + i].value = 0;
-	for (uint16_t q = 0; q < port->max_queues; q++) {
-		struct xnb_lt_stats st;
-		unsigned int i = 0;
-
-		if (port->queues[q].rx.lt == NULL)
-			continue;
-		xnb_lt_stats_get(port->queues[q].rx.lt, &st);
-#define XNB_LT_SUM(name, field) xs[k + i++].value += st.field;
-		XNB_LT_XSTATS(XNB_LT_SUM)
-#undef XNB_LT_SUM
-	}
-	k += RTE_DIM(xnb_lt_xstat_names);
-	xs[k++].value = port->connects;
-	xs[k++].value = port->disconnects;
-	xs[k++].value = port->fatal_errors;
-	{
-		struct xnb_gnt_stats gs = { 0 };
-
-		if (port->gnt != NULL && port->plat->gnt_stats != NULL)
-			port->plat->gnt_stats(port->gnt, &gs);
-		xs[k++].value = gs.map_syscalls;
-		xs[k++].value = gs.unmap_syscalls;
-		xs[k++].value = gs.pages_mapped;
-		xs[k++].value = gs.page_release;
-	}
-	for (unsigned int i = 0; i < n; i++)
+	for (unsigned int i = 0; i < n; i++) {
 		xs[i].id = i;
+		xs[i].value = 0;
+	}
+	sum = k;
+	k += RTE_DIM(xnb_rx_xstats);
+	for (uint16_t q = 0; q < dev->data->nb_rx_queues; q++) {
+		const struct xnb_rxq *r = &port->queues[q].rx;
+		struct xnb_lt_stats lt;
+		const void *src[] = { [XNB_SRC_RXQ] = &r->xs, [XNB_SRC_LT] = NULL };
+
+		if (r->lt != NULL) {
+			xnb_lt_stats_get(r->lt, &lt);
+			src[XNB_SRC_LT] = &lt;
+		}
+		xnb_xstats_queue(xnb_rx_xstats, RTE_DIM(xnb_rx_xstats), src, xs, sum, k);
+		k += RTE_DIM(xnb_rx_xstats);
+	}
+	sum = k;
+	k += RTE_DIM(xnb_tx_xstats);
+	for (uint16_t q = 0; q < dev->data->nb_tx_queues; q++) {
+		const void *src[] = { [XNB_SRC_TXQ] = &port->queues[q].tx.xs };
+
+		xnb_xstats_queue(xnb_tx_xstats, RTE_DIM(xnb_tx_xstats), src, xs, sum, k);
+		k += RTE_DIM(xnb_tx_xstats);
+	}
+#define XNB_XSTAT_PORT(name, field) xs[k++].value = port->field;
+	XNB_PORT_XSTATS(XNB_XSTAT_PORT)
+	if (port->gnt != NULL && port->plat->gnt_stats != NULL)
+		port->plat->gnt_stats(port->gnt, &gs);
+#define XNB_XSTAT_GNT(name, field) xs[k++].value = gs.field;
+	XNB_GNT_XSTATS(XNB_XSTAT_GNT)
 	return n;
 }
 
@@ -822,17 +847,7 @@ static struct rte_vdev_driver xnb_vdev_drv = {
 };
 
 RTE_PMD_REGISTER_VDEV(net_xennetback, xnb_vdev_drv);
+#define XNB_UINT_PARAM(id, key, syn, min, max, def) key "=" syn " "
+#define XNB_STR_PARAM(id, key, syn, def) key "=" syn " "
 RTE_PMD_REGISTER_PARAM_STRING(net_xennetback,
-	XNB_ARG_DOMID "=<int> "
-	XNB_ARG_HANDLE "=<int> "
-	XNB_ARG_QUEUES "=<1-8> "
-	XNB_ARG_MAC "=<mac> "
-	XNB_ARG_MTU "=<int> "
-	XNB_ARG_PLATFORM "=xen|sim "
-	XNB_ARG_SIM "=<dir> "
-	XNB_ARG_BACKEND_DOMID "=<int> "
-	XNB_ARG_COPY_MODE "=lazy|always "
-	XNB_ARG_AGING_MS "=<ms> "
-	XNB_ARG_HEADER_COPY "=<bytes> "
-	XNB_ARG_COPY_THRESHOLD "=<bytes> "
-	XNB_ARG_MAX_MAPPED "=<1-256>");
+	XNB_UINT_ARGS(XNB_UINT_PARAM) XNB_STR_ARGS(XNB_STR_PARAM));

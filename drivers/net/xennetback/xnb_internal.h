@@ -72,58 +72,59 @@ enum xnb_copy_mode {
  * unmapped, and old ones copied out, at least this often. */
 #define XNB_TICK_US		10000
 
-/* Per-queue counters reported as xstats, declared once: X(name, field). */
+/* Per-queue counters reported as xstats, declared once: X(name, field);
+ * the name goes after rx_ or tx_ (rte_eth_xennetback.c). */
 #define XNB_RXQ_XSTATS(X) \
-	X("rx_good_packets_copied", copied_pkts) \
-	X("rx_bad_requests", bad_requests) \
-	X("rx_dropped_oversize_slots", drop_slots) \
-	X("rx_mbuf_alloc_failed", mbuf_alloc_failed) \
-	X("rx_copy_errors", copy_errors) \
-	X("rx_slots_1", slots_1) \
-	X("rx_slots_2_4", slots_2_4) \
-	X("rx_slots_5_plus", slots_5_plus) \
-	X("rx_gso_packets", gso_pkts) \
-	X("rx_csum_blank", csum_blank) \
-	X("rx_csum_completed", csum_completed) \
-	X("rx_hypercalls_copy", hc_copy) \
-	X("rx_copy_ops", copy_ops) \
-	X("rx_bytes_copied", bytes_copied) \
-	X("rx_notify_sent", notify_sent) \
-	X("rx_notify_suppressed", notify_suppressed) \
-	X("rx_fatal_errors", fatal) \
-	X("rx_zerocopy_packets", zc_pkts) \
-	X("rx_copybreak_packets", copybreak_pkts) \
-	X("rx_header_bytes_copied", header_bytes) \
-	X("rx_arena_full_fallbacks", arena_full) \
-	X("rx_map_errors", map_errors) \
-	X("rx_dropped_bad_gso", drop_bad_gso) \
-	X("rx_dropped_bad_csum", drop_bad_csum) \
-	X("rx_dropped_header_changed", drop_hdr_changed) \
-	X("rx_dropped_header_too_long", drop_hdr_long) \
-	X("rx_linear_packets", linear_pkts) \
-	X("rx_linear_extbuf_packets", linear_extbuf) \
-	X("rx_linear_nomem", linear_nomem) \
-	X("rx_copied_dma_unsafe", dma_unsafe) \
-	X("rx_bursts_busy", bursts)
+	X("good_packets_copied", copied_pkts) \
+	X("bad_requests", bad_requests) \
+	X("dropped_oversize_slots", drop_slots) \
+	X("mbuf_alloc_failed", mbuf_alloc_failed) \
+	X("copy_errors", copy_errors) \
+	X("slots_1", slots_1) \
+	X("slots_2_4", slots_2_4) \
+	X("slots_5_plus", slots_5_plus) \
+	X("gso_packets", gso_pkts) \
+	X("csum_blank", csum_blank) \
+	X("csum_completed", csum_completed) \
+	X("hypercalls_copy", hc_copy) \
+	X("copy_ops", copy_ops) \
+	X("bytes_copied", bytes_copied) \
+	X("notify_sent", notify_sent) \
+	X("notify_suppressed", notify_suppressed) \
+	X("fatal_errors", fatal) \
+	X("zerocopy_packets", zc_pkts) \
+	X("copybreak_packets", copybreak_pkts) \
+	X("header_bytes_copied", header_bytes) \
+	X("arena_full_fallbacks", arena_full) \
+	X("map_errors", map_errors) \
+	X("dropped_bad_gso", drop_bad_gso) \
+	X("dropped_bad_csum", drop_bad_csum) \
+	X("dropped_header_changed", drop_hdr_changed) \
+	X("dropped_header_too_long", drop_hdr_long) \
+	X("linear_packets", linear_pkts) \
+	X("linear_extbuf_packets", linear_extbuf) \
+	X("linear_nomem", linear_nomem) \
+	X("copied_dma_unsafe", dma_unsafe) \
+	X("bursts_busy", bursts)
 
 #define XNB_TXQ_XSTATS(X) \
-	X("tx_guest_ring_full", ring_full) \
-	X("tx_dropped_no_sg", drop_no_sg) \
-	X("tx_dropped_too_big", drop_too_big) \
-	X("tx_dropped_bad_gso", drop_bad_gso) \
-	X("tx_copy_errors", copy_errors) \
-	X("tx_gso_packets", gso_pkts) \
-	X("tx_dropped_bad_chain", drop_bad_chain) \
-	X("tx_dropped_bad_csum", drop_bad_csum) \
-	X("tx_csum_offloaded", csum_offloaded) \
-	X("tx_csum_completed", csum_completed) \
-	X("tx_hypercalls_copy", hc_copy) \
-	X("tx_copy_ops", copy_ops) \
-	X("tx_bytes_copied", bytes_copied) \
-	X("tx_notify_sent", notify_sent) \
-	X("tx_notify_suppressed", notify_suppressed) \
-	X("tx_bad_requests", bad_requests) \
-	X("tx_bursts_busy", bursts)
+	X("guest_ring_full", ring_full) \
+	X("dropped_no_sg", drop_no_sg) \
+	X("dropped_too_big", drop_too_big) \
+	X("dropped_bad_gso", drop_bad_gso) \
+	X("copy_errors", copy_errors) \
+	X("gso_packets", gso_pkts) \
+	X("dropped_bad_chain", drop_bad_chain) \
+	X("dropped_bad_csum", drop_bad_csum) \
+	X("csum_offloaded", csum_offloaded) \
+	X("csum_completed", csum_completed) \
+	X("hypercalls_copy", hc_copy) \
+	X("copy_ops", copy_ops) \
+	X("bytes_copied", bytes_copied) \
+	X("notify_sent", notify_sent) \
+	X("notify_suppressed", notify_suppressed) \
+	X("bad_requests", bad_requests) \
+	X("bursts_busy", bursts)
 
 #define XNB_XSTAT_FIELD(name, field) uint64_t field;
 

@@ -27,6 +27,28 @@
 struct xnb_lt;
 struct xnb_slot;
 
+/* The tracker's counters, declared once: X(name, field); xstats name them
+ * rx_<name> (rte_eth_xennetback.c). */
+#define XNB_LT_XSTATS(X) \
+	X("slots_mapped_now", mapped_now) \
+	X("slots_held_now", held_now) \
+	X("slots_mapped", mapped) \
+	X("map_failed", map_failed) \
+	X("iova_failed", iova_failed) \
+	X("slots_freed_fast", freed_fast) \
+	X("aged_copyouts", aged_copyouts) \
+	X("disconnect_copyouts", disconnect_copyouts) \
+	X("copyout_fallbacks", copyout_fallback) \
+	X("copyout_failed", copyout_failed) \
+	X("hypercalls_map", hc_map) \
+	X("hypercalls_unmap", hc_unmap) \
+	X("hypercalls_copyout", hc_copy) \
+	X("age_below_1ms", age_hist[0]) \
+	X("age_below_10ms", age_hist[1]) \
+	X("age_below_100ms", age_hist[2]) \
+	X("age_below_window", age_hist[3]) \
+	X("age_window_or_more", age_hist[4])
+
 struct xnb_lt_stats {
 	uint64_t mapped;		/* slots mapped since creation */
 	uint64_t map_failed;		/* grant map answered with an error */
@@ -39,8 +61,8 @@ struct xnb_lt_stats {
 	uint64_t hc_map;		/* platform calls */
 	uint64_t hc_unmap;
 	uint64_t hc_copy;
-	uint32_t mapped_now;		/* slots holding a guest grant now */
-	uint32_t held_now;		/* slots still referenced by mbufs */
+	uint64_t mapped_now;		/* slots holding a guest grant now */
+	uint64_t held_now;		/* slots still referenced by mbufs */
 	/* Age at release, in ms: <1, <10, <100, <aging window, >= window. */
 	uint64_t age_hist[5];
 };
