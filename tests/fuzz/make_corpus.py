@@ -22,6 +22,8 @@ import sys
 PAGE = 4096
 MORE, EXTRA = 4, 8
 FEAT_ALL = 7            # sg, gso-tcpv4, gso-tcpv6
+LINEAR, PARTIAL_CSUM, RX_IP_CSUM = 8, 0x10, 0x20        # the application's
+NO_CSUM, IPV6_CSUM = 0x40, 0x80                         # the frontend's
 
 # Ops, as enum fz_op.
 (TX_WRITE, TX_PROD, TX_PUSH, TX_PKT, PAGE_WRITE, RX_BURST, FREE, TICK, GRANT,
@@ -40,8 +42,9 @@ def burst(nb, mode=FREE_ALL, mask=0):
     return step(RX_BURST, NB[nb] | mode << 3, 0, mask)
 
 
-def pkt(nslots, size, gref, gso_mss=0, v6=False, off16=0, csum_blank=False):
-    c = gref | off16 << 8
+def pkt(nslots, size, gref, gso_mss=0, v6=False, off16=0, csum_blank=False,
+        headers=False):
+    c = gref | off16 << 8 | (1 << 14 if headers else 0)
     if gso_mss:
         c |= 1 << 31 | (gso_mss & 0xfff) << 16 | (1 << 30 if v6 else 0)
     if csum_blank:
@@ -149,6 +152,36 @@ def rx_seeds():
         ring([(0, 0, 0, 60)] * 8), 1)
     yield "prod_ring_plus_one", script(flags(), [
         burst(32), step(TX_PROD, 4), burst(32)], ring([(0, 0, 0, 60)] * 4), 1)
+    # GSO frames whose headers agree with them, lent and held, some with
+    # blank checksums the backend completes or passes on.
+    yield "gso_headers", script(flags(), [
+        pkt(12, 40000, 0, gso_mss=1448, headers=True), burst(32, HOLD_ALL),
+        pkt(6, 20000, 2, gso_mss=1440, v6=True, headers=True),
+        pkt(1, 1400, 1, csum_blank=True, headers=True), burst(33, HOLD_ALL),
+        step(TICK, T_WINDOW_PLUS), step(FREE, 0)], empty_ring(), 8,
+        features=FEAT_ALL | RX_IP_CSUM)
+    yield "partial_csum", script(flags(thresh=1), [
+        pkt(2, 5000, 3, csum_blank=True, headers=True),
+        pkt(1, 3000, 0, csum_blank=True, v6=True, headers=True),
+        burst(64, HOLD_ALL), step(FREE, 1, 0)], empty_ring(), 8,
+        features=FEAT_ALL | PARTIAL_CSUM)
+    # An application without RX scatter: one segment per frame.
+    yield "linear", script(flags(), [
+        burst(64, HOLD_ALL), pkt(16, 60000, 0, gso_mss=8000, headers=True),
+        burst(1, HOLD_ALL), step(GRANT, 0, 6), pkt(3, 9000, 1),
+        burst(32)], zc, 8, features=FEAT_ALL | LINEAR)
+    # The finding of issue 14 (xnb_rx.c before 48c1228): with pages lent and
+    # held, req_prod moved back into the window between rsp_prod and
+    # req_cons; the burst walked past req_prod and, with chains, past its
+    # 256-entry scratch. Now fatal.
+    lent = []
+    for _ in range(14):
+        lent.append((0, 0, MORE, 18 * 3000))
+        lent += [(j % 8, 0, MORE if j < 17 else 0, 3000) for j in range(1, 18)]
+    yield "regress_prod_into_window_chains", script(flags(), [
+        burst(64, HOLD_ALL), step(TX_PROD, 2, 1), burst(256)], ring(lent), 8)
+    yield "regress_prod_into_window", script(flags(), [
+        burst(64, HOLD_ALL), step(TX_PROD, 2, 1), burst(256)], zc, 8)
     # Copy mode, many bursts of various sizes.
     yield "copy_mode", script(flags(port=1), [
         burst(1), burst(33), pkt(3, 9000, 0), burst(256), pkt(1, 60, 0),
@@ -178,6 +211,15 @@ def tx_seeds():
         burst(64, HOLD_ALL), step(RX_POST, 0, 63, 4 | 1 << 8),
         step(TX_FWD, NB[1]), step(TICK, T_WINDOW_PLUS),
         step(TX_FWD, NB[64]), pkt(2, 6000, 5), burst(32, FORWARD)], zc, 16)
+    # Checksums left partial by one guest, completed for a frontend that
+    # does not take them blank.
+    yield "csum_complete", script(flags(), [
+        pkt(1, 1400, 1, csum_blank=True, headers=True),
+        pkt(2, 6000, 2, csum_blank=True, v6=True, headers=True),
+        pkt(4, 12000, 4, gso_mss=1448, headers=True),
+        step(RX_POST, 0, 15, 0 | 1 << 8), burst(32, FORWARD),
+        step(TX_SEND, NB[1], 1514, 0x80 | 3 << 8)], empty_ring(), 16,
+        features=FEAT_ALL | NO_CSUM)
     # A guest short of buffers, then one that posts bad and read-only ones.
     yield "rx_short", script(flags(), [
         step(RX_POST, 0, 1, 8 | 1 << 8), step(TX_SEND, NB[33], 3000, 0),

@@ -68,7 +68,9 @@
 #define FZ_NB_MBUFS	8191
 #define FZ_MAX_HELD	(2 * FZ_NB_MBUFS)
 #define FZ_TAGS		65536u		/* 16-bit request ids */
-#define FZ_EXP_MAX	(16u << 20)	/* bytes of sent packets kept to compare */
+/* Bytes of one burst's packets kept to compare: what 16 distinct guest
+ * pages (RX_POST's grefs) can take, and a frame more. */
+#define FZ_EXP_MAX	(17u * 4096 + 65536)
 #define FZ_EXT_MAX	(4u << 20)	/* external buffers of built packets */
 #define FZ_EXT_SEGS	4096
 #define FZ_DOMID	1
@@ -79,7 +81,8 @@ enum fz_op {
 	FZ_TX_WRITE,	/* a: len-1 (0-3), b: ring page offset, c: bytes */
 	FZ_TX_PROD,	/* a: where to move the TX req_prod, b: delta, c: value */
 	FZ_TX_PUSH,	/* one request (or extra, a bit 4) at req_prod */
-	FZ_TX_PKT,	/* a well-formed packet: a slots, b bytes, c shape */
+	FZ_TX_PKT,	/* a well-formed packet: a slots, b bytes, c shape (bit 14:
+			 * IP and TCP headers that agree with it) */
 	FZ_PAGE_WRITE,	/* a: page, b: offset, c: bytes (seen through maps) */
 	FZ_RX_BURST,	/* a: nb_pkts and what the application does, c: mask */
 	FZ_FREE,	/* the application frees some of what it holds */
@@ -133,6 +136,7 @@ static struct {
 	long blocks;			/* the driver's rte_malloc blocks alive */
 	long blocks0;			/* ... between inputs */
 	uint32_t fail_malloc;		/* the next ones fail */
+	uint64_t compared;		/* RX packets checked byte for byte */
 	struct rte_mbuf *held[FZ_MAX_HELD];
 	uint32_t nheld;
 	struct rte_mbuf *pkts[256];
@@ -561,9 +565,11 @@ fz_rx_harvest(bool compare)
 
 			memcpy(&m0, fz.pkt, 4);
 			memcpy(&m1, fz.pkt + 4, 4);
-			if (m0 == FZ_MAGIC && (m1 >> 16) == 0x5a5a && (m1 & 0xffff) < fz.nsent) {
+			if (m0 == FZ_MAGIC && (m1 >> 16) == 0x5a5a && (m1 & 0xffff) < fz.nsent &&
+			    fz.sent[m1 & 0xffff].off != UINT32_MAX) {
 				const struct fz_sent *s = &fz.sent[m1 & 0xffff];
 
+				fz.compared++;
 				if (s->len != len)
 					fz_fail("RX packet %u: %u bytes arrived, %u sent",
 						m1 & 0xffff, len, s->len);
@@ -662,6 +668,13 @@ fz_rx_burst(uint16_t nb, struct rte_mbuf **pkts, uint16_t *got)
 	fz_tx_tag();
 	memcpy(fz.txsnap, fz.txs, FZ_PAGE);
 	prod = fz.txs->req_prod;
+	if (fz.verbose)
+		for (RING_IDX i = cons; i != prod && i - cons < 64; i++) {
+			const netif_tx_request_t *q = tx_req(fz.txsnap, i);
+
+			fprintf(stderr, "  req %u: gref %u offset %u flags %#x size %u\n", i,
+				q->gref, q->offset, q->flags, q->size);
+		}
 	*got = xnb_rx_burst(rxq, pkts, nb);
 	took = rxq->ring.req_cons - cons;
 	/* Nothing past what the guest published, and nothing at all when its
@@ -711,14 +724,18 @@ fz_tx_send(struct rte_mbuf **pkts, uint16_t n, bool mark)
 			memcpy(rte_pktmbuf_mtod(m, uint8_t *), w, 8);
 		}
 		s->len = m->pkt_len;
-		s->off = fz.exp_used;
+		s->off = UINT32_MAX;	/* not kept: not compared */
 		fz_csum_fields(m, s);
-		if (fz.exp_used + m->pkt_len <= FZ_EXP_MAX &&
-		    rte_pktmbuf_read(m, 0, m->pkt_len, fz.exp + fz.exp_used) ==
-		    fz.exp + fz.exp_used) {
-			fz.exp_used += m->pkt_len;
-		} else {
-			clean = false;
+		if (fz.exp_used + m->pkt_len <= FZ_EXP_MAX) {
+			uint8_t *to = fz.exp + fz.exp_used;
+			const void *from = rte_pktmbuf_read(m, 0, m->pkt_len, to);
+
+			if (from != NULL) {
+				if (from != to)
+					memcpy(to, from, m->pkt_len);
+				s->off = fz.exp_used;
+				fz.exp_used += m->pkt_len;
+			}
 		}
 		fz.nsent++;
 		/* Guest pages read by this burst must not be written by it too. */
@@ -727,6 +744,23 @@ fz_tx_send(struct rte_mbuf **pkts, uint16_t n, bool mark)
 
 			if (ref >= 0)
 				fz.src_ref[ref] = 1;
+		}
+	}
+	/* A frame that carries another's marker (left from an earlier send,
+	 * or a clone sharing its data) makes that marker ambiguous: neither is
+	 * compared. */
+	for (uint16_t i = 0; i < n; i++) {
+		uint32_t buf[2], w[2];
+		const void *p = pkts[i]->pkt_len >= 8 ?
+			rte_pktmbuf_read(pkts[i], 0, 8, buf) : NULL;
+
+		if (p == NULL)
+			continue;
+		memcpy(w, p, 8);
+		if (w[0] == FZ_MAGIC && (w[1] >> 16) == 0x5a5a &&
+		    (w[1] & 0xffff) != i && (w[1] & 0xffff) < n) {
+			fz.sent[w[1] & 0xffff].off = UINT32_MAX;
+			fz.sent[i].off = UINT32_MAX;
 		}
 	}
 	sent = xnb_tx_burst(txq, pkts, n);
@@ -854,6 +888,49 @@ fz_tx_forward(uint16_t n)
 	fz_compact();
 }
 
+/* Ethernet, IPv4 or IPv6 and TCP headers that agree with a frame of total
+ * bytes, at off in the guest page of gref (the first slot holds first). */
+static void
+fz_write_headers(uint32_t gref, uint32_t off, uint32_t total, uint32_t first, bool v6)
+{
+	uint8_t *pg = xnb_fake_page(&fz.fake, gref), *h;
+	uint32_t l3 = v6 ? 40 : 20, hlen = 14 + l3 + 20;
+
+	if (pg == NULL || gref >= fz.npages || first < hlen || off + hlen > FZ_PAGE)
+		return;
+	h = pg + off;
+	memset(h, 0, hlen);
+	memcpy(h, "\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02", 12);
+	h[12] = v6 ? 0x86 : 0x08;
+	h[13] = v6 ? 0xdd : 0x00;
+	if (v6) {
+		h[14] = 0x60;
+		h[18] = (total - 54 - 20 + 20) >> 8;	/* payload: TCP and data */
+		h[19] = (total - 54 - 20 + 20) & 0xff;
+		h[20] = IPPROTO_TCP;
+		h[21] = 64;
+		h[23] = 1;
+		h[39] = 2;
+	} else {
+		h[14] = 0x45;
+		h[16] = (total - 14) >> 8;
+		h[17] = (total - 14) & 0xff;
+		h[22] = 64;
+		h[23] = IPPROTO_TCP;
+		h[26] = 10;
+		h[29] = 1;
+		h[30] = 10;
+		h[33] = 2;
+	}
+	h = pg + off + 14 + l3;
+	h[0] = 0x30;
+	h[3] = 80;
+	h[12] = 5 << 4;
+	h[13] = 0x18;		/* ACK, PSH */
+	h[14] = 0xff;
+	h[15] = 0xff;
+}
+
 static void
 fz_step(const struct fz_step *st)
 {
@@ -930,6 +1007,8 @@ fz_step(const struct fz_step *st)
 			ex->u.gso.type = (st->c >> 30) & 1 ? XEN_NETIF_GSO_TYPE_TCPV6 :
 				XEN_NETIF_GSO_TYPE_TCPV4;
 		}
+		if (st->c & (1u << 14))
+			fz_write_headers(r0->gref, off, total, total - rest, (st->c >> 30) & 1);
 		tx_prod_set(p + n + gso);
 		break;
 	}
@@ -944,7 +1023,7 @@ fz_step(const struct fz_step *st)
 	case FZ_RX_BURST: {
 		uint8_t mode = (st->a >> 3) & 3;
 
-		fz_rx_burst(fz_nb[st->a % 5], fz.pkts, &got);
+		fz_rx_burst(fz_nb[(st->a & 7) % 5], fz.pkts, &got);
 		if (mode == 3) {
 			uint16_t sent = fz_tx_send(fz.pkts, got, true);
 
@@ -1325,8 +1404,8 @@ fz_end(bool hold_across)
 	if (fz.rxq->lt != NULL) {
 		xnb_lt_stats_get(fz.rxq->lt, &st);
 		if (st.held_now != 0 || st.mapped_now != 0)
-			fz_fail("end: tracker holds %u slots, %u mapped", st.held_now,
-				st.mapped_now);
+			fz_fail("end: tracker holds %lu slots, %lu mapped",
+				(unsigned long)st.held_now, (unsigned long)st.mapped_now);
 		if (fz.verbose)
 			fprintf(stderr, "end: tracker mapped %lu, freed fast %lu, aged %lu, "
 				"at disconnect %lu, fallback %lu, failed %lu\n",
@@ -1335,6 +1414,20 @@ fz_end(bool hold_across)
 				(unsigned long)st.disconnect_copyouts,
 				(unsigned long)st.copyout_fallback,
 				(unsigned long)st.copyout_failed);
+	}
+	if (fz.verbose) {
+		fprintf(stderr, "end: %lu RX packets compared; xstats:", (unsigned long)fz.compared);
+#define FZ_PRINT_XSTAT(name, field) \
+		if (fz.rxq->xs.field != 0) \
+			fprintf(stderr, " %s %lu", name, (unsigned long)fz.rxq->xs.field);
+		XNB_RXQ_XSTATS(FZ_PRINT_XSTAT)
+#undef FZ_PRINT_XSTAT
+#define FZ_PRINT_XSTAT(name, field) \
+		if (fz.txq->xs.field != 0) \
+			fprintf(stderr, " %s %lu", name, (unsigned long)fz.txq->xs.field);
+		XNB_TXQ_XSTATS(FZ_PRINT_XSTAT)
+#undef FZ_PRINT_XSTAT
+		fputc('\n', stderr);
 	}
 	if (fz.verbose)
 		fprintf(stderr, "end: %u ids used, fake: %lu map %lu unmap %lu copy calls, "
