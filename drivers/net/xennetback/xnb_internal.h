@@ -313,4 +313,77 @@ xnb_guard_leave(struct xnb_guard *g)
 	__atomic_fetch_sub(&g->busy, 1, __ATOMIC_RELEASE);
 }
 
+/* Where every burst starts: inside the guard, on a queue the guest has not
+ * broken. false: return 0 at once. */
+static inline bool
+xnb_burst_enter(struct xnb_guard *g, const struct xnb_queue *q)
+{
+	if (unlikely(!xnb_guard_enter(g)))
+		return false;
+	if (unlikely(__atomic_load_n(&q->fatal, __ATOMIC_RELAXED))) {
+		xnb_guard_leave(g);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Where every burst ends: the responses written since 'answered' become
+ * visible (one store of rsp_prod; the macro fits both netif rings) and the
+ * guest is notified if it asked to be. Counted in xs->notify_sent and, when
+ * counted, xs->notify_suppressed.
+ */
+#define XNB_PUSH(ring, answered, q, evt, evtchn, xs, counted) do {		\
+	int notify_;								\
+										\
+	if ((ring)->rsp_prod_pvt == (answered))				\
+		break;								\
+	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(ring, notify_);			\
+	if (notify_) {								\
+		(q)->port->plat->evt_notify(evt, evtchn);			\
+		(xs)->notify_sent++;						\
+	} else if (counted) {							\
+		(xs)->notify_suppressed++;					\
+	}									\
+} while (0)
+
+/*
+ * A grant-copy segment, the unit of every copy between guest and backend.
+ * From the guest: ref of domid at off, into local memory.
+ */
+static inline void
+xnb_seg_from_guest(xengnttab_grant_copy_segment_t *g, uint16_t domid, uint32_t ref,
+		   uint32_t off, void *dst, uint32_t len)
+{
+	g->source.foreign.ref = ref;
+	g->source.foreign.domid = domid;
+	g->source.foreign.offset = off;
+	g->dest.virt = dst;
+	g->len = len;
+	g->flags = GNTCOPY_source_gref;
+	g->status = GNTST_okay;
+}
+
+/* Into the guest's ref of domid at off, from local memory (src) or, src
+ * NULL, from another guest's grant (sref of sdom at soff). */
+static inline void
+xnb_seg_to_guest(xengnttab_grant_copy_segment_t *g, uint16_t domid, uint32_t ref,
+		 uint32_t off, const void *src, uint16_t sdom, uint32_t sref,
+		 uint32_t soff, uint32_t len)
+{
+	if (src == NULL) {
+		g->source.foreign.ref = sref;
+		g->source.foreign.domid = sdom;
+		g->source.foreign.offset = soff;
+	} else {
+		g->source.virt = (void *)(uintptr_t)src;
+	}
+	g->dest.foreign.ref = ref;
+	g->dest.foreign.domid = domid;
+	g->dest.foreign.offset = off;
+	g->len = len;
+	g->flags = GNTCOPY_dest_gref | (src == NULL ? GNTCOPY_source_gref : 0);
+	g->status = GNTST_okay;
+}
+
 #endif /* XNB_INTERNAL_H */

@@ -538,13 +538,8 @@ xnb_lt_copy_out(struct xnb_lt *lt, bool disconnect, struct xnb_lt_done *done,
 			break;
 		}
 		xnb_lt_age_unlink(lt, s);
-		memset(&seg[n], 0, sizeof(seg[n]));
-		seg[n].source.foreign.ref = s->gref;
-		seg[n].source.foreign.domid = s->domid;
-		seg[n].source.foreign.offset = s->off;
-		seg[n].dest.virt = (uint8_t *)page[n] + s->off;
-		seg[n].len = s->len;
-		seg[n].flags = GNTCOPY_source_gref;
+		xnb_seg_from_guest(&seg[n], s->domid, s->gref, s->off,
+				   (uint8_t *)page[n] + s->off, s->len);
 		v[n++] = s;
 	}
 	if (n == 0)

@@ -134,17 +134,7 @@ xnb_rx_answer(struct xnb_rxq *rxq, const struct xnb_lt_done *done, uint32_t n)
 static void
 xnb_rx_push(struct xnb_rxq *rxq, RING_IDX answered, bool counted)
 {
-	int notify;
-
-	if (rxq->ring.rsp_prod_pvt == answered)
-		return;
-	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&rxq->ring, notify);
-	if (notify) {
-		rxq->q->port->plat->evt_notify(rxq->evt, rxq->evtchn);
-		rxq->xs.notify_sent++;
-	} else if (counted) {
-		rxq->xs.notify_suppressed++;
-	}
+	XNB_PUSH(&rxq->ring, answered, rxq->q, rxq->evt, rxq->evtchn, &rxq->xs, counted);
 }
 
 /* Freed pages unmapped, old ones copied out: answers for the guest. */
@@ -663,16 +653,10 @@ xnb_rx_prepare(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, uint16_t *nseg)
 		if (s->extra[p->req + j])
 			continue;
 		while (off < len) {
-			xengnttab_grant_copy_segment_t *g = &s->seg[(*nseg)++];
 			uint32_t n = RTE_MIN(len - off, room - moff);
 
-			g->source.foreign.ref = t->gref;
-			g->source.foreign.offset = t->offset + off;
-			g->source.foreign.domid = domid;
-			g->dest.virt = rte_pktmbuf_mtod_offset(s->chain[mi], void *, moff);
-			g->len = n;
-			g->flags = GNTCOPY_source_gref;
-			g->status = GNTST_okay;
+			xnb_seg_from_guest(&s->seg[(*nseg)++], domid, t->gref, t->offset + off,
+					   rte_pktmbuf_mtod_offset(s->chain[mi], void *, moff), n);
 			off += n;
 			moff += n;
 			done += n;
@@ -758,16 +742,9 @@ xnb_rx_plan_zc(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, uint16_t *nmap,
 		if (s->extra[p->req + j])
 			continue;
 		if (pos < hdr) {
-			xengnttab_grant_copy_segment_t *g = &s->seg[(*nseg)++];
-
 			head = RTE_MIN(len, (uint32_t)hdr - pos);
-			g->source.foreign.ref = t->gref;
-			g->source.foreign.offset = t->offset;
-			g->source.foreign.domid = port->domid;
-			g->dest.virt = rte_pktmbuf_mtod_offset(p->m, uint8_t *, pos);
-			g->len = head;
-			g->flags = GNTCOPY_source_gref;
-			g->status = GNTST_okay;
+			xnb_seg_from_guest(&s->seg[(*nseg)++], port->domid, t->gref, t->offset,
+					   rte_pktmbuf_mtod_offset(p->m, uint8_t *, pos), head);
 		}
 		pos += len;
 		if (len == head)
@@ -852,6 +829,54 @@ xnb_rx_respond(struct xnb_rxq *rxq, const struct xnb_rx_pkt *p)
 	}
 }
 
+/* After the batch's map and copy calls: p's mbufs checked and finished,
+ * its requests answered where not lent. true: hand p->m to the application. */
+static bool
+xnb_rx_finish(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, int rc)
+{
+	struct xnb_port *port = rxq->q->port;
+	struct xnb_rx_scratch *s = rxq->scratch;
+	struct xnb_rx_hdr h = { .ptype = 0 };
+
+	if (p->zc) {
+		xnb_rx_finish_zc(rxq, p, rc);
+	} else if (!p->bad) {
+		for (uint16_t k = 0; k < p->nseg && !p->bad; k++)
+			p->bad = rc < 0 || s->seg[p->seg + k].status != GNTST_okay;
+		if (p->bad)
+			rxq->xs.copy_errors++;
+		else
+			rxq->xs.bytes_copied += p->len;
+	}
+	if (!p->bad && ((p->zc && !xnb_rx_pull_headers(rxq, p->m, &h)) ||
+			!xnb_rx_offload(rxq, p->m, p, &h))) {
+		/* Every request of a dropped frame is answered ERROR;
+		 * lent pages through the tracker, once freed. */
+		for (struct rte_mbuf *m = p->m; m != NULL; m = m->next)
+			xnb_lt_fail(m);
+		p->bad = true;
+	}
+	if (p->zc && !p->bad)
+		xnb_rx_trim(p->m);
+	xnb_rx_respond(rxq, p);
+	if (p->bad) {
+		rte_pktmbuf_free(p->m);
+		rxq->errors++;
+		return false;
+	}
+	p->m->port = port->port_id;
+	if (p->txflags & NETTXF_csum_blank)
+		rxq->xs.csum_blank++;
+	if (p->zc)
+		rxq->xs.zc_pkts++;
+	else
+		rxq->xs.copied_pkts++;
+	if (port->rx_linear)
+		rxq->xs.linear_pkts++;
+	rxq->bytes += p->len;
+	return true;
+}
+
 /* Up to n packets (n <= XNB_BURST_MAX) with one map and one grant-copy call;
  * *taken says how many left the ring (delivered or dropped). */
 static uint16_t
@@ -916,48 +941,9 @@ xnb_rx_batch(struct xnb_rxq *rxq, struct rte_mbuf **pkts, uint16_t n,
 		rxq->xs.hc_copy++;
 		rxq->xs.copy_ops += nseg;
 	}
-	for (uint16_t i = 0; i < np; i++) {
-		struct xnb_rx_pkt *p = &s->pkt[i];
-		struct xnb_rx_hdr h = { .ptype = 0 };
-
-		if (p->zc) {
-			xnb_rx_finish_zc(rxq, p, rc);
-		} else if (!p->bad) {
-			for (uint16_t k = 0; k < p->nseg && !p->bad; k++)
-				p->bad = rc < 0 || s->seg[p->seg + k].status != GNTST_okay;
-			if (p->bad)
-				rxq->xs.copy_errors++;
-			else
-				rxq->xs.bytes_copied += p->len;
-		}
-		if (!p->bad && ((p->zc && !xnb_rx_pull_headers(rxq, p->m, &h)) ||
-				!xnb_rx_offload(rxq, p->m, p, &h))) {
-			/* Every request of a dropped frame is answered ERROR;
-			 * lent pages through the tracker, once freed. */
-			for (struct rte_mbuf *m = p->m; m != NULL; m = m->next)
-				xnb_lt_fail(m);
-			p->bad = true;
-		}
-		if (p->zc && !p->bad)
-			xnb_rx_trim(p->m);
-		xnb_rx_respond(rxq, p);
-		if (p->bad) {
-			rte_pktmbuf_free(p->m);
-			rxq->errors++;
-			continue;
-		}
-		p->m->port = port->port_id;
-		if (p->txflags & NETTXF_csum_blank)
-			rxq->xs.csum_blank++;
-		if (p->zc)
-			rxq->xs.zc_pkts++;
-		else
-			rxq->xs.copied_pkts++;
-		if (port->rx_linear)
-			rxq->xs.linear_pkts++;
-		rxq->bytes += p->len;
-		pkts[out++] = p->m;
-	}
+	for (uint16_t i = 0; i < np; i++)
+		if (xnb_rx_finish(rxq, &s->pkt[i], rc))
+			pkts[out++] = s->pkt[i].m;
 	rxq->pkts += out;
 	return out;
 }
@@ -970,12 +956,8 @@ xnb_rx_burst(void *arg, struct rte_mbuf **pkts, uint16_t nb_pkts)
 	uint16_t got = 0, taken;
 	RING_IDX answered, cons0;
 
-	if (unlikely(!xnb_guard_enter(&rxq->guard)))
+	if (!xnb_burst_enter(&rxq->guard, q))
 		return 0;
-	if (unlikely(__atomic_load_n(&q->fatal, __ATOMIC_RELAXED))) {
-		xnb_guard_leave(&rxq->guard);
-		return 0;
-	}
 	answered = rxq->ring.rsp_prod_pvt;
 	cons0 = rxq->ring.req_cons;
 	if (rxq->lt != NULL) {

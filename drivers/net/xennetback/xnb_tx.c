@@ -264,25 +264,14 @@ xnb_tx_piece(struct xnb_txq *txq, struct xnb_tx_pkt *p, uint16_t *nseg, uint32_t
 	uint32_t off = 0;
 
 	while (off < len) {
-		xengnttab_grant_copy_segment_t *g = &seg[(*nseg)++];
 		uint32_t page = *pos / XNB_PAGE_SIZE, poff = *pos % XNB_PAGE_SIZE;
 		uint32_t n = RTE_MIN(len - off, XNB_PAGE_SIZE - poff);
 		/* Data slot 0 is request 0; the GSO extra takes request 1. */
 		uint32_t slot = page == 0 ? 0 : page + (p->gso_type != 0);
 
-		if (src == NULL) {
-			g->source.foreign.ref = fref;
-			g->source.foreign.domid = fdom;
-			g->source.foreign.offset = foff + off;
-		} else {
-			g->source.virt = (uint8_t *)(uintptr_t)src + off;
-		}
-		g->dest.foreign.ref = p->req[slot].gref;
-		g->dest.foreign.offset = poff;
-		g->dest.foreign.domid = domid;
-		g->len = n;
-		g->flags = GNTCOPY_dest_gref | (src == NULL ? GNTCOPY_source_gref : 0);
-		g->status = GNTST_okay;
+		xnb_seg_to_guest(&seg[(*nseg)++], domid, p->req[slot].gref, poff,
+				 src == NULL ? NULL : (const uint8_t *)src + off,
+				 fdom, fref, foff + off, n);
 		off += n;
 		*pos += n;
 	}
@@ -356,6 +345,82 @@ xnb_tx_respond(struct xnb_txq *txq, const struct rte_mbuf *m, const struct xnb_t
 	ring->rsp_prod_pvt = base + p->slots;
 }
 
+enum xnb_tx_plan {
+	XNB_TX_TAKE,		/* its requests taken, its segments laid out */
+	XNB_TX_DROP,		/* dropped (counted) without using the guest's buffers */
+	XNB_TX_FULL,		/* the guest has not posted enough buffers */
+	XNB_TX_LATER,		/* no room for its segments in this batch */
+};
+
+/* Whether m can go to the guest, and in how many of its buffers (of the
+ * avail requests posted). */
+static enum xnb_tx_plan
+xnb_tx_plan(struct xnb_txq *txq, struct rte_mbuf *m, struct xnb_tx_pkt *p,
+	    RING_IDX avail, uint16_t nseg)
+{
+	const struct xnb_port *port = txq->q->port;
+	bool bad;
+
+	p->bad = false;
+	p->gso_type = xnb_tx_gso_type(txq, m, &bad);
+	p->ndata = (m->pkt_len + XNB_PAGE_SIZE - 1) / XNB_PAGE_SIZE;
+	p->slots = 0;
+	if (bad)
+		return XNB_TX_DROP;
+	if (m->pkt_len == 0 || m->pkt_len > XEN_NETIF_MAX_TX_SIZE) {
+		txq->xs.drop_too_big++;
+		return XNB_TX_DROP;
+	}
+	if (!xnb_tx_chain_ok(m)) {
+		txq->xs.drop_bad_chain++;
+		return XNB_TX_DROP;
+	}
+	if (p->ndata > 1 && !port->fe.sg) {
+		txq->xs.drop_no_sg++;
+		return XNB_TX_DROP;
+	}
+	if (avail < (RING_IDX)p->ndata + (p->gso_type != 0)) {
+		txq->xs.ring_full++;
+		return XNB_TX_FULL;
+	}
+	/* Worst case: every segment, page end and the header copy start a
+	 * grant-copy segment. */
+	if (nseg + m->nb_segs + p->ndata + 1 > XNB_TX_MAX_SEGS)
+		return XNB_TX_LATER;
+	if (!xnb_tx_csum(txq, m, p))
+		return XNB_TX_DROP;
+	p->slots = p->ndata + (p->gso_type != 0);
+	return XNB_TX_TAKE;
+}
+
+/* After the batch's copy call: p answered, counted. */
+static void
+xnb_tx_finish(struct xnb_txq *txq, const struct rte_mbuf *m, struct xnb_tx_pkt *p,
+	      int rc)
+{
+	const struct xnb_tx_scratch *s = txq->scratch;
+
+	if (p->slots == 0) {
+		txq->errors++;
+		return;
+	}
+	for (uint16_t k = 0; k < p->nseg && !p->bad; k++)
+		p->bad = rc < 0 || s->seg[p->seg + k].status != GNTST_okay;
+	xnb_tx_respond(txq, m, p);
+	if (p->bad) {
+		txq->xs.copy_errors++;
+		txq->errors++;
+		return;
+	}
+	if (p->gso_type != 0)
+		txq->xs.gso_pkts++;
+	if (p->rxflags & NETRXF_csum_blank)
+		txq->xs.csum_offloaded++;
+	txq->xs.bytes_copied += m->pkt_len;
+	txq->pkts++;
+	txq->bytes += m->pkt_len;
+}
+
 /* Up to n mbufs with one grant-copy call. Returns how many were taken
  * (sent or dropped); *more is false when the guest ran out of buffers. */
 static uint16_t
@@ -380,46 +445,19 @@ xnb_tx_batch(struct xnb_txq *txq, struct rte_mbuf **pkts, uint16_t n, bool *more
 		return 0;
 	}
 	for (; np < n; np++) {
-		struct rte_mbuf *m = pkts[np];
 		struct xnb_tx_pkt *p = &s->pkt[np];
-		bool bad;
+		enum xnb_tx_plan plan = xnb_tx_plan(txq, pkts[np], p, prod - cons, nseg);
 
-		p->bad = false;
-		p->gso_type = xnb_tx_gso_type(txq, m, &bad);
-		p->ndata = (m->pkt_len + XNB_PAGE_SIZE - 1) / XNB_PAGE_SIZE;
-		if (bad) {
-			p->bad = true;
-		} else if (m->pkt_len == 0 || m->pkt_len > XEN_NETIF_MAX_TX_SIZE) {
-			txq->xs.drop_too_big++;
-			p->bad = true;
-		} else if (!xnb_tx_chain_ok(m)) {
-			txq->xs.drop_bad_chain++;
-			p->bad = true;
-		} else if (p->ndata > 1 && !port->fe.sg) {
-			txq->xs.drop_no_sg++;
-			p->bad = true;
-		}
-		p->slots = p->ndata + (p->gso_type != 0);
-		if (!p->bad && prod - cons < p->slots) {
-			txq->xs.ring_full++;
+		if (plan == XNB_TX_FULL)
 			*more = false;
+		if (plan == XNB_TX_FULL || plan == XNB_TX_LATER)
 			break;
-		}
-		/* Worst case: every segment, page end and the header copy
-		 * start a grant-copy segment. */
-		if (!p->bad && nseg + m->nb_segs + p->ndata + 1 > XNB_TX_MAX_SEGS)
-			break;
-		if (!p->bad && !xnb_tx_csum(txq, m, p))
-			p->bad = true;
-		if (p->bad) {
-			/* Dropped without using the guest's buffers. */
-			p->slots = 0;
+		if (plan == XNB_TX_DROP)
 			continue;
-		}
 		for (uint16_t k = 0; k < p->slots; k++)
 			memcpy(&p->req[k], RING_GET_REQUEST(ring, cons + k), sizeof(p->req[k]));
 		cons += p->slots;
-		xnb_tx_segments(txq, m, p, &nseg);
+		xnb_tx_segments(txq, pkts[np], p, &nseg);
 	}
 	ring->req_cons = cons;
 
@@ -430,30 +468,8 @@ xnb_tx_batch(struct xnb_txq *txq, struct rte_mbuf **pkts, uint16_t n, bool *more
 	}
 	while (s->npinned > 0)
 		xnb_lt_unpin(s->pinned[--s->npinned]);
-	for (uint16_t i = 0; i < np; i++) {
-		struct rte_mbuf *m = pkts[i];
-		struct xnb_tx_pkt *p = &s->pkt[i];
-
-		if (p->slots == 0) {
-			txq->errors++;
-			continue;
-		}
-		for (uint16_t k = 0; k < p->nseg && !p->bad; k++)
-			p->bad = rc < 0 || s->seg[p->seg + k].status != GNTST_okay;
-		xnb_tx_respond(txq, m, p);
-		if (p->bad) {
-			txq->xs.copy_errors++;
-			txq->errors++;
-			continue;
-		}
-		if (p->gso_type != 0)
-			txq->xs.gso_pkts++;
-		if (m->ol_flags & RTE_MBUF_F_TX_L4_MASK)
-			txq->xs.csum_offloaded++;
-		txq->xs.bytes_copied += m->pkt_len;
-		txq->pkts++;
-		txq->bytes += m->pkt_len;
-	}
+	for (uint16_t i = 0; i < np; i++)
+		xnb_tx_finish(txq, pkts[i], &s->pkt[i], rc);
 	rte_pktmbuf_free_bulk(pkts, np);
 	return np;
 }
@@ -466,14 +482,9 @@ xnb_tx_burst(void *arg, struct rte_mbuf **pkts, uint16_t nb_pkts)
 	uint16_t sent = 0;
 	RING_IDX answered;
 	bool more = true;
-	int notify;
 
-	if (unlikely(!xnb_guard_enter(&txq->guard)))
+	if (!xnb_burst_enter(&txq->guard, q))
 		return 0;
-	if (unlikely(__atomic_load_n(&q->fatal, __ATOMIC_RELAXED))) {
-		xnb_guard_leave(&txq->guard);
-		return 0;
-	}
 	answered = txq->ring.rsp_prod_pvt;
 	while (sent < nb_pkts && more) {
 		uint16_t want = RTE_MIN(nb_pkts - sent, XNB_BURST_MAX);
@@ -485,15 +496,7 @@ xnb_tx_burst(void *arg, struct rte_mbuf **pkts, uint16_t nb_pkts)
 	}
 	if (sent > 0)
 		txq->xs.bursts++;
-	if (txq->ring.rsp_prod_pvt != answered) {
-		RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&txq->ring, notify);
-		if (notify) {
-			q->port->plat->evt_notify(txq->evt, txq->evtchn);
-			txq->xs.notify_sent++;
-		} else {
-			txq->xs.notify_suppressed++;
-		}
-	}
+	XNB_PUSH(&txq->ring, answered, q, txq->evt, txq->evtchn, &txq->xs, true);
 	xnb_guard_leave(&txq->guard);
 	return sent;
 }
