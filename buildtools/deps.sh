@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
-# Installs what xennetback needs on Debian 12 and fetches the DPDK driver-SDK headers
-# that libdpdk-dev lacks. Idempotent: it only calls apt-get for what is missing, and
-# only downloads the dpdk source package when the headers for the installed DPDK
-# version are not in the build tree yet.
-#   app/deps.sh [BUILDDIR]        packages + headers into BUILDDIR/sdk/include
-#   app/deps.sh --headers BUILDDIR   headers only
+# Installs what xennetback needs on Debian 12, by what needs it, and fetches the
+# DPDK driver-SDK headers that libdpdk-dev lacks. Idempotent: it only calls
+# apt-get for what is missing, and only downloads the dpdk source package when
+# the headers for the installed DPDK version are not in the build tree yet.
+#   buildtools/deps.sh LEVELS BUILDDIR    LEVELS: build,test,xen,bench (build is
+#                                         always included); headers into
+#                                         BUILDDIR/sdk/include
+#   buildtools/deps.sh --headers BUILDDIR  headers only
+# build: compile the driver, the simulator and the demo (testpmd is in dpdk);
+# test: what `make test` adds (clang for the fuzzer, OVS-DPDK, process tools);
+# xen: the xen suite (Xen, a kernel, QEMU, the dom0 tools); bench: gnuplot.
+# When packages were installed into a configured build tree, the tree is marked
+# to be reconfigured (meson finds programs such as clang at configure time).
 set -euo pipefail
 
-BUILD_PKGS="gcc make pkg-config meson ninja-build dpdk dpdk-dev libdpdk-dev
+PKGS_build="gcc make pkg-config meson ninja-build dpdk dpdk-dev libdpdk-dev
 	libxen-dev xenstore-utils python3 xz-utils"
-TEST_PKGS="clang libclang-rt-14-dev gnuplot-nox jq iproute2 procps psmisc
-	openvswitch-switch-dpdk"
-XEN_PKGS="xen-hypervisor-4.17-amd64 xen-utils-4.17 linux-image-amd64
-	qemu-system-x86 busybox-static cpio gzip iperf3"
+PKGS_test="clang libclang-rt-14-dev iproute2 procps psmisc openvswitch-switch-dpdk"
+PKGS_xen="xen-hypervisor-4.17-amd64 xen-utils-4.17 linux-image-amd64
+	qemu-system-x86 busybox-static cpio gzip iperf3 jq"
+PKGS_bench="gnuplot-nox"
 
 SDK_FILES="drivers/bus/vdev/bus_vdev_driver.h lib/eal/include/bus_driver.h
 	lib/eal/include/dev_driver.h lib/ethdev/ethdev_driver.h lib/ethdev/ethdev_vdev.h"
@@ -26,10 +33,17 @@ need_root() {
 }
 
 install_pkgs() {
-	local missing=()
-	for p in $BUILD_PKGS $TEST_PKGS $XEN_PKGS; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
-			missing+=("$p")
+	local levels=$1 build=$2 missing=() lvl var p
+	for lvl in build ${levels//,/ }; do
+		var=PKGS_$lvl
+		if [ -z "${!var+x}" ]; then
+			echo "deps: unknown level '$lvl' (build, test, xen, bench)" >&2
+			exit 2
+		fi
+		for p in ${!var}; do
+			dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+				missing+=("$p")
+		done
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
 	need_root
@@ -39,6 +53,9 @@ install_pkgs() {
 	# configuration that hook is noise, not a failure.
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
 		"${missing[@]}"
+	if [ -f "$build/build.ninja" ]; then
+		touch "$build/.xnb-reconfigure"
+	fi
 }
 
 fetch_headers() {
@@ -86,5 +103,5 @@ if [ "${1:-}" = "--headers" ]; then
 	fetch_headers "${2:?build directory}"
 	exit 0
 fi
-install_pkgs
-fetch_headers "${1:-build}"
+install_pkgs "${1:?levels, e.g. build or build,test,xen}" "${2:?build directory}"
+fetch_headers "$2"
