@@ -11,7 +11,9 @@
  * semantics they test against are one.
  */
 
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* memfd_create, mremap */
+#endif
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,7 +137,7 @@ xnb_fake_reset(struct xnb_fake *f)
 {
 	memset(f->ref_state, XNB_FAKE_GRANTED, f->npages);
 	f->fail_map_calls = f->fail_copy_calls = f->fail_replace_calls = 0;
-	f->refuse_copies = false;
+	f->refuse_copies = f->refuse_replace = false;
 	f->calls_map = f->calls_unmap = f->calls_copy = f->calls_replace = 0;
 	f->notifies = f->bad_unmaps = f->local_in_foreign = 0;
 }
@@ -263,8 +265,9 @@ fake_unmap_replace(struct xnb_gnt *g, void *addr, void *newpage)
 		f->bad_unmaps++;
 		return -EINVAL;
 	}
-	if (f->fail_replace_calls > 0) {
-		f->fail_replace_calls--;
+	if (f->fail_replace_calls > 0 || f->refuse_replace) {
+		if (f->fail_replace_calls > 0)
+			f->fail_replace_calls--;
 		return -ENOMEM;
 	}
 	if (mremap(newpage, FAKE_PAGE, FAKE_PAGE, MREMAP_MAYMOVE | MREMAP_FIXED,

@@ -46,6 +46,7 @@ struct xnb_fake {
 	uint32_t fail_copy_calls;	/* the copy call fails (-EIO) */
 	uint32_t fail_replace_calls;	/* unmap_replace fails (-ENOMEM) */
 	bool refuse_copies;		/* every copy segment fails */
+	bool refuse_replace;		/* every unmap_replace fails (-ENOMEM) */
 
 	/* What the driver did. */
 	uint64_t calls_map, calls_unmap, calls_copy, calls_replace, notifies;

@@ -3,19 +3,18 @@
  */
 
 /*
- * Unit test of the mbuf-lifetime tracker (xnb_lifetime.c) against a fake
- * platform whose "guest" pages live in this process, so every path can be
+ * Unit test of the mbuf-lifetime tracker (xnb_lifetime.c) against the fake
+ * hypervisor of tests/common (the fuzz harnesses use the same one), whose
+ * "guest" pages live in this process, so every path can be
  * driven deterministically: fast free, clones, frees on another thread,
  * aging with same-address copy-out, disconnect flush, and destroy while the
  * application still holds mbufs.
  */
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <rte_eal.h>
@@ -26,119 +25,15 @@
 #include "xnb_internal.h"
 #include "xnb_lifetime.h"
 #include "xnb_check.h"
+#include "xnb_fake_plat.h"
 
 int xnb_logtype;
 
 #define NREFS	64
 #define GUEST_DOMID	7
 
-static uint8_t *guest_page[NREFS];	/* the "guest" memory behind each ref */
-static int mapped[NREFS];		/* pins, as the hypervisor counts them */
-static void *map_addr[NREFS];
-static int copies_refused;		/* make grant copy fail: fallback path */
-static int replace_fails;		/* make the page swap fail: nothing moves */
-static int calls_map, calls_unmap, calls_copy;
-
-static int
-ref_of(const void *addr)
-{
-	for (int r = 0; r < NREFS; r++)
-		if (mapped[r] && map_addr[r] == addr)
-			return r;
-	return -1;
-}
-
-static int
-fake_map(struct xnb_gnt *g, uint16_t domid, uint32_t count, const uint32_t *refs,
-	 int writable, void **addrs, int16_t *status)
-{
-	int n = 0;
-
-	(void)g;
-	calls_map++;
-	for (uint32_t i = 0; i < count; i++) {
-		uint32_t r = refs[i];
-
-		addrs[i] = NULL;
-		if (domid != GUEST_DOMID || r >= NREFS || writable) {
-			status[i] = GNTST_permission_denied;
-			continue;
-		}
-		/* A private copy stands in for the shared mapping; the test
-		 * never writes guest pages while they are mapped. */
-		addrs[i] = mmap(NULL, XNB_PAGE_SIZE, PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		memcpy(addrs[i], guest_page[r], XNB_PAGE_SIZE);
-		mprotect(addrs[i], XNB_PAGE_SIZE, PROT_READ);
-		map_addr[r] = addrs[i];
-		mapped[r]++;
-		status[i] = GNTST_okay;
-		n++;
-	}
-	return n;
-}
-
-static int
-fake_unmap(struct xnb_gnt *g, uint32_t count, void *const *addrs)
-{
-	(void)g;
-	calls_unmap++;
-	for (uint32_t i = 0; i < count; i++) {
-		int r = ref_of(addrs[i]);
-
-		if (r < 0)
-			return -EINVAL;
-		munmap(addrs[i], XNB_PAGE_SIZE);
-		mapped[r]--;
-	}
-	return 0;
-}
-
-static int
-fake_replace(struct xnb_gnt *g, void *addr, void *newpage)
-{
-	int r = ref_of(addr);
-
-	(void)g;
-	if (r < 0)
-		return -EINVAL;
-	if (replace_fails)
-		return -ENOMEM;
-	if (mremap(newpage, XNB_PAGE_SIZE, XNB_PAGE_SIZE,
-		   MREMAP_MAYMOVE | MREMAP_FIXED, addr) == MAP_FAILED)
-		return -errno;
-	mapped[r]--;
-	return 0;
-}
-
-static int
-fake_copy(struct xnb_gnt *g, uint32_t count, xengnttab_grant_copy_segment_t *segs)
-{
-	(void)g;
-	calls_copy++;
-	for (uint32_t i = 0; i < count; i++) {
-		xengnttab_grant_copy_segment_t *s = &segs[i];
-
-		if (copies_refused || s->flags != GNTCOPY_source_gref ||
-		    s->source.foreign.ref >= NREFS ||
-		    s->source.foreign.offset + s->len > XNB_PAGE_SIZE) {
-			s->status = GNTST_general_error;
-			continue;
-		}
-		memcpy(s->dest.virt, guest_page[s->source.foreign.ref] +
-		       s->source.foreign.offset, s->len);
-		s->status = GNTST_okay;
-	}
-	return 0;
-}
-
-static const struct xnb_platform_ops fake_plat = {
-	.name = "fake",
-	.gnt_map = fake_map,
-	.gnt_unmap = fake_unmap,
-	.gnt_unmap_replace = fake_replace,
-	.gnt_copy = fake_copy,
-};
+/* The guest: NREFS pages, ref r is page r (tests/common/xnb_fake_plat.c). */
+static struct xnb_fake fake;
 
 static uint32_t
 sum(const uint8_t *p, uint32_t n)
@@ -153,11 +48,7 @@ sum(const uint8_t *p, uint32_t n)
 static int
 total_mapped(void)
 {
-	int t = 0;
-
-	for (int r = 0; r < NREFS; r++)
-		t += mapped[r];
-	return t;
+	return (int)fake.mapped;
 }
 
 /* Map refs [first, first + n) as request ids 1000 + ref and lend each to an mbuf. */
@@ -215,28 +106,28 @@ main(int argc, char **argv)
 		fprintf(stderr, "EAL init failed\n");
 		return 1;
 	}
-	for (int r = 0; r < NREFS; r++) {
-		guest_page[r] = malloc(XNB_PAGE_SIZE);
+	CHECK(xnb_fake_init(&fake, GUEST_DOMID, NREFS) == 0, "fake guest memory");
+	for (int r = 0; r < NREFS; r++)
 		for (uint32_t i = 0; i < XNB_PAGE_SIZE; i++)
-			guest_page[r][i] = (uint8_t)(r * 31 + i);
-	}
+			xnb_fake_page(&fake, r)[i] = (uint8_t)(r * 31 + i);
 	mp = rte_pktmbuf_pool_create("lt", 1024, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-	lt = xnb_lt_create("lt0", &fake_plat, NULL, 16, 16, 50, 0);
+	lt = xnb_lt_create("lt0", &xnb_fake_ops, xnb_fake_gnt(&fake), 16, 16, 50, 0);
 	CHECK(mp != NULL && lt != NULL, "setup");
 
 	/* 1. Fast free: answered and unmapped at the next reap, in one batch. */
 	lend(lt, mp, 0, 8, m);
 	CHECK(total_mapped() == 8, "8 mapped, got %d", total_mapped());
-	CHECK(memcmp(rte_pktmbuf_mtod(m[3], uint8_t *), guest_page[3] + 100, 1000) == 0,
+	CHECK(memcmp(rte_pktmbuf_mtod(m[3], uint8_t *), xnb_fake_page(&fake, 3) + 100, 1000) == 0,
 	      "mbuf data is the guest's page");
 	for (int i = 0; i < 4; i++)
 		rte_pktmbuf_free(m[i]);
-	calls_unmap = 0;
+	fake.calls_unmap = 0;
 	n = xnb_lt_reap(lt, done, NREFS);
 	CHECK(n == 4, "4 answers, got %u", n);
 	for (int i = 0; i < 4; i++)
 		CHECK(has_answer(done, n, 1000 + i), "answer for id %d", 1000 + i);
-	CHECK(calls_unmap == 1, "one unmap call for the batch, got %d", calls_unmap);
+	CHECK(fake.calls_unmap == 1, "one unmap call for the batch, got %lu",
+	      (unsigned long)fake.calls_unmap);
 	CHECK(total_mapped() == 4, "4 still mapped, got %d", total_mapped());
 	CHECK(xnb_lt_slots_free(lt) == 12, "12 free slots, got %u", xnb_lt_slots_free(lt));
 
@@ -259,15 +150,16 @@ main(int argc, char **argv)
 	h0 = sum(p6, 1000);
 	CHECK(xnb_lt_reap(lt, done, NREFS) == 0, "not aged yet");
 	usleep(80 * 1000);
-	calls_copy = 0;
-	copies_refused = 0;
+	fake.calls_copy = 0;
+	fake.refuse_copies = false;
 	n = xnb_lt_reap(lt, done, NREFS);
 	CHECK(n == 2 && has_answer(done, n, 1006) && has_answer(done, n, 1007),
 	      "aged slots answered, got %u", n);
-	CHECK(calls_copy == 1, "one grant copy for all aged slots, got %d", calls_copy);
+	CHECK(fake.calls_copy == 1, "one grant copy for all aged slots, got %lu",
+	      (unsigned long)fake.calls_copy);
 	CHECK(total_mapped() == 0, "guest pages released, %d mapped", total_mapped());
 	CHECK(rte_pktmbuf_mtod(m[6], uint8_t *) == p6, "same address");
-	guest_page[6][150] ^= 0xff;	/* the guest reuses its page */
+	xnb_fake_page(&fake, 6)[150] ^= 0xff;	/* the guest reuses its page */
 	h1 = sum(p6, 1000);
 	CHECK(h0 == h1, "held data unchanged after copy-out");
 	xnb_lt_stats_get(lt, &st);
@@ -283,9 +175,9 @@ main(int argc, char **argv)
 	lend(lt, mp, 10, 2, m);
 	h0 = sum(rte_pktmbuf_mtod(m[0], uint8_t *), 1000);
 	usleep(80 * 1000);
-	copies_refused = 1;
+	fake.refuse_copies = true;
 	n = xnb_lt_reap(lt, done, NREFS);
-	copies_refused = 0;
+	fake.refuse_copies = false;
 	xnb_lt_stats_get(lt, &st);
 	CHECK(n == 2 && st.copyout_fallback == 2, "fallback copy-out %u", n);
 	CHECK(sum(rte_pktmbuf_mtod(m[0], uint8_t *), 1000) == h0, "fallback data intact");
@@ -342,7 +234,7 @@ main(int argc, char **argv)
 		int16_t s;
 
 		CHECK(xnb_lt_map(lt, GUEST_DOMID, 1, &ref, &id, &slot, &s) == 0 &&
-		      slot == UINT32_MAX && s == GNTST_permission_denied, "bad map");
+		      slot == UINT32_MAX && s == GNTST_bad_gntref, "bad map");
 		CHECK(xnb_lt_slots_free(lt) == before, "no slot consumed");
 	}
 
@@ -352,13 +244,13 @@ main(int argc, char **argv)
 		;
 	lend(lt, mp, 40, 2, m);
 	usleep(80 * 1000);
-	replace_fails = 1;
+	fake.refuse_replace = true;
 	n = xnb_lt_reap(lt, done, NREFS);
 	xnb_lt_stats_get(lt, &st);
 	CHECK(n == 0 && st.copyout_failed >= 2 && total_mapped() == 2,
 	      "failed swaps: %u answers, %lu failures, %d mapped", n,
 	      (unsigned long)st.copyout_failed, total_mapped());
-	replace_fails = 0;
+	fake.refuse_replace = false;
 	n = xnb_lt_reap(lt, done, NREFS);
 	CHECK(n == 2 && has_answer(done, n, 1040) && has_answer(done, n, 1041),
 	      "copied out on the retry, got %u", n);
@@ -372,9 +264,9 @@ main(int argc, char **argv)
 	 * connection's ring nothing: no answer when freed, only an unmap. */
 	lend(lt, mp, 42, 3, m);
 	h0 = sum(rte_pktmbuf_mtod(m[1], uint8_t *), 1000);
-	replace_fails = 1;
+	fake.refuse_replace = true;
 	n = xnb_lt_flush(lt, done, NREFS);
-	replace_fails = 0;
+	fake.refuse_replace = false;
 	xnb_lt_stats_get(lt, &st);
 	CHECK(n == 0 && xnb_lt_flush(lt, done, NREFS) == 0,
 	      "failed disconnect copy-outs answered %u", n);
@@ -427,7 +319,10 @@ main(int argc, char **argv)
 	for (int i = 1; i < 5; i++)
 		rte_pktmbuf_free(m[i]);
 
+	CHECK(fake.bad_unmaps == 0, "%lu unmaps of addresses not mapped",
+	      (unsigned long)fake.bad_unmaps);
 	rte_mempool_free(mp);
+	xnb_fake_fini(&fake);
 	rte_eal_cleanup();
 	if (xnb_failures) {
 		printf("test_lifetime: %d xnb_failures\n", xnb_failures);
