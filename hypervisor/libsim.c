@@ -15,6 +15,7 @@
  */
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
@@ -1359,6 +1360,23 @@ xnbsim_cost_set(struct xnbsim *sim, const struct xnbsim_cost *cost)
 	return sim_call_locked(sim, &req, NULL, NULL, 0);
 }
 
+/* The cost model's keys, once (the parser, simctl's and simd's usage). */
+static const struct {
+	const char *key;
+	size_t off;
+} sim_cost_keys[] = {
+	{ "hypercall", offsetof(struct xnbsim_cost, ns_per_hypercall) },
+	{ "map", offsetof(struct xnbsim_cost, ns_per_map_op) },
+	{ "unmap", offsetof(struct xnbsim_cost, ns_per_unmap_op) },
+	{ "flush", offsetof(struct xnbsim_cost, ns_per_unmap_flush) },
+	{ "copy", offsetof(struct xnbsim_cost, ns_per_copy_op) },
+	{ "kib", offsetof(struct xnbsim_cost, ns_per_kib_copied) },
+	{ "syscall", offsetof(struct xnbsim_cost, ns_per_syscall) },
+	{ "vma", offsetof(struct xnbsim_cost, ns_per_vma_page) },
+	{ "split", offsetof(struct xnbsim_cost, ns_per_vma_split) },
+	{ "swap", offsetof(struct xnbsim_cost, ns_per_vma_swap) },
+};
+
 int
 xnbsim_cost_parse(const char *arg, struct xnbsim_cost *c)
 {
@@ -1367,46 +1385,37 @@ xnbsim_cost_parse(const char *arg, struct xnbsim_cost *c)
 
 	if (copy == NULL)
 		return -ENOMEM;
-	for (tok = strtok_r(copy, ",", &save); tok != NULL;
+	for (tok = strtok_r(copy, ",", &save); tok != NULL && rc == 0;
 	     tok = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(tok, '='), *end;
 		unsigned long v;
+		size_t k;
 
-		if (eq == NULL) {
-			rc = -EINVAL;
+		rc = -EINVAL;
+		if (eq == NULL)
 			break;
-		}
 		*eq = '\0';
 		v = strtoul(eq + 1, &end, 10);
-		if (*end != '\0' || v > UINT32_MAX) {
-			rc = -EINVAL;
+		if (*end != '\0' || v > UINT32_MAX)
 			break;
-		}
-		if (strcmp(tok, "hypercall") == 0)
-			c->ns_per_hypercall = v;
-		else if (strcmp(tok, "map") == 0)
-			c->ns_per_map_op = v;
-		else if (strcmp(tok, "unmap") == 0)
-			c->ns_per_unmap_op = v;
-		else if (strcmp(tok, "flush") == 0)
-			c->ns_per_unmap_flush = v;
-		else if (strcmp(tok, "copy") == 0)
-			c->ns_per_copy_op = v;
-		else if (strcmp(tok, "kib") == 0)
-			c->ns_per_kib_copied = v;
-		else if (strcmp(tok, "syscall") == 0)
-			c->ns_per_syscall = v;
-		else if (strcmp(tok, "vma") == 0)
-			c->ns_per_vma_page = v;
-		else if (strcmp(tok, "split") == 0)
-			c->ns_per_vma_split = v;
-		else if (strcmp(tok, "swap") == 0)
-			c->ns_per_vma_swap = v;
-		else {
-			rc = -EINVAL;
-			break;
-		}
+		for (k = 0; k < sizeof(sim_cost_keys) / sizeof(sim_cost_keys[0]); k++)
+			if (strcmp(tok, sim_cost_keys[k].key) == 0) {
+				*(uint32_t *)((uint8_t *)c + sim_cost_keys[k].off) = v;
+				rc = 0;
+			}
 	}
 	free(copy);
 	return rc;
+}
+
+int
+xnbsim_cost_format(const struct xnbsim_cost *c, char *buf, size_t len)
+{
+	int n = 0;
+
+	for (size_t k = 0; k < sizeof(sim_cost_keys) / sizeof(sim_cost_keys[0]); k++)
+		n += snprintf(buf + n, len > (size_t)n ? len - n : 0, "%s%s=%u",
+			      k > 0 ? "," : "", sim_cost_keys[k].key,
+			      *(const uint32_t *)((const uint8_t *)c + sim_cost_keys[k].off));
+	return n;
 }

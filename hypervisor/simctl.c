@@ -120,12 +120,12 @@ main(int argc, char **argv)
 				usage();
 			rc = xnbsim_cost_set(sim, &c);
 		}
-		printf("hypercall=%u map=%u unmap=%u flush=%u copy=%u kib=%u syscall=%u "
-		       "vma=%u split=%u swap=%u\n",
-		       c.ns_per_hypercall, c.ns_per_map_op, c.ns_per_unmap_op,
-		       c.ns_per_unmap_flush, c.ns_per_copy_op, c.ns_per_kib_copied,
-		       c.ns_per_syscall, c.ns_per_vma_page, c.ns_per_vma_split,
-		       c.ns_per_vma_swap);
+		{
+			char spec[256];
+
+			xnbsim_cost_format(&c, spec, sizeof(spec));
+			printf("%s\n", spec);
+		}
 	} else if (strcmp(cmd, "wait-gone") == 0 && argc >= 5) {
 		uint16_t d = num(argv[4], XNBSIM_MAX_DOMAINS - 1);
 		double limit = (v = opt(argc, argv, 5, "--timeout")) ? atof(v) : 10;

@@ -184,6 +184,8 @@ struct xnbsim_cost {
 /* Parse "hypercall=NS,map=NS,unmap=NS,flush=NS,copy=NS,kib=NS,syscall=NS,
  * vma=NS,split=NS,swap=NS" (any subset) into c; -EINVAL on a bad spec. */
 int xnbsim_cost_parse(const char *spec, struct xnbsim_cost *c);
+/* The same spec for c, every key; returns its length as snprintf does. */
+int xnbsim_cost_format(const struct xnbsim_cost *c, char *buf, size_t len);
 
 /* What this handle's grant maps would have cost a backend on real Xen in
  * system calls (a gntdev mapping per map call, a munmap per run of
