@@ -105,7 +105,10 @@ enum xnb_copy_mode {
 	X("linear_extbuf_packets", linear_extbuf) \
 	X("linear_nomem", linear_nomem) \
 	X("copied_dma_unsafe", dma_unsafe) \
-	X("bursts_busy", bursts)
+	X("bursts_busy", bursts) \
+	X("cycles_busy", cycles_busy) \
+	X("polls_empty", polls_empty) \
+	X("cycles_empty", cycles_empty)
 
 #define XNB_TXQ_XSTATS(X) \
 	X("guest_ring_full", ring_full) \
@@ -124,7 +127,8 @@ enum xnb_copy_mode {
 	X("notify_sent", notify_sent) \
 	X("notify_suppressed", notify_suppressed) \
 	X("bad_requests", bad_requests) \
-	X("bursts_busy", bursts)
+	X("bursts_busy", bursts) \
+	X("cycles_busy", cycles_busy)
 
 #define XNB_XSTAT_FIELD(name, field) uint64_t field;
 

@@ -25,6 +25,7 @@
 
 #include <stdio.h>
 
+#include <rte_cycles.h>
 #include <rte_malloc.h>
 #include <rte_ip.h>
 #include <rte_net.h>
@@ -955,9 +956,11 @@ xnb_rx_burst(void *arg, struct rte_mbuf **pkts, uint16_t nb_pkts)
 	struct xnb_queue *q = rxq->q;
 	uint16_t got = 0, taken;
 	RING_IDX answered, cons0;
+	uint64_t t0;
 
 	if (!xnb_burst_enter(&rxq->guard, q))
 		return 0;
+	t0 = rte_rdtsc();
 	answered = rxq->ring.rsp_prod_pvt;
 	cons0 = rxq->ring.req_cons;
 	if (rxq->lt != NULL) {
@@ -972,12 +975,18 @@ xnb_rx_burst(void *arg, struct rte_mbuf **pkts, uint16_t nb_pkts)
 		if (taken < want)
 			break;
 	}
-	/* Bursts that took requests: the unit of "one call per burst". */
-	if (rxq->ring.req_cons != cons0)
-		rxq->xs.bursts++;
 	xnb_rx_push(rxq, answered, true);
 	if (rxq->lt != NULL)
 		rte_spinlock_unlock(&rxq->lt_lock);
+	/* Bursts that took requests: the unit of "one call per burst", and
+	 * the backend's own cost per packet (cycles / packets). */
+	if (rxq->ring.req_cons != cons0) {
+		rxq->xs.bursts++;
+		rxq->xs.cycles_busy += rte_rdtsc() - t0;
+	} else {
+		rxq->xs.polls_empty++;
+		rxq->xs.cycles_empty += rte_rdtsc() - t0;
+	}
 	xnb_guard_leave(&rxq->guard);
 	return got;
 }

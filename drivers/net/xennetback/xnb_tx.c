@@ -15,6 +15,7 @@
  * the count sent: the application keeps the rest, as with a full NIC ring.
  */
 
+#include <rte_cycles.h>
 #include <rte_ip.h>
 #include <rte_malloc.h>
 #include <rte_net.h>
@@ -482,9 +483,11 @@ xnb_tx_burst(void *arg, struct rte_mbuf **pkts, uint16_t nb_pkts)
 	uint16_t sent = 0;
 	RING_IDX answered;
 	bool more = true;
+	uint64_t t0;
 
 	if (!xnb_burst_enter(&txq->guard, q))
 		return 0;
+	t0 = rte_rdtsc();
 	answered = txq->ring.rsp_prod_pvt;
 	while (sent < nb_pkts && more) {
 		uint16_t want = RTE_MIN(nb_pkts - sent, XNB_BURST_MAX);
@@ -494,9 +497,11 @@ xnb_tx_burst(void *arg, struct rte_mbuf **pkts, uint16_t nb_pkts)
 		if (n < want)
 			break;
 	}
-	if (sent > 0)
-		txq->xs.bursts++;
 	XNB_PUSH(&txq->ring, answered, q, txq->evt, txq->evtchn, &txq->xs, true);
+	if (sent > 0) {
+		txq->xs.bursts++;
+		txq->xs.cycles_busy += rte_rdtsc() - t0;
+	}
 	xnb_guard_leave(&txq->guard);
 	return sent;
 }
