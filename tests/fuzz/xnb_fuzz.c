@@ -107,6 +107,18 @@ struct fz_step {
 	uint32_t c;
 };
 
+/* A packet a burst took from the guest's TX ring, as the guest wrote it:
+ * to compare with the frame the application gets. */
+#define FZ_PK_SLOTS	(XNB_FATAL_SLOTS + 1)
+struct fz_taken {
+	uint32_t len;			/* the frame: first request's size */
+	uint16_t nslot;			/* data slots; 0: not comparable */
+	struct {
+		uint32_t gref;
+		uint16_t off, len;
+	} slot[FZ_PK_SLOTS];
+};
+
 /* A packet sent to the guest, kept to compare with what arrives. */
 struct fz_sent {
 	uint32_t off, len;	/* in fz.exp */
@@ -154,6 +166,9 @@ static struct {
 	uint8_t kind[FZ_TAGS];		/* per id: 0 not taken, 1 data, 2 extra */
 	uint8_t answers[FZ_TAGS];
 	netif_tx_sring_t *txsnap;	/* the ring as the burst found it */
+	struct fz_taken taken[FZ_RING];	/* the packets of one burst */
+	uint32_t ntaken;
+	uint64_t rx_compared;		/* frames checked against the guest's bytes */
 
 	/* RX ring (backend -> guest) */
 	RING_IDX rx_seen;
@@ -385,11 +400,17 @@ fz_tx_taken(RING_IDX from, RING_IDX to)
 {
 	RING_IDX i = from;
 
+	fz.ntaken = 0;
 	while (i != to) {
 		const netif_tx_request_t *first = tx_req(fz.txsnap, i);
-		uint32_t k = 1;
+		struct fz_taken *pk = &fz.taken[fz.ntaken < FZ_RING ? fz.ntaken++ : 0];
+		uint32_t k = 1, rest = 0;
 		bool more;
 
+		pk->len = first->size;
+		pk->nslot = 1;
+		pk->slot[0].gref = first->gref;
+		pk->slot[0].off = first->offset;
 		fz.kind[fz_tag(i)] = 1;
 		if (first->flags & NETTXF_extra_info) {
 			do {
@@ -406,12 +427,27 @@ fz_tx_taken(RING_IDX from, RING_IDX to)
 		}
 		more = first->flags & NETTXF_more_data;
 		while (more && k < FZ_RING) {
+			const netif_tx_request_t *t;
+
 			if (i + k == to)
 				goto partial;
+			t = tx_req(fz.txsnap, i + k);
 			fz.kind[fz_tag(i + k)] = 1;
-			more = tx_req(fz.txsnap, i + k)->flags & NETTXF_more_data;
+			more = t->flags & NETTXF_more_data;
+			if (pk->nslot > 0 && pk->nslot < FZ_PK_SLOTS) {
+				pk->slot[pk->nslot].gref = t->gref;
+				pk->slot[pk->nslot].off = t->offset;
+				pk->slot[pk->nslot++].len = t->size;
+			} else {
+				pk->nslot = 0;
+			}
+			rest += t->size;
 			k++;
 		}
+		/* The first slot holds what the others do not. */
+		if (rest > first->size)
+			pk->nslot = 0;
+		pk->slot[0].len = first->size - rest;
 		i += k;
 	}
 	return;
@@ -663,6 +699,89 @@ fz_disconnect(void)
 
 /* ---- the steps --------------------------------------------------------------- */
 
+/* Whether frame m has the bytes of packet pk (as the guest pages hold
+ * them now), but for checksum words the backend may complete; at most max
+ * bytes are looked at. Plain loops: a memcmp would feed libFuzzer's
+ * comparison hooks with every candidate that does not match. */
+static bool
+fz_rx_same(const struct rte_mbuf *m, const struct fz_taken *pk, const struct fz_sent *ck,
+	   uint32_t max)
+{
+	const struct rte_mbuf *seg = m;
+	uint32_t moff = 0, pos = 0;
+
+	if (m->pkt_len != pk->len || pk->nslot == 0)
+		return false;
+	for (uint16_t j = 0; j < pk->nslot && pos < max; j++) {
+		const uint8_t *pg = xnb_fake_page(&fz.fake, pk->slot[j].gref);
+
+		if (pk->slot[j].len == 0)
+			continue;	/* nothing copied, nothing mapped: any gref */
+		if (pg == NULL || pk->slot[j].gref >= fz.npages ||
+		    (uint32_t)pk->slot[j].off + pk->slot[j].len > FZ_PAGE)
+			return false;
+		pg += pk->slot[j].off;
+		for (uint32_t b = 0; b < pk->slot[j].len && pos < max; b++, pos++) {
+			while (seg != NULL && moff == seg->data_len) {
+				seg = seg->next;
+				moff = 0;
+			}
+			if (seg == NULL)
+				return false;
+			if (rte_pktmbuf_mtod(seg, const uint8_t *)[moff++] != pg[b] &&
+			    !fz_csum_byte(ck, pos))
+				return false;
+		}
+	}
+	return true;
+}
+
+/* Each frame the application got is, in order, one of the packets the
+ * burst took, byte for byte (the ones between were dropped). The first
+ * 256 KiB of a burst are compared whole, the rest by their first bytes. */
+static void
+fz_rx_verify(struct rte_mbuf **pkts, uint16_t got)
+{
+	uint32_t cur = 0, budget = 256 * 1024;
+
+	if (fz.verbose) {
+		for (uint32_t j = 0; j < fz.ntaken; j++) {
+			fprintf(stderr, "  taken %u: %u bytes:", j, fz.taken[j].len);
+			for (uint16_t k = 0; k < fz.taken[j].nslot; k++)
+				fprintf(stderr, " %u@%u+%u", fz.taken[j].slot[k].gref,
+					fz.taken[j].slot[k].off, fz.taken[j].slot[k].len);
+			fputc('\n', stderr);
+		}
+		for (uint16_t i = 0; i < got; i++)
+			fprintf(stderr, "  got %u: %u bytes, %u segments\n", i, pkts[i]->pkt_len,
+				pkts[i]->nb_segs);
+	}
+
+	for (uint16_t i = 0; i < got; i++) {
+		struct fz_sent ck;
+		uint32_t max = budget > 0 ? UINT32_MAX : 64;
+		uint32_t j;
+
+		fz_csum_fields(pkts[i], &ck);
+		for (j = cur; j < fz.ntaken; j++)
+			if (fz_rx_same(pkts[i], &fz.taken[j], &ck, max))
+				break;
+		if (j == fz.ntaken) {
+			/* A packet not comparable (too many slots) may be it. */
+			for (j = cur; j < fz.ntaken; j++)
+				if (fz.taken[j].nslot == 0 && fz.taken[j].len == pkts[i]->pkt_len)
+					break;
+			if (j == fz.ntaken)
+				fz_fail("frame %u of the burst (%u bytes) is none of the "
+					"packets taken from %u on", i, pkts[i]->pkt_len, cur);
+		} else {
+			fz.rx_compared++;
+		}
+		budget -= RTE_MIN(budget, pkts[i]->pkt_len);
+		cur = j + 1;
+	}
+}
+
 static void
 fz_rx_burst(uint16_t nb, struct rte_mbuf **pkts, uint16_t *got)
 {
@@ -703,6 +822,7 @@ fz_rx_burst(uint16_t nb, struct rte_mbuf **pkts, uint16_t *got)
 		if (pkts[i]->port != fz.port->port_id)
 			fz_fail("mbuf port %u", pkts[i]->port);
 	}
+	fz_rx_verify(pkts, *got);
 }
 
 /* The guest's RX requests are tagged with their index, the packets in
@@ -1433,7 +1553,8 @@ fz_end(bool hold_across)
 				(unsigned long)st.copyout_failed);
 	}
 	if (fz.verbose) {
-		fprintf(stderr, "end: %lu RX packets compared; xstats:", (unsigned long)fz.compared);
+		fprintf(stderr, "end: %lu frames from the guest and %lu to it compared; xstats:",
+			(unsigned long)fz.rx_compared, (unsigned long)fz.compared);
 #define FZ_PRINT_XSTAT(name, field) \
 		if (fz.rxq->xs.field != 0) \
 			fprintf(stderr, " %s %lu", name, (unsigned long)fz.rxq->xs.field);
