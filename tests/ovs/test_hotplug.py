@@ -18,6 +18,10 @@ vif script, against a private OVS-DPDK and the simulator:
   error   a bridge that does not exist: the script exits non-zero with
           hotplug-status=error and a hotplug-error message (what libxl reads)
 
+The script's devargs carry rx_scatter=0 (OVS gets single segments even at
+MTU 9000: checked on vif2.0 through DPDK telemetry), unless XNB_DEVARGS
+says rx_scatter=1 (checked with a fifth guest).
+
 With --xl-remove, instead: libxl's removal of a vif (what xl shutdown and
 xl destroy do, libxl__initiate_device_generic_remove): online=0 and the
 backend's state Closing (unless it is Closed already), then up to 10 s
@@ -43,6 +47,7 @@ from xnb_ovs import Checker, Ovs, XnbRig, guest_mac, wait_backend_state  # noqa:
 LIBXL_INIT_TIMEOUT = 10
 LIBXL_DESTROY_TIMEOUT = 10
 LIBXL_HOTPLUG_TIMEOUT = 40
+SCATTER = 0x2000  # RTE_ETH_RX_OFFLOAD_SCATTER
 
 
 def main():
@@ -152,8 +157,15 @@ def main():
                 c.eq(xs("xenstore-read", f"/local/domain/0/backend/vif/{dom}/0/hotplug-status"),
                      "connected", f"direct: dom{dom} hotplug-status")
             c.eq(ovs.vsctl("get", "Interface", "vif1.0", "options:dpdk-devargs").strip(),
-                 f'"net_xennetback_1_0,domid=1,handle=0,platform=sim,sim={rig.sim}"',
-                 "direct: devargs")
+                 f'"net_xennetback_1_0,domid=1,handle=0,rx_scatter=0,platform=sim,'
+                 f'sim={rig.sim}"', "direct: devargs")
+            # rx_scatter=0: even at MTU 9000 (where OVS 3.1 enables RX
+            # scatter on a port that advertises it) OVS gets single segments.
+            c.check(ovs.set_mtu(["vif2.0"], 9000), "direct: vif2.0 never ran at MTU 9000")
+            info = ovs.port_info(2)
+            c.eq((info.get("mtu"), info.get("rx_offloads", 0) & SCATTER), (9000, 0),
+                 "direct: vif2.0's MTU and RX scatter as OVS configured them")
+            ovs.set_mtu(["vif2.0"], 1500)
             refl = rig.start_guest("reflect", 2, "reflect", "--duration", 60, "--quiet")
             g = rig.start_guest("loop", 1, "loop", "--dst-mac", guest_mac(2), "--count", 2000,
                                 "--rate", 2000, "--linger", 2, "--timeout", 60, "--quiet")
@@ -203,6 +215,18 @@ def main():
             c.check("vif3.0" not in ports(), "watch: vif3.0 still on br0")
             os.killpg(w.pid, signal.SIGTERM)
             w.wait(timeout=10)
+
+            # XNB_DEVARGS=rx_scatter=1 replaces the script's rx_scatter=0
+            # (the driver refuses a key given twice: the port would fail).
+            toolstack_add(5)
+            r = subprocess.run([script, "online"], capture_output=True, text=True,
+                               env=dict(env, XENBUS_PATH="backend/vif/5/0",
+                                        XNB_DEVARGS=f"{env['XNB_DEVARGS']},rx_scatter=1"))
+            c.eq(r.returncode, 0, f"override: online with rx_scatter=1: {r.stderr.strip()}")
+            c.eq(ovs.vsctl("get", "Interface", "vif5.0", "options:dpdk-devargs").strip(),
+                 f'"net_xennetback_5_0,domid=5,handle=0,platform=sim,sim={rig.sim},'
+                 f'rx_scatter=1"', "override: devargs")
+            c.eq(hotplug(5, "offline"), 0, "override: offline for dom5")
 
             # error: a bridge that does not exist.
             toolstack_add(4, bridge="nosuchbr")

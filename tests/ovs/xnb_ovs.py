@@ -3,9 +3,12 @@
 """A private Open vSwitch with DPDK for the ovs suite: its own ovsdb-server
 and Debian's ovs-vswitchd-dpdk, every socket, pid and log file under the
 test's work directory (no system service is started or touched), DPDK
-initialised without hugepages and with net_xennetback loaded by -d. Builds
-on the testpmd suite's XnbRig (simulator, guests, checker). Python 3
-standard library only.
+initialised without hugepages and with net_xennetback loaded by -d, in a
+network namespace of its own (its bridges' internal ports are tap devices:
+they neither clash with another test's nor touch the host's routes, and a
+VXLAN underlay can have addresses and routes of its own). Builds on the
+testpmd suite's XnbRig (simulator, guests, checker). Python 3 standard
+library only.
 """
 
 import os
@@ -20,6 +23,28 @@ from xnb_testpmd import Checker, Telemetry, XnbRig, xstat  # noqa: E402,F401
 
 VSWITCHD = "/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk"
 SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
+
+
+# xnb-guest's size mix (nf_frame_mix_size in hypervisor/netfront/nf_frame.c).
+MIX_TABLE = (60, 60, 64, 64, 128, 128, 256, 512, 576, 1024, 1280, 1500, 1514, 1514, 1514,
+             2048, 3000, 4096, 4097, 5000, 8192, 9000, 9018, 12000, 16384, 24000, 32768,
+             40000, 60000, 65535, 65535, 0)
+M64 = (1 << 64) - 1
+
+
+def splitmix64(x):
+    x = (x + 0x9e3779b97f4a7c15) & M64
+    x = ((x ^ (x >> 30)) * 0xbf58476d1ce4e5b9) & M64
+    x = ((x ^ (x >> 27)) * 0x94d049bb133111eb) & M64
+    return x ^ (x >> 31)
+
+
+def mix_size(seq):
+    """The length of the seq-th frame (from 0) an xnb-guest sends with
+    --size mix: the tests know each frame's length without asking it."""
+    h = splitmix64(seq ^ 0x5EED)
+    size = MIX_TABLE[h & 31]
+    return size if size else 60 + (h >> 8) % (65535 - 60 + 1)
 
 
 def guest_mac(dom, handle=0):
@@ -90,12 +115,24 @@ class Ovs:
                    "other_config:dpdk-init=true", f"other_config:dpdk-extra={extra}",
                    "other_config:dpdk-lcore-mask=0x1", "other_config:pmd-cpu-mask=0x2",
                    f"other_config:userspace-tso-enable={'true' if self.tso else 'false'}")
+        # unshare execs ovs-vswitchd: the process (and pid) is the switch.
         self.vswitchd = self.rig.start("vswitchd", [
-            VSWITCHD, self.db, f"--pidfile={self.dir}/vswitchd.pid",
-            f"--unixctl={self.dir}/vswitchd.ctl", f"--log-file={self.dir}/vswitchd.log"],
-            env=self.env)
+            "unshare", "--net", "--", VSWITCHD, self.db,
+            f"--pidfile={self.dir}/vswitchd.pid", f"--unixctl={self.dir}/vswitchd.ctl",
+            f"--log-file={self.dir}/vswitchd.log"], env=self.env)
         self._wait_file(f"{self.dir}/vswitchd.ctl", self.vswitchd, "vswitchd", 60)
-        self.vsctl("add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev")
+        # No IPv6 in the namespace: its taps stay silent (no router
+        # solicitations or DAD flooding the bridges).
+        for k in ("all", "default"):
+            self.ns("sysctl", "-qw", f"net.ipv6.conf.{k}.disable_ipv6=1")
+        self.add_bridge("br0")
+
+    def ns(self, *cmd):
+        """A command in ovs-vswitchd's network namespace (ip, sysctl)."""
+        return self.run("nsenter", f"--net=/proc/{self.vswitchd.pid}/ns/net", *cmd)
+
+    def add_bridge(self, name):
+        self.vsctl("add-br", name, "--", "set", "bridge", name, "datapath_type=netdev")
 
     def alive(self):
         return self.vswitchd is not None and self.vswitchd.poll() is None
@@ -115,10 +152,11 @@ class Ovs:
                 self.vswitchd.wait()
         shutil.rmtree(f"/var/run/dpdk/{self.prefix}", ignore_errors=True)
 
-    def devargs(self, dom, handle=0):
+    def devargs(self, dom, handle=0, extra=None):
         d = (f"net_xennetback_{dom}_{handle},domid={dom},handle={handle},"
              f"platform=sim,sim={self.rig.sim}")
-        return f"{d},{self.extra_devargs}" if self.extra_devargs else d
+        extra = self.extra_devargs if extra is None else extra
+        return f"{d},{extra}" if extra else d
 
     def xstats(self, dom, handle=0):
         """The port's DPDK xstats, all of them, through ovs-vswitchd's DPDK
@@ -131,26 +169,75 @@ class Ovs:
                 return self.tel.get(f"/ethdev/xstats,{pid}")
         raise RuntimeError(f"{want} is not a DPDK port of ovs-vswitchd")
 
-    def add_port(self, dom, handle=0, *extra):
+    def port_info(self, dom, handle=0):
+        """The port's ethdev info from telemetry: rx_offloads/tx_offloads
+        are what OVS configured on it (RTE_ETH_RX_OFFLOAD_SCATTER 0x2000)."""
+        if self.tel is None:
+            self.tel = Telemetry(self.prefix, self.alive)
+        want = f"net_xennetback_{dom}_{handle}"
+        for pid in self.tel.get("/ethdev/list"):
+            info = self.tel.get(f"/ethdev/info,{pid}")
+            if info.get("name") == want:
+                return info
+        raise RuntimeError(f"{want} is not a DPDK port of ovs-vswitchd")
+
+    def add_port(self, dom, handle=0, *extra, bridge="br0", devargs=None):
+        """Port vif<dom>.<handle>; extra: more Interface settings; devargs:
+        this port's extra devargs instead of the instance's."""
         name = f"vif{dom}.{handle}"
-        self.vsctl("add-port", "br0", name, "--", "set", "Interface", name, "type=dpdk",
-                   f"options:dpdk-devargs={self.devargs(dom, handle)}", *extra)
+        self.vsctl("add-port", bridge, name, "--", "set", "Interface", name, "type=dpdk",
+                   f"options:dpdk-devargs={self.devargs(dom, handle, devargs)}", *extra)
         return name
+
+    def set_mtu(self, names, mtu, timeout=90):
+        """mtu_request on the interfaces, then waits until each runs with
+        that MTU. --no-wait: for an MTU it has no mempool for, OVS creates
+        one first (halving the mbuf count until it fits DPDK's memory),
+        which can outlast ovs-vsctl's timeout on a loaded machine."""
+        for n in names:
+            self.vsctl("--no-wait", "set", "Interface", n, f"mtu_request={mtu}")
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if all(self.vsctl("get", "Interface", n, "mtu").strip() == str(mtu)
+                   for n in names):
+                return True
+            time.sleep(0.2)
+        return False
 
     def ofport(self, name):
         return int(self.vsctl("get", "Interface", name, "ofport").strip())
 
-    def port_stats(self):
-        """Live per-OpenFlow-port counters from ovs-ofctl dump-ports (the
-        Interface statistics column only refreshes every 5 s)."""
-        out = self.ofctl("dump-ports", "br0")
+    def coverage(self, counter):
+        """An OVS coverage counter's total (threads add theirs to it about
+        once a second)."""
+        for line in self.appctl("coverage/show").splitlines():
+            if line.startswith(counter + " "):
+                return int(line.split()[-1])
+        return 0
+
+    # OVS's own drop counters per DPDK port, as OpenFlow 1.4 port stats
+    # carry them ("CUSTOM Statistics"; live, unlike the Interface's
+    # statistics column, which OVS refreshes every 5 s).
+    OVS_DROPS = ("ovs_tx_failure_drops", "ovs_tx_mtu_exceeded_drops", "ovs_tx_qos_drops",
+                 "ovs_rx_qos_drops", "ovs_tx_invalid_hwol_drops")
+
+    def port_stats(self, bridge="br0"):
+        """Live per-OpenFlow-port counters from ovs-ofctl dump-ports: rx, tx
+        and their drops and errors, plus OVS_DROPS for DPDK ports."""
+        out = self.ofctl("-O", "OpenFlow14", "dump-ports", bridge)
         st = {}
-        for m in re.finditer(r"port\s+(\w+): rx pkts=(\d+), bytes=(\d+), drop=(\d+), "
-                             r"errs=(\d+).*?\n\s+tx pkts=(\d+), bytes=(\d+), drop=(\d+), "
-                             r"errs=(\d+)", out):
+        for block in re.split(r"\n(?=\s+port\s)", out):
+            m = re.search(r"port\s+(\w+): rx pkts=(\d+), bytes=(\d+), drop=(\d+), "
+                          r"errs=(\d+).*?\n\s+tx pkts=(\d+), bytes=(\d+), drop=(\d+), "
+                          r"errs=(\d+)", block, re.S)
+            if m is None:
+                continue
             v = list(map(int, m.groups()[1:]))
             st[m.group(1)] = dict(rx=v[0], rx_bytes=v[1], rx_drop=v[2], rx_errs=v[3],
                                   tx=v[4], tx_bytes=v[5], tx_drop=v[6], tx_errs=v[7])
+            for k, n in re.findall(r"(\w+)=(\d+)", block):
+                if k in self.OVS_DROPS:
+                    st[m.group(1)][k] = int(n)
         return st
 
     def settled_port_stats(self, quiet=1.0, timeout=15):
@@ -165,22 +252,9 @@ class Ovs:
                 last, since = now, time.time()
         return last
 
-    def iface_stats(self, name, settle_tx=None, timeout=15):
-        """The Interface statistics column (OVS's custom drop counters and
-        our xstats); with settle_tx, waits until it shows that many tx
-        packets, i.e. it was refreshed after the traffic."""
-        deadline = time.time() + timeout
-        while True:
-            raw = self.vsctl("get", "Interface", name, "statistics").strip()
-            st = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", raw)}
-            if settle_tx is None or st.get("tx_packets") == settle_tx or \
-                    time.time() > deadline:
-                return st
-            time.sleep(0.5)
-
-    def flow_packets(self, match):
+    def flow_packets(self, match, bridge="br0"):
         """n_packets of the first flow whose text contains match."""
-        for line in self.ofctl("dump-flows", "br0").splitlines():
+        for line in self.ofctl("dump-flows", bridge).splitlines():
             if match in line:
                 m = re.search(r"n_packets=(\d+)", line)
                 return int(m.group(1)) if m else None
