@@ -11,6 +11,9 @@
  * connected device, bypassing the well-behaved TX path (their own pages,
  * grants and request ids), and report what came back as one JSON object.
  * The xenstore ones reconnect: Initialising, bogus keys, Connected.
+ * The "-lent" ones first fill the ring with chains whose pages the backend
+ * lends to an application that holds them (tests/hostile's lent rounds):
+ * requests consumed but not answered, the state only zero copy has.
  */
 
 #include <errno.h>
@@ -24,7 +27,10 @@
 
 #include "nf_internal.h"
 
-#define EVIL_PAGES		64
+#define EVIL_PAGES		300	/* the lent fill uses one page per slot */
+#define EVIL_LENT_CHAINS	14	/* 14 x 18 slots: 252 of the ring's 256 */
+#define EVIL_LENT_SLOTS		18
+#define EVIL_LENT_LEN		200	/* per slot: past a 128-byte header copy */
 #define EVIL_BAD_REF		65000u	/* beyond any grant table */
 #define EVIL_UNGRANTED_REF	16000u	/* in the table, never granted */
 #define EVIL_OTHER_DOMID	7	/* a domain that is not our backend */
@@ -39,6 +45,9 @@ struct evil {
 	uint64_t pushed;	/* requests made visible, extras included */
 	uint64_t rsp_ok, rsp_error, rsp_dropped, rsp_null, rsp_bad;
 	uint64_t notifies, ebusy, rewrites;
+	uint64_t rsp_bad_id;	/* answers for no request of ours outstanding */
+	uint16_t outstanding[NF_TX_RING_SIZE];	/* requests per id, unanswered */
+	int lent;		/* requests unanswered after the lent fill, -1: none */
 	int expect_rsp;		/* stop lingering once this many responses came */
 	bool reconnect;		/* a xenstore case: wait for the backend's verdict */
 };
@@ -93,6 +102,7 @@ evil_req(struct evil *e, uint32_t gref, uint16_t off, uint16_t size,
 	r->size = size;
 	r->flags = flags;
 	r->id = e->next_id++ % NF_TX_RING_SIZE;
+	e->outstanding[r->id]++;
 	e->pushed++;
 	return r;
 }
@@ -150,6 +160,12 @@ evil_collect(struct evil *e)
 		netif_tx_response_t r;
 
 		memcpy(&r, RING_GET_RESPONSE(tx, tx->rsp_cons), sizeof(r));
+		if (r.status != NETIF_RSP_NULL) {
+			if (r.id < NF_TX_RING_SIZE && e->outstanding[r.id] > 0)
+				e->outstanding[r.id]--;
+			else
+				e->rsp_bad_id++;
+		}
 		if (r.status == NETIF_RSP_OKAY)
 			e->rsp_ok++;
 		else if (r.status == NETIF_RSP_ERROR)
@@ -691,6 +707,212 @@ rx_prod_move(struct evil *e, long delta)
 	return tx_size(e, 60);
 }
 
+/* ---- with pages lent (tests/hostile's lent rounds) ------------------------ */
+
+/*
+ * Fills the TX ring with EVIL_LENT_CHAINS packets of EVIL_LENT_SLOTS slots,
+ * each slot EVIL_LENT_LEN bytes on a page of its own (so every slot lies
+ * past the backend's header copy and is lent when the backend lends), and
+ * waits until the backend has taken every request (its grant in use, or
+ * answered; -ETIMEDOUT after 5 s) and then until no answer came for 20 ms:
+ * an application that frees at once has been answered for all of them by
+ * then, one that holds them has not.
+ */
+static int
+evil_fill_lent(struct evil *e)
+{
+	unsigned int n = EVIL_LENT_CHAINS * EVIL_LENT_SLOTS, first = e->npages;
+	volatile grant_entry_v1_t *gt = xnbsim_gnttab(e->dev->sim);
+	uint64_t end;
+
+	for (unsigned int c = 0; c < EVIL_LENT_CHAINS; c++) {
+		for (unsigned int k = 0; k < EVIL_LENT_SLOTS; k++) {
+			int i = evil_page(e, e->dev->be_domid, false);
+
+			if (i < 0)
+				return i;
+			evil_req(e, e->ref[i], 0, k == 0 ? EVIL_LENT_SLOTS * EVIL_LENT_LEN :
+				 EVIL_LENT_LEN, k + 1 < EVIL_LENT_SLOTS ? NETTXF_more_data : 0);
+		}
+	}
+	evil_push(e);
+	end = nf_now_ns() + 5000000000ull;
+	for (;;) {
+		unsigned int busy = 0;
+
+		evil_collect(e);
+		for (unsigned int i = first; i < first + n; i++)
+			busy += (gt[e->ref[i]].flags & (GTF_reading | GTF_writing)) != 0;
+		if (busy + evil_responses(e) >= n)
+			break;
+		if (nf_now_ns() > end)
+			return -ETIMEDOUT;
+		evil_sleep_us(200);
+	}
+	for (uint64_t seen = UINT64_MAX; seen != evil_responses(e); ) {
+		seen = evil_responses(e);
+		evil_sleep_us(20000);
+		evil_collect(e);
+	}
+	return 0;
+}
+
+/* e->lent: of the requests up to taken (all pushed and taken by the
+ * backend), how many it has not answered yet; measured right before a
+ * case acts on the ring, as that decides what the backend must make of it. */
+static void
+evil_lent_now(struct evil *e, RING_IDX taken)
+{
+	evil_collect(e);
+	e->lent = (int)(taken - e->q->tx.rsp_cons);
+}
+
+/* Valid 60-byte requests in ring indexes [from, to), one grant for all. */
+static int
+evil_valid_reqs(struct evil *e, RING_IDX from, RING_IDX to)
+{
+	int ref = evil_ref(e);
+
+	if (ref < 0)
+		return ref;
+	for (RING_IDX i = from; i != to; i++) {
+		netif_tx_request_t *r = RING_GET_REQUEST(&e->q->tx, i);
+
+		r->gref = (uint32_t)ref;
+		r->offset = 0;
+		r->size = 60;
+		r->flags = 0;
+		r->id = e->next_id++ % NF_TX_RING_SIZE;
+		e->outstanding[r->id]++;
+		e->pushed++;
+	}
+	return 0;
+}
+
+/* req_prod moved back into [rsp_prod, req_cons): requests the backend took
+ * and still owes answers for (with nothing lent: 3 behind, as
+ * tx-prod-backwards). */
+static int
+tx_prod_backwards_lent(struct evil *e, long arg)
+{
+	RING_IDX prod;
+	int rc = evil_fill_lent(e);
+
+	(void)arg;
+	if (rc < 0)
+		return rc;
+	evil_lent_now(e, e->q->tx.req_prod_pvt);
+	prod = e->lent > 0 ? e->q->tx.rsp_cons + (RING_IDX)e->lent / 2 :
+			     e->q->tx.req_prod_pvt - 3;
+	__atomic_store_n(&e->q->tx.sring->req_prod, prod, __ATOMIC_RELEASE);
+	xnbsim_evtchn_notify(e->dev->evh, e->q->tx_port);
+	e->notifies++;
+	return 0;
+}
+
+/* req_prod far ahead while requests are lent. */
+static int
+tx_prod_far_ahead_lent(struct evil *e, long ahead)
+{
+	int rc = evil_fill_lent(e);
+
+	if (rc < 0)
+		return rc;
+	evil_lent_now(e, e->q->tx.req_prod_pvt);
+	e->q->tx.req_prod_pvt += (RING_IDX)ahead;
+	evil_push(e);
+	return 0;
+}
+
+/*
+ * req_prod to exactly req_cons + 256 + extra, the ring's free slots filled
+ * with valid requests; rewrite: the slots of the lent requests too (the
+ * guest reuses them as new requests). With nothing lent and extra 0 that
+ * is an honest full ring (every request answered); with requests lent it
+ * claims more requests than the ring holds beside those unanswered.
+ */
+static int
+tx_prod_ring_lent(struct evil *e, long extra, bool rewrite)
+{
+	RING_IDX cons, old;
+	int rc = evil_fill_lent(e);
+
+	if (rc < 0)
+		return rc;
+	cons = e->q->tx.req_prod_pvt;	/* all taken: the backend's req_cons */
+	old = e->q->tx.rsp_cons;
+	rc = evil_valid_reqs(e, rewrite ? old : cons,
+			     old + NF_TX_RING_SIZE + (RING_IDX)extra);
+	if (rc < 0)
+		return rc;
+	evil_lent_now(e, cons);
+	e->q->tx.req_prod_pvt = cons + NF_TX_RING_SIZE + (RING_IDX)extra;
+	evil_push(e);
+	if (e->lent == 0 && extra == 0)
+		e->expect_rsp = (int)(EVIL_LENT_CHAINS * EVIL_LENT_SLOTS) + NF_TX_RING_SIZE;
+	return 0;
+}
+
+static int tx_prod_ring_lent_0(struct evil *e, long a) { return tx_prod_ring_lent(e, a, false); }
+static int tx_repush_lent(struct evil *e, long a) { return tx_prod_ring_lent(e, a, true); }
+
+/* The lent requests' ring slots rewritten with nonsense (after the backend
+ * took them), then a notify: the backend must answer what it took, with
+ * the ids it took, and never read those slots again. */
+static int
+tx_rewrite_lent(struct evil *e, long arg)
+{
+	int rc = evil_fill_lent(e);
+
+	(void)arg;
+	if (rc < 0)
+		return rc;
+	evil_lent_now(e, e->q->tx.req_prod_pvt);
+	for (RING_IDX i = e->q->tx.rsp_cons; i != e->q->tx.req_prod_pvt; i++) {
+		netif_tx_request_t *r = RING_GET_REQUEST(&e->q->tx, i);
+
+		r->gref = EVIL_BAD_REF;
+		r->offset = 4000;
+		r->size = 0xffff;
+		r->flags = NETTXF_more_data | NETTXF_extra_info;
+		r->id = 0xffff;
+		e->rewrites++;
+	}
+	xnbsim_evtchn_notify(e->dev->evh, e->q->tx_port);
+	e->notifies++;
+	e->expect_rsp = EVIL_LENT_CHAINS * EVIL_LENT_SLOTS;
+	return 0;
+}
+
+/* While frames come back to us, the RX ring's req_prod keeps moving back,
+ * 8 slots every 5 ms, until it is behind what the backend took. */
+static int
+rx_prod_backwards_stream(struct evil *e, long steps)
+{
+	struct nf_queue *q = e->q;
+	RING_IDX prod = q->rx.req_prod_pvt;
+	int rc;
+
+	for (long k = 0; k < steps; k++) {
+		int be = evil_be_state(e);
+
+		if (be == XenbusStateClosing || be == XenbusStateClosed)
+			break;
+		rc = evil_frame(e, 60);
+		if (rc < 0)
+			return rc;
+		if (e->npages == EVIL_PAGES)
+			e->npages = 0;
+		evil_push(e);
+		prod -= 8;
+		__atomic_store_n(&q->rx.sring->req_prod, prod, __ATOMIC_RELEASE);
+		xnbsim_evtchn_notify(e->dev->evh, q->rx_port);
+		evil_collect(e);
+		evil_sleep_us(5000);
+	}
+	return 0;
+}
+
 /* ---- xenstore ----------------------------------------------------------- */
 
 static int
@@ -806,6 +1028,12 @@ static const struct {
 	{ "tx-prod-far-ahead", tx_prod_ahead, 100000 },
 	{ "tx-prod-ring-plus-one", tx_prod_ahead, NF_TX_RING_SIZE + 1 },
 	{ "tx-prod-backwards", tx_prod_backwards, 3 },
+	{ "tx-prod-backwards-lent", tx_prod_backwards_lent, 0 },
+	{ "tx-prod-far-ahead-lent", tx_prod_far_ahead_lent, 100000 },
+	{ "tx-prod-ring-lent", tx_prod_ring_lent_0, 0 },
+	{ "tx-prod-ring-plus-one-lent", tx_prod_ring_lent_0, 1 },
+	{ "tx-repush-lent", tx_repush_lent, 0 },
+	{ "tx-rewrite-lent", tx_rewrite_lent, 0 },
 	{ "tx-slots-18", tx_slots, 18 },
 	{ "tx-slots-19", tx_slots, 19 },
 	{ "tx-slots-20", tx_slots, 20 },
@@ -846,6 +1074,7 @@ static const struct {
 	{ "rx-gref-foreign", rx_gref_foreign, 8 },
 	{ "rx-prod-beyond-ring", rx_prod_move, NF_RX_RING_SIZE + 50 },
 	{ "rx-prod-backwards", rx_prod_move, -5 },
+	{ "rx-prod-backwards-stream", rx_prod_backwards_stream, 400 },
 	{ "xs-tx-ring-ref-bad", xs_tx_ring_ref_bad, 0 },
 	{ "xs-rx-ring-ref-ungranted", xs_rx_ring_ref_ungranted, 0 },
 	{ "xs-ring-ref-foreign", xs_ring_ref_foreign, 0 },
@@ -890,7 +1119,7 @@ int
 nf_evil_run(struct nf_dev *dev, const char *name, double linger_s,
 	    char *json, size_t len)
 {
-	struct evil e = { .dev = dev, .expect_rsp = -1 };
+	struct evil e = { .dev = dev, .expect_rsp = -1, .lent = -1 };
 	uint64_t t0 = nf_now_ns(), end;
 	size_t i;
 	int rc, be;
@@ -929,9 +1158,11 @@ nf_evil_run(struct nf_dev *dev, const char *name, double linger_s,
 		 "\"pushed\":%" PRIu64 ",\"rsp_ok\":%" PRIu64 ",\"rsp_error\":%" PRIu64
 		 ",\"rsp_dropped\":%" PRIu64 ",\"rsp_null\":%" PRIu64 ",\"rsp_bad\":%" PRIu64
 		 ",\"notifies\":%" PRIu64 ",\"ebusy\":%" PRIu64 ",\"rewrites\":%" PRIu64
-		 ",\"be_state\":%d,\"rsp_prod_violations\":%" PRIu64 "}",
+		 ",\"be_state\":%d,\"rsp_prod_violations\":%" PRIu64
+		 ",\"rsp_bad_id\":%" PRIu64 ",\"lent\":%d}",
 		 name, rc, dev->cfg.domid, (double)(nf_now_ns() - t0) / 1e9, e.pushed,
 		 e.rsp_ok, e.rsp_error, e.rsp_dropped, e.rsp_null, e.rsp_bad, e.notifies,
-		 e.ebusy, e.rewrites, evil_be_state(&e), dev->st.rsp_prod_violations);
+		 e.ebusy, e.rewrites, evil_be_state(&e), dev->st.rsp_prod_violations,
+		 e.rsp_bad_id, e.lent);
 	return rc;
 }

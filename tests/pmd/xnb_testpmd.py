@@ -202,18 +202,22 @@ class XnbRig:
             raise RuntimeError(f"{e}; testpmd log:\n{self.tail('testpmd')}")
         return p, tel
 
-    def start_fwd(self, domains, fwd_args=(), devargs="", name="host", lcores="0-1"):
+    def start_fwd(self, domains, fwd_args=(), devargs="", name="host", lcores="0-1",
+                  cpus=None):
         """xnb-hold --fwd (tests/zc/xnb_hold_fwd.c) with one port per domain
         (devargs appended to each): testpmd's io forwarding in a loop
         topology, plus holding, large bursts and pauses; built in-tree, so
         it also hosts a sanitized driver. Its telemetry answers as
-        testpmd's. Returns (process, Telemetry)."""
+        testpmd's. lcores: EAL's -l list, or a --lcores map when it has
+        an '@'; cpus: run it under taskset -c cpus. Returns (process,
+        Telemetry)."""
         vdevs = []
         for d in domains:
             vdevs += ["--vdev", f"net_xennetback_{d}_0,domid={d},platform=sim,"
                       f"sim={self.sim}{devargs}"]
-        cmd = [self.hold, "-d", self.pmd, "--no-huge", "-m", "1024", "--no-pci",
-               "-l", lcores, f"--file-prefix={self.prefix}",
+        cmd = ["taskset", "-c", cpus] if cpus else []
+        cmd += [self.hold, "-d", self.pmd, "--no-huge", "-m", "1024", "--no-pci",
+                "--lcores" if "@" in lcores else "-l", lcores, f"--file-prefix={self.prefix}",
                "--log-level=pmd.net.xennetback:info", *vdevs, "--", "--fwd",
                "--stats", f"{self.work}/{name}.json", *map(str, fwd_args)]
         print("+ " + " ".join(cmd), flush=True)

@@ -15,7 +15,11 @@
  *    for 256), fixed or random per call;
  *  - pause between polls (the driver's service tick then does the work);
  *  - receive on one lcore and hold, send and free on another (--tx-lcore),
- *    as OVS's threads do: free callbacks then run beside the bursts.
+ *    as OVS's threads do: free callbacks then run beside the bursts;
+ *  - have the polling thread preempted often, at arbitrary points of its
+ *    bursts (--preempt: a real-time thread on its CPU, as interrupts or a
+ *    higher-priority task would), so the driver's service tick runs while
+ *    a burst is stopped half-way.
  * Being built in-tree, it is also the host of the driver under ASan/UBSan
  * (the distro testpmd cannot load a sanitized plugin); it frees everything
  * it allocated before rte_eal_cleanup so LeakSanitizer sees no leak.
@@ -26,6 +30,8 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <sched.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -65,9 +71,11 @@ static struct {
 	unsigned int hold_every;
 	uint32_t hold_ports;	/* bit mask */
 	unsigned int burst_min, burst_max;
+	unsigned int big_burst, big_every;	/* 1 poll in big_every asks big_burst */
 	unsigned int pause_min_us, pause_max_us;
 	unsigned int pause_every;	/* mean polls between pauses, 0: none */
 	bool tx_lcore;
+	unsigned int preempt_run_us, preempt_period_us;	/* --preempt */
 	double duration;
 	const char *stats;
 } fo = {
@@ -189,9 +197,66 @@ fwd_tx_main(void *arg __rte_unused)
 static unsigned int
 fwd_burst_size(void)
 {
+	if (fo.big_every > 0 && rte_rand_max(fo.big_every) == 0)
+		return fo.big_burst;
 	if (fo.burst_max == fo.burst_min)
 		return fo.burst_min;
 	return fo.burst_min + (unsigned int)rte_rand_max(fo.burst_max - fo.burst_min + 1);
+}
+
+/*
+ * --preempt RUN:PERIOD: a real-time thread on the polling thread's CPU that
+ * wakes every PERIOD us and keeps the CPU for RUN us, as an interrupt
+ * handler or a higher-priority task would: the poller is stopped at
+ * arbitrary points of its bursts, often, for long enough that the driver's
+ * service tick (another thread, every 10 ms) runs meanwhile.
+ */
+static volatile int preempt_stop;
+static uint64_t preemptions;
+
+static void *
+fwd_preempt_main(void *arg __rte_unused)
+{
+	uint64_t hz = rte_get_tsc_hz();
+	struct timespec next;
+
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	while (!preempt_stop) {
+		uint64_t until;
+
+		next.tv_nsec += (long)fo.preempt_period_us * 1000;
+		while (next.tv_nsec >= 1000000000L) {
+			next.tv_nsec -= 1000000000L;
+			next.tv_sec++;
+		}
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+		until = rte_get_tsc_cycles() + fo.preempt_run_us * hz / 1000000;
+		while (rte_get_tsc_cycles() < until)
+			rte_pause();
+		preemptions++;
+	}
+	return NULL;
+}
+
+static int
+fwd_preempt_start(pthread_t *t)
+{
+	struct sched_param sp = { .sched_priority = 1 };
+	pthread_attr_t a;
+	rte_cpuset_t cpus;
+	int rc;
+
+	/* The CPU of the polling thread (this one). */
+	if (pthread_getaffinity_np(pthread_self(), sizeof(cpus), &cpus) != 0)
+		return -errno;
+	pthread_attr_init(&a);
+	pthread_attr_setaffinity_np(&a, sizeof(cpus), &cpus);
+	pthread_attr_setinheritsched(&a, PTHREAD_EXPLICIT_SCHED);
+	pthread_attr_setschedpolicy(&a, SCHED_FIFO);
+	pthread_attr_setschedparam(&a, &sp);
+	rc = pthread_create(t, &a, fwd_preempt_main, NULL);
+	pthread_attr_destroy(&a);
+	return -rc;
 }
 
 static void
@@ -273,9 +338,11 @@ fwd_opts(int argc, char **argv)
 		{ "hold-every", required_argument, NULL, 'e' },
 		{ "hold-ports", required_argument, NULL, 'p' },
 		{ "burst", required_argument, NULL, 'b' },
+		{ "big-burst", required_argument, NULL, 'B' },
 		{ "pause-us", required_argument, NULL, 'u' },
 		{ "pause-every", required_argument, NULL, 'E' },
 		{ "tx-lcore", no_argument, NULL, 't' },
+		{ "preempt", required_argument, NULL, 'P' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "stats", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
@@ -296,12 +363,22 @@ fwd_opts(int argc, char **argv)
 			if (fwd_range(optarg, &fo.burst_min, &fo.burst_max) < 0)
 				return -EINVAL;
 			break;
+		case 'B':
+			if (sscanf(optarg, "%u:%u", &fo.big_burst, &fo.big_every) != 2 ||
+			    fo.big_burst == 0 || fo.big_burst > FWD_MAX_BURST || fo.big_every == 0)
+				return -EINVAL;
+			break;
 		case 'u':
 			if (fwd_range(optarg, &fo.pause_min_us, &fo.pause_max_us) < 0)
 				return -EINVAL;
 			break;
 		case 'E': fo.pause_every = (unsigned int)atoi(optarg); break;
 		case 't': fo.tx_lcore = true; break;
+		case 'P':
+			if (fwd_range(optarg, &fo.preempt_run_us, &fo.preempt_period_us) < 0 ||
+			    fo.preempt_run_us >= fo.preempt_period_us)
+				return -EINVAL;
+			break;
 		case 'd': fo.duration = atof(optarg); break;
 		case 's': fo.stats = optarg; break;
 		default: return -EINVAL;
@@ -331,6 +408,8 @@ fwd_report(void)
 				PRIu64 ",\"held\":%" PRIu64 "}", p ? "," : "", pst[p].rx,
 				pst[p].tx, pst[p].dropped, pst[p].held);
 	}
+	if (fo.preempt_period_us > 0)
+		printf("fwd: the poller was preempted %" PRIu64 " times\n", preemptions);
 	printf("fwd: %" PRIu64 " polls, %" PRIu64 " pauses, at most %" PRIu64
 	       " frames held, %" PRIu64 " not held (full), %" PRIu64 " lost to a full "
 	       "hand-off ring\n", polls, pauses, max_held, hold_full, ring_full);
@@ -349,12 +428,16 @@ xnb_hold_fwd(int argc, char **argv)
 	struct rte_mempool *mp;
 	struct sigaction sa;
 	unsigned int worker = RTE_MAX_LCORE;
+	pthread_t preempter;
 	int rc = 1;
 
 	if (fwd_opts(argc, argv) < 0) {
 		printf("hold: FAIL: usage: xnb-hold EAL-args -- --fwd [--hold-ms MS] "
 		       "[--hold-every N] [--hold-ports P,...] [--burst N[:MAX]] "
-		       "[--pause-us MIN:MAX --pause-every N] [--tx-lcore] [--duration S] "
+		       "[--big-burst N:EVERY] "
+		       "[--pause-us MIN:MAX --pause-every N] [--tx-lcore] "
+		       "[--preempt RUN_US:PERIOD_US] "
+		       "[--duration S] "
 		       "[--stats FILE]\n");
 		return 1;
 	}
@@ -395,14 +478,26 @@ xnb_hold_fwd(int argc, char **argv)
 		}
 	}
 	printf("hold: forwarding on %u port(s): hold %u ms (1 in %u, ports 0x%x), burst "
-	       "%u..%u, pauses %u..%u us (1 in %u polls), %s\n", nports, fo.hold_ms,
-	       fo.hold_every, fo.hold_ports, fo.burst_min, fo.burst_max, fo.pause_min_us,
-	       fo.pause_max_us, fo.pause_every,
+	       "%u..%u (%u in 1 of %u polls), pauses %u..%u us (1 in %u polls), %s\n",
+	       nports, fo.hold_ms, fo.hold_every, fo.hold_ports, fo.burst_min, fo.burst_max,
+	       fo.big_burst, fo.big_every, fo.pause_min_us, fo.pause_max_us, fo.pause_every,
 	       fo.tx_lcore ? "tx on a second lcore" : "one lcore");
 	fflush(stdout);
 	if (fo.tx_lcore)
 		rte_eal_remote_launch(fwd_tx_main, NULL, worker);
+	if (fo.preempt_period_us > 0) {
+		int e = fwd_preempt_start(&preempter);
+
+		if (e < 0) {
+			printf("hold: FAIL: --preempt: %s\n", strerror(-e));
+			goto close;
+		}
+	}
 	fwd_loop();
+	if (fo.preempt_period_us > 0) {
+		preempt_stop = 1;
+		pthread_join(preempter, NULL);
+	}
 	if (fo.tx_lcore) {
 		__atomic_store_n(&fwd_rx_done, 1, __ATOMIC_RELEASE);
 		rte_eal_wait_lcore(worker);
