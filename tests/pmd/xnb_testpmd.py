@@ -177,9 +177,11 @@ class XnbRig:
             st[k] = int(v) if v.isdigit() else v
         return st
 
-    def start_testpmd(self, domains, testpmd_args, commands=(), devargs=""):
+    def start_testpmd(self, domains, testpmd_args, commands=(), devargs="", scatter=True):
         """testpmd with one port per domain (devargs appended to each);
-        commands run from a --cmdline-file before forwarding starts."""
+        commands run from a --cmdline-file before forwarding starts.
+        scatter=False leaves out --enable-scatter: the ports then hand
+        testpmd single-segment frames only (no zero copy)."""
         vdevs = []
         for d in domains:
             vdevs += ["--vdev", f"net_xennetback_{d}_0,domid={d},platform=sim,"
@@ -192,7 +194,8 @@ class XnbRig:
                "-l", "0-1", f"--file-prefix={self.prefix}",
                "--log-level=pmd.net.xennetback:info", *vdevs, "--",
                "--total-num-mbufs=16384", "--rxq=1", "--txq=1",
-               "--max-pkt-len=65535", "--enable-scatter", *testpmd_args]
+               "--max-pkt-len=65535", *(["--enable-scatter"] if scatter else []),
+               *testpmd_args]
         print("+ " + " ".join(cmd), flush=True)
         env = dict(os.environ, XENSTORED_PATH=f"{self.sim}/xenstored.sock")
         p = self.start("testpmd", cmd, env=env)
