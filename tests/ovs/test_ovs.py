@@ -195,7 +195,7 @@ def set_mtu(ovs, mtu):
     starts) a port whose MTU changes, which is when it decides on RX
     scatter."""
     if not ovs.set_mtu([f"vif{d}.0" for d in (A, B)], mtu):
-        raise RuntimeError(f"vif1.0 and vif2.0 not running at MTU {mtu} after 90 s")
+        raise RuntimeError(f"vif1.0 and vif2.0 not running at MTU {mtu} after 120 s")
     time.sleep(1)
 
 
@@ -349,7 +349,7 @@ def settled_coverage(ovs, quiet=1.2, timeout=8):
     return last
 
 
-def predict(ovs, kind, n, mtu, gso):
+def predict(ovs, kind, n, mtu, gso, csum=False):
     """Where each of the n frames guest 1 sends ends up, from its length:
     'back' (to guest 1), 'mtu' (an OVS MTU drop), 'prepare' (OVS cannot
     send a GSO frame with userspace TSO off: netdev_send_prepare_drops),
@@ -360,7 +360,10 @@ def predict(ovs, kind, n, mtu, gso):
     a VLAN tag fits in the CRC's place) and GSO frames of any length.
     Also 'extbuf': frames guest 1's port delivers in a buffer of their own
     (larger than OVS's mbufs). kind: 'l2' (plain forwarding), 'vlan' or
-    'vxlan'. Single segments unless OVS enabled RX scatter on the ports."""
+    'vxlan'. csum: the guest leaves L4 checksums to the backend, which
+    hands them on as offload requests to an application that enabled TX
+    checksum offload (OVS with userspace TSO on) and completes them for the
+    others. Single segments unless OVS enabled RX scatter on the ports."""
     out = dict.fromkeys(("back", "mtu", "prepare", "push", "driver", "extbuf"), 0)
     linear = not ovs.port_info(A).get("rx_offloads", 0) & SCATTER
     # OVS 3.1's lib/netdev-dpdk.c: max_packet_len MTU_TO_FRAME_LEN(mtu) (the
@@ -376,7 +379,7 @@ def predict(ovs, kind, n, mtu, gso):
             out["driver"] += 1
             continue
         out["extbuf"] += linear and size > room
-        if is_gso and kind == "vxlan":
+        if kind == "vxlan" and (is_gso or (csum and ovs.tso)):
             end = "push"
         elif is_gso and not ovs.tso:
             end = "prepare"
@@ -391,7 +394,8 @@ def predict(ovs, kind, n, mtu, gso):
 
 def run_len(rig, ovs, c, name, n, mtu, kind, gso, cov_before=None):
     """One guest 1 -> OVS -> guest 2 (reflect) -> OVS -> guest 1 run of the
-    size mix (with GSO: frames above 1514 B are TCP GSO) through a flow
+    size mix (with GSO: frames above 1514 B are TCP GSO, and every L4
+    checksum is left to the backend) through a flow
     table that changes frame lengths. Every frame that comes back must
     verify (payload, lengths, IP and L4 checksums); the one error allowed
     is OVS's own MSS rewrite of a GSO frame (userspace TSO on, see
@@ -401,10 +405,12 @@ def run_len(rig, ovs, c, name, n, mtu, kind, gso, cov_before=None):
     cov_before: OVS_COVERAGE as settled since the last traffic, if known.
     Returns the guest's summary, the prediction, the two ports' counter
     deltas and OVS_COVERAGE as settled after the run."""
-    pred = predict(ovs, kind, n, mtu, gso)
+    pred = predict(ovs, kind, n, mtu, gso, csum=gso)
     cov0 = cov_before or settled_coverage(ovs)
     x0 = {d: ovs.xstats(d) for d in (A, B)}
-    args = ["--size", "mix", "--layout", "mix"] + (["--gso"] if gso else [])
+    # With GSO, the checksums too are left to the backend (a Linux guest's
+    # default): the small frames are UDP with a blank checksum.
+    args = ["--size", "mix", "--layout", "mix"] + (["--gso", "--csum"] if gso else [])
     s, da, db = run_loop(rig, ovs, c, name, n, 2000, *args, "--linger", 1,
                          check_verify=False, driver_drops=pred["driver"] > 0)
     cov1 = settled_coverage(ovs)
@@ -437,8 +443,9 @@ def len_flows(ovs, bridge, *flows):
 
 def len_runs(rig, ovs, c, tag, n, mtu):
     """The size mix (UDP, checksums computed, multi-slot layouts), then, at
-    MTU 1500, the mix with GSO (frames above 1514 B are TCP GSO, 64 KiB
-    among them). Returns per run what run_len returns."""
+    MTU 1500, the mix with GSO and checksum offload (frames above 1514 B
+    are TCP GSO, 64 KiB among them; the smaller ones UDP with the checksum
+    left blank). Returns per run what run_len returns."""
     out = {"mix": run_len(rig, ovs, c, f"{tag}{mtu}-mix", n, mtu, tag, False)}
     if mtu == 1500:
         out["gso"] = run_len(rig, ovs, c, f"{tag}{mtu}-gso", n, mtu, tag, True,

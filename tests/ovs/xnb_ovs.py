@@ -181,15 +181,17 @@ class Ovs:
                 return info
         raise RuntimeError(f"{want} is not a DPDK port of ovs-vswitchd")
 
-    def add_port(self, dom, handle=0, *extra, bridge="br0", devargs=None):
+    def add_port(self, dom, handle=0, *extra, bridge="br0", devargs=None, wait=True):
         """Port vif<dom>.<handle>; extra: more Interface settings; devargs:
-        this port's extra devargs instead of the instance's."""
+        this port's extra devargs instead of the instance's; wait=False:
+        return before OVS has configured the port (see set_mtu)."""
         name = f"vif{dom}.{handle}"
-        self.vsctl("add-port", bridge, name, "--", "set", "Interface", name, "type=dpdk",
+        self.vsctl(*([] if wait else ["--no-wait"]), "add-port", bridge, name, "--", "set",
+                   "Interface", name, "type=dpdk",
                    f"options:dpdk-devargs={self.devargs(dom, handle, devargs)}", *extra)
         return name
 
-    def set_mtu(self, names, mtu, timeout=90):
+    def set_mtu(self, names, mtu, timeout=120):
         """mtu_request on the interfaces, then waits until each runs with
         that MTU. --no-wait: for an MTU it has no mempool for, OVS creates
         one first (halving the mbuf count until it fits DPDK's memory),
