@@ -17,9 +17,10 @@ with work of its own. So the test makes that as likely as it can:
     interrupts or a higher-priority task would); the tick's thread shares
     that CPU (xnb-hold runs under taskset -c 0, so EAL puts its control
     threads there), so it runs while a burst is stopped half-way;
-  - bursts ask for one frame (one push per frame: as many windows as
-    possible), 1 in 64 for 256 (several internal batches in one call, as
-    VPP polls), and the poller pauses 5..15 ms now and then;
+  - bursts ask for one frame: one push per frame, as many windows as
+    there can be (bursts of 256, or pauses of 5..15 ms near the tick's
+    period, made it rarer: 0 catches in 7 runs against 8 in 8 without;
+    bursts of 256 meet hostile guests in tests/hostile's lent-burst256);
   - frames of 200 B cut as a 14..128-byte head slot, answered in the burst,
     and a lent tail; 1 frame in 8 is held 3 ms and pages age after 1 ms, so
     aged copy-outs come due continuously and the tick always has work;
@@ -28,8 +29,9 @@ with work of its own. So the test makes that as likely as it can:
     window.
 The guest's rsp_prod check is armed: zero violations, every frame that
 arrives verified, every frame that does not accounted for by the
-application's drop count. Measured on 65c6643 (before the fix): caught in
-6 runs of 6, after 2..56 s (docs/hostile.md).
+application's drop count. Measured on 65c6643 (before the fix), on this
+2-core machine shared with other jobs: the guest caught rsp_prod moving
+backwards in 13 runs of 13, after 4..58 s (median 17); docs/hostile.md.
 
 usage: test_race.py BUILDDIR [--seconds S] [overrides, see --help]
 """
@@ -44,8 +46,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from xnb_testpmd import Checker, XnbRig, wait_link, xstat  # noqa: E402
 
 DOM = 1
-FWD_ARGS = ("--burst", "1", "--big-burst", "256:64", "--hold-ms", "3", "--hold-every", "8",
-            "--pause-us", "5000:15000", "--pause-every", "20000", "--preempt", "200:300")
+FWD_ARGS = ("--burst", "1", "--hold-ms", "3", "--hold-every", "8", "--preempt", "200:300")
 DEVARGS = ",copy_threshold=0,aging_ms=1"
 GUEST_ARGS = ("--size", "200", "--layout", "scatter", "--busy-poll")
 LCORES = "0"
@@ -99,14 +100,12 @@ def main():
         s = rig.summary("loop", check_ring=False)
         print(f"test_race: {secs:.1f} s; guest sent {s['tx_packets']}, verified "
               f"{s['verified']}, gaps {s['gaps']}, exit {s['exit']}; xnb-hold: "
-              f"{fwd['polls']} polls, {fwd['pauses']} pauses, held "
+              f"{fwd['polls']} polls, {fwd['preemptions']} preemptions, held "
               f"{fwd['ports'][0]['held']}, dropped {fwd['ports'][0]['dropped']}; "
               f"zero-copy {xstat(xs, 'rx_zerocopy_packets')}, aged copy-outs "
               f"{xstat(xs, 'rx_aged_copyouts')}; pushes by bursts "
               f"{xstat(xs, 'rx_notify_suppressed')} quiet + notifying (with the tick's) "
               f"{xstat(xs, 'rx_notify_sent')}", flush=True)
-        if os.environ.get("XNB_RACE_DEBUG"):
-            print({k: v for k, v in xs.items() if v}, flush=True)
         if s["rsp_prod_violations"]:
             print(f"--- loop.log\n{rig.tail('loop')}", file=sys.stderr)
         c.eq(s["rsp_prod_violations"], 0, "guest: rsp_prod violations")
@@ -123,7 +122,8 @@ def main():
         # The run exercised what it is about.
         c.check(xstat(xs, "rx_zerocopy_packets") > 1000, "few zero-copy frames")
         c.check(xstat(xs, "rx_aged_copyouts") > 0, "no aged copy-out: the tick idled")
-        c.check(fwd["pauses"] > 0, "the application never paused")
+        c.check(fwd["preemptions"] > 1000 or "--preempt" not in fwd_args,
+                f"the poller was preempted {fwd['preemptions']} times only")
         c.eq(xstat(xs, "rx_fatal_errors"), 0, "port 0 rx_fatal_errors")
         if c.fails:
             print(f"--- host.log\n{rig.tail('host')}", file=sys.stderr)

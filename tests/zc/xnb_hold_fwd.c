@@ -396,9 +396,10 @@ fwd_report(void)
 	FILE *f = fo.stats != NULL ? fopen(fo.stats, "w") : NULL;
 
 	if (f != NULL)
-		fprintf(f, "{\"polls\":%" PRIu64 ",\"pauses\":%" PRIu64 ",\"hold_full\":%"
-			PRIu64 ",\"ring_full\":%" PRIu64 ",\"max_held\":%" PRIu64
-			",\"ports\":[", polls, pauses, hold_full, ring_full, max_held);
+		fprintf(f, "{\"polls\":%" PRIu64 ",\"pauses\":%" PRIu64 ",\"preemptions\":%"
+			PRIu64 ",\"hold_full\":%" PRIu64 ",\"ring_full\":%" PRIu64
+			",\"max_held\":%" PRIu64 ",\"ports\":[", polls, pauses, preemptions,
+			hold_full, ring_full, max_held);
 	for (uint16_t p = 0; p < nports; p++) {
 		printf("fwd: port %u rx %" PRIu64 " tx %" PRIu64 " dropped %" PRIu64
 		       " held %" PRIu64 "\n", p, pst[p].rx, pst[p].tx, pst[p].dropped,
