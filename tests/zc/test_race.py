@@ -19,7 +19,7 @@ with work of its own. So the test makes that as likely as it can:
     threads there), so it runs while a burst is stopped half-way;
   - bursts ask for one frame: one push per frame, as many windows as
     there can be (bursts of 256, or pauses of 5..15 ms near the tick's
-    period, made it rarer: 0 catches in 7 runs against 8 in 8 without;
+    period, made it rarer: 0 catches in 7 runs against 13 in 13 without;
     bursts of 256 meet hostile guests in tests/hostile's lent-burst256);
   - frames of 200 B cut as a 14..128-byte head slot, answered in the burst,
     and a lent tail; 1 frame in 8 is held 3 ms and pages age after 1 ms, so
