@@ -339,7 +339,9 @@ xnb_rx_gso_sane(const struct rte_mbuf *m, const struct xnb_rx_pkt *p,
 	uint32_t ip_len = m->pkt_len - h->hl.l2_len;
 
 	if ((h->ptype & RTE_PTYPE_L4_MASK) != RTE_PTYPE_L4_TCP ||
-	    (p->gso_type == XEN_NETIF_GSO_TYPE_TCPV4) != !!RTE_ETH_IS_IPV4_HDR(h->ptype) ||
+	    !(p->gso_type == XEN_NETIF_GSO_TYPE_TCPV4 ?
+	      RTE_ETH_IS_IPV4_HDR(h->ptype) && h->hl.l3_len >= sizeof(struct rte_ipv4_hdr) :
+	      RTE_ETH_IS_IPV6_HDR(h->ptype) && h->hl.l3_len >= sizeof(struct rte_ipv6_hdr)) ||
 	    p->gso_size < XNB_MIN_GSO_SIZE || h->hl.l4_len < sizeof(struct rte_tcp_hdr) ||
 	    xnb_rx_hdr_end(&h->hl) > m->data_len)
 		return false;
@@ -399,6 +401,13 @@ xnb_rx_offload(struct xnb_rxq *rxq, struct rte_mbuf *m, const struct xnb_rx_pkt 
 	}
 	if (!blank && !gso)
 		return true;
+	/* A checksum needs a real IP header: its pseudo-header must not
+	 * overlap the L4 header it covers. */
+	if (!(RTE_ETH_IS_IPV4_HDR(ptype) && h->hl.l3_len >= sizeof(struct rte_ipv4_hdr)) &&
+	    !(RTE_ETH_IS_IPV6_HDR(ptype) && h->hl.l3_len >= sizeof(struct rte_ipv6_hdr))) {
+		rxq->xs.drop_bad_csum++;
+		return false;
+	}
 	switch (ptype & RTE_PTYPE_L4_MASK) {
 	case RTE_PTYPE_L4_TCP:
 	case RTE_PTYPE_L4_UDP:

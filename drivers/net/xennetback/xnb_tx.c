@@ -223,8 +223,11 @@ xnb_tx_csum(struct xnb_txq *txq, struct rte_mbuf *m, struct xnb_tx_pkt *p)
 	if (!ip && !l4)
 		return true;
 	hlen = hl.l2_len + hl.l3_len + (l4 ? hl.l4_len : 0);
-	if (hl.l3_len < sizeof(struct rte_ipv4_hdr) || hlen > m->pkt_len ||
-	    hlen > XNB_TX_OVL_MAX) {
+	/* A real IP header (a pseudo-header must not overlap the L4 header). */
+	if (hl.l3_len < (RTE_ETH_IS_IPV6_HDR(ptype) ? sizeof(struct rte_ipv6_hdr) :
+			 sizeof(struct rte_ipv4_hdr)) ||
+	    !(RTE_ETH_IS_IPV4_HDR(ptype) || RTE_ETH_IS_IPV6_HDR(ptype)) ||
+	    hlen > m->pkt_len || hlen > XNB_TX_OVL_MAX) {
 		txq->xs.drop_bad_csum++;
 		return false;
 	}
