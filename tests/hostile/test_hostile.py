@@ -480,6 +480,7 @@ def run_round(c, args, rnd_name, names):
             return runs, retries, time.time() - t0
         good.send_signal(signal.SIGTERM)
         good.wait(timeout=30)
+        c.eq(good.returncode, 0, f"{rnd_name}: the good guest's exit status")
         s = rig.summary("good", check_ring=False)
         c.check(s["verified"] > 0, f"{rnd_name}: the good guest verified nothing")
         for k in ("rsp_prod_violations", "verify_errors", "rx_errors", "tx_errors",
