@@ -7,6 +7,7 @@ starts from states the driver reaches in real use. Hostile index moves are
 left for the fuzzer to find. Python 3 stdlib only.
 
     make_corpus.py rx|tx [DIR]       seeds (DIR: corpus or corpus-tx here)
+    make_corpus.py findings [DIR]    inputs that failed (DIR: findings here)
     make_corpus.py convert FILE...   pre-script snapshot inputs (flags, ring
                                      page, pages) to the script format, in
                                      place; they keep their meaning
@@ -238,6 +239,29 @@ def tx_seeds():
         empty_ring(), 16)
 
 
+def findings():
+    """Inputs that fail on the driver as it was when they were found (kept
+    apart from the corpora until the driver passes them)."""
+    # DPDK 22.11's rte_raw_cksum_mbuf loses the carries of a segment that
+    # starts at an odd offset: a blank checksum completed over a chain
+    # whose slots have odd sizes is wrong, yet called good.
+    yield "csum_odd_slots_rx", script(flags(), [
+        pkt(2, 3001, 0, csum_blank=True, headers=True), burst(1)],
+        empty_ring(), 8)
+    # The same frame left partial by the rx side (an application that takes
+    # partial checksums) and forwarded to a frontend without checksum
+    # offload: the tx side completes it over the lent odd-sized pages.
+    yield "csum_odd_slots_tx", script(flags(), [
+        pkt(2, 3001, 0, csum_blank=True, headers=True),
+        step(RX_POST, 0, 3, 8 | 1 << 8), burst(1, FORWARD)],
+        empty_ring(), 16, features=FEAT_ALL | PARTIAL_CSUM | NO_CSUM)
+    # An IPv4 total length past the frame: DPDK's checksum helper returns a
+    # dummy, the field gets 0xffff and the frame is called good.
+    yield "csum_ip_length_past_frame", script(flags(), [
+        pkt(1, 1400, 0, csum_blank=True, headers=True),
+        step(PAGE_WRITE, 0, 16, 0x0f), burst(1)], empty_ring(), 8)
+
+
 def convert(path):
     with open(path, "rb") as f:
         old = f.read()
@@ -254,10 +278,12 @@ def main():
     which = sys.argv[1] if len(sys.argv) > 1 else "rx"
     here = os.path.dirname(os.path.abspath(__file__))
     out = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
-        here, "corpus" if which == "rx" else "corpus-tx")
+        here, {"rx": "corpus", "tx": "corpus-tx", "findings": "findings"}[which])
     os.makedirs(out, exist_ok=True)
-    for name, data in (rx_seeds() if which == "rx" else tx_seeds()):
-        with open(os.path.join(out, "seed_" + name), "wb") as f:
+    gen = {"rx": rx_seeds, "tx": tx_seeds, "findings": findings}[which]
+    for name, data in gen():
+        with open(os.path.join(out, ("" if which == "findings" else "seed_") + name),
+                  "wb") as f:
             f.write(data)
 
 

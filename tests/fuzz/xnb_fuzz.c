@@ -54,7 +54,12 @@
 #include <rte_eal.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+/* As in xnb_fuzz_shim.h: DPDK 22.11's rte_ipv6_phdr_cksum shifts a
+ * promoted uint8_t into the sign bit; not ours to flag. */
+#pragma clang attribute push(__attribute__((no_sanitize("shift-base"))), apply_to = function)
+#include <rte_ip.h>
 #include <rte_net.h>
+#pragma clang attribute pop
 
 #include "xnb_internal.h"
 #include "xnb_lifetime.h"
@@ -112,6 +117,7 @@ struct fz_step {
 #define FZ_PK_SLOTS	(XNB_FATAL_SLOTS + 1)
 struct fz_taken {
 	uint32_t len;			/* the frame: first request's size */
+	uint16_t flags;			/* the first request's NETTXF_* */
 	uint16_t nslot;			/* data slots; 0: not comparable */
 	struct {
 		uint32_t gref;
@@ -124,6 +130,11 @@ struct fz_sent {
 	uint32_t off, len;	/* in fz.exp */
 	/* Words the backend may rewrite: IPv4 header and L4 checksums. */
 	int32_t csum_at[4];
+	/* Where the backend looks for the L4 checksum it may have to complete
+	 * (xnb_tx.c's contract: the offload fields, else a parse). */
+	bool partial, v4;
+	uint8_t l4type;			/* IPPROTO_TCP, IPPROTO_UDP or 0 */
+	uint32_t l2, l3;
 };
 
 int xnb_logtype;
@@ -149,6 +160,8 @@ static struct {
 	long blocks0;			/* ... between inputs */
 	uint32_t fail_malloc;		/* the next ones fail */
 	uint64_t compared;		/* RX packets checked byte for byte */
+	uint64_t csum_checked;		/* checksums the backend completed, verified */
+	bool no_csum_check;		/* XNB_FUZZ_NO_CSUM_CHECK: skip that check */
 	struct rte_mbuf *held[FZ_MAX_HELD];
 	uint32_t nheld;
 	struct rte_mbuf *pkts[256];
@@ -408,6 +421,7 @@ fz_tx_taken(RING_IDX from, RING_IDX to)
 		bool more;
 
 		pk->len = first->size;
+		pk->flags = first->flags;
 		pk->nslot = 1;
 		pk->slot[0].gref = first->gref;
 		pk->slot[0].off = first->offset;
@@ -538,6 +552,115 @@ fz_csum_byte(const struct fz_sent *s, uint32_t b)
 	return false;
 }
 
+/*
+ * The TCP/UDP checksum of a frame in p[0..len), as a receiver checks it:
+ * the L4 bytes the IP header says there are, and the pseudo-header. Plain
+ * code, not DPDK's helpers (22.11's rte_raw_cksum_mbuf is what is under
+ * test). Returns the folded sum (0xffff: correct), 0 when the IP header
+ * does not fit or claims more bytes than the frame has (*past set).
+ */
+static uint32_t
+fz_l4_sum(const uint8_t *p, uint32_t len, bool v4, uint32_t l2, uint32_t l3,
+	  uint8_t proto, bool *past)
+{
+	uint32_t l4 = l2 + l3, l4len, sum = 0;
+	uint8_t ph[4];
+
+	*past = false;
+	if (l4 > len || l3 < (v4 ? 20u : 40u))
+		return 0;
+	if (v4)
+		l4len = (uint32_t)(p[l2 + 2] << 8 | p[l2 + 3]) - (p[l2] & 0xf) * 4u;
+	else
+		l4len = (uint32_t)(p[l2 + 4] << 8 | p[l2 + 5]) - (l3 - 40);
+	if (l4len > 0xffff || l4 + l4len > len) {
+		*past = true;
+		return 0;
+	}
+	/* Source and destination addresses, then zero, protocol, length. */
+	sum = v4 ? rte_raw_cksum(p + l2 + 12, 8) : rte_raw_cksum(p + l2 + 8, 32);
+	ph[0] = 0;
+	ph[1] = proto;
+	ph[2] = l4len >> 8;
+	ph[3] = l4len & 0xff;
+	sum += rte_raw_cksum(ph, 4);
+	sum += rte_raw_cksum(p + l4, l4len);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return sum;
+}
+
+/* Whether the IP header at l2 says the frame is exactly len bytes. */
+static bool
+fz_ip_len_exact(const uint8_t *p, uint32_t len, bool v4, uint32_t l2)
+{
+	if (l2 + (v4 ? 20u : 40u) > len)
+		return false;
+	if (v4)
+		return (uint32_t)(p[l2 + 2] << 8 | p[l2 + 3]) + l2 == len;
+	return (uint32_t)(p[l2 + 4] << 8 | p[l2 + 5]) + l2 + 40 == len;
+}
+
+/* Where xnb_tx.c finds the checksum it completes: the offsets and L4
+ * protocol of the application's offload request when it gave them (the
+ * ethdev contract), else what rte_net_get_ptype finds. */
+static void
+fz_tx_locate(const struct rte_mbuf *m, struct fz_sent *s)
+{
+	uint64_t ol = m->ol_flags;
+	struct rte_net_hdr_lens hl;
+	uint32_t pt;
+
+	s->partial = (ol & (RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG)) ||
+		(ol & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_NONE;
+	s->l4type = 0;
+	if ((ol & (RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IPV6)) && m->l3_len != 0) {
+		s->l2 = m->l2_len;
+		s->l3 = m->l3_len;
+		s->v4 = ol & RTE_MBUF_F_TX_IPV4;
+		if ((ol & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_UDP_CKSUM)
+			s->l4type = IPPROTO_UDP;
+		else if ((ol & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_TCP_CKSUM ||
+			 (ol & RTE_MBUF_F_TX_TCP_SEG))
+			s->l4type = IPPROTO_TCP;
+		return;
+	}
+	pt = rte_net_get_ptype(m, &hl, RTE_PTYPE_L2_MASK | RTE_PTYPE_L3_MASK |
+			       RTE_PTYPE_L4_MASK);
+	if (!RTE_ETH_IS_IPV4_HDR(pt) && !RTE_ETH_IS_IPV6_HDR(pt))
+		return;
+	s->l2 = hl.l2_len;
+	s->l3 = hl.l3_len;
+	s->v4 = RTE_ETH_IS_IPV4_HDR(pt);
+	if ((pt & RTE_PTYPE_L4_MASK) == RTE_PTYPE_L4_TCP)
+		s->l4type = IPPROTO_TCP;
+	else if ((pt & RTE_PTYPE_L4_MASK) == RTE_PTYPE_L4_UDP)
+		s->l4type = IPPROTO_UDP;
+}
+
+/* A frame that left the backend with its checksum completed (validated,
+ * not blank, though the application left it partial) verifies: the L4
+ * checksum over [l4, len) and the pseudo-header, as xnb_tx.c defines it. */
+static void
+fz_tx_csum_check(const struct fz_sent *s, const uint8_t *buf, uint32_t len,
+		 uint16_t rxflags, uint32_t serial)
+{
+	uint32_t sum;
+	bool past;
+
+	if (fz.no_csum_check || !s->partial || s->l4type == 0 ||
+	    !(rxflags & NETRXF_data_validated) || (rxflags & NETRXF_csum_blank) ||
+	    !fz_ip_len_exact(buf, len, s->v4, s->l2))
+		return;
+	/* A well-formed frame (its IP length is the frame's): it checks. */
+	sum = fz_l4_sum(buf, len, s->v4, s->l2, s->l3, s->l4type, &past);
+	if (sum != 0xffff)
+		fz_fail("RX packet %u: checksum completed by the backend does not "
+			"verify (sum %#x; l2 %u l3 %u %s, L4 %u, %u bytes, flags %#x)", serial,
+			sum, s->l2, s->l3, s->v4 ? "IPv4" : "IPv6", s->l4type, len, rxflags);
+	fz.csum_checked++;
+}
+
 /* ---- the guest RX ring: what arrived --------------------------------------- */
 
 /* The guest reads the RX responses of one tx burst: whole packets, ids
@@ -626,6 +749,7 @@ fz_rx_harvest(bool compare)
 						fz_fail("RX packet %u: byte %u is %#x, sent %#x",
 							m1 & 0xffff, b, fz.pkt[b],
 							fz.exp[s->off + b]);
+				fz_tx_csum_check(s, fz.pkt, len, r->flags, m1 & 0xffff);
 			}
 		}
 	}
@@ -736,6 +860,38 @@ fz_rx_same(const struct rte_mbuf *m, const struct fz_taken *pk, const struct fz_
 	return true;
 }
 
+/* A frame whose blank checksum (NETTXF_csum_blank) the backend completed
+ * for the application (RX_L4_CKSUM_GOOD) checks, as a receiver checks it;
+ * one whose IP length passes the frame cannot have been completed. */
+static void
+fz_rx_csum_check(const struct rte_mbuf *m, const struct fz_taken *pk, uint16_t i)
+{
+	static uint8_t flat[65536];
+	uint32_t pt = m->packet_type, l4 = m->l2_len + m->l3_len, sum;
+	const uint8_t *p;
+	bool tcp, past;
+
+	if (fz.no_csum_check || !(pk->flags & NETTXF_csum_blank) ||
+	    (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) != RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+		return;
+	tcp = (pt & RTE_PTYPE_L4_MASK) == RTE_PTYPE_L4_TCP;
+	if (!tcp && (pt & RTE_PTYPE_L4_MASK) != RTE_PTYPE_L4_UDP)
+		fz_fail("frame %u: blank checksum called good, L4 type %#x", i,
+			pt & RTE_PTYPE_L4_MASK);
+	if (l4 > m->data_len || l4 > m->pkt_len)
+		fz_fail("frame %u: headers (%u bytes) not in its first segment", i, l4);
+	p = rte_pktmbuf_read(m, 0, m->pkt_len, flat);
+	sum = fz_l4_sum(p, m->pkt_len, RTE_ETH_IS_IPV4_HDR(pt), m->l2_len, m->l3_len,
+			tcp ? IPPROTO_TCP : IPPROTO_UDP, &past);
+	if (past)
+		fz_fail("frame %u: blank checksum called good, but its IP header claims "
+			"more bytes than the frame's %u", i, m->pkt_len);
+	if (sum != 0xffff)
+		fz_fail("frame %u: checksum completed by the backend does not verify "
+			"(sum %#x; %u bytes in %u segments)", i, sum, m->pkt_len, m->nb_segs);
+	fz.csum_checked++;
+}
+
 /* Each frame the application got is, in order, one of the packets the
  * burst took, byte for byte (the ones between were dropped). The first
  * 256 KiB of a burst are compared whole, the rest by their first bytes. */
@@ -775,7 +931,15 @@ fz_rx_verify(struct rte_mbuf **pkts, uint16_t got)
 				fz_fail("frame %u of the burst (%u bytes) is none of the "
 					"packets taken from %u on", i, pkts[i]->pkt_len, cur);
 		} else {
+			uint32_t k;
+
 			fz.rx_compared++;
+			/* Its flags are known if no later packet has its bytes. */
+			for (k = j + 1; k < fz.ntaken; k++)
+				if (fz_rx_same(pkts[i], &fz.taken[k], &ck, max))
+					break;
+			if (k == fz.ntaken)
+				fz_rx_csum_check(pkts[i], &fz.taken[j], i);
 		}
 		budget -= RTE_MIN(budget, pkts[i]->pkt_len);
 		cur = j + 1;
@@ -860,6 +1024,7 @@ fz_tx_send(struct rte_mbuf **pkts, uint16_t n, bool mark)
 		s->len = m->pkt_len;
 		s->off = UINT32_MAX;	/* not kept: not compared */
 		fz_csum_fields(m, s);
+		fz_tx_locate(m, s);
 		if (fz.exp_used + m->pkt_len <= FZ_EXP_MAX) {
 			uint8_t *to = fz.exp + fz.exp_used;
 			const void *from = rte_pktmbuf_read(m, 0, m->pkt_len, to);
@@ -1500,6 +1665,7 @@ LLVMFuzzerInitialize(int *argc __rte_unused, char ***argv __rte_unused)
 		fz.pattern[j] = (uint8_t)j;
 	fz.now = FZ_T0;
 	fz.verbose = getenv("XNB_FUZZ_VERBOSE") != NULL;
+	fz.no_csum_check = getenv("XNB_FUZZ_NO_CSUM_CHECK") != NULL;
 	fz_port_init(&fz.ports[0], 0, XNB_COPY_LAZY, XNB_DEFAULT_AGING_MS, XNB_RING_SLOTS);
 	fz_port_init(&fz.ports[1], 1, XNB_COPY_ALWAYS, XNB_DEFAULT_AGING_MS, XNB_RING_SLOTS);
 	fz_port_init(&fz.ports[2], 2, XNB_COPY_LAZY, 0, XNB_RING_SLOTS);
@@ -1553,8 +1719,9 @@ fz_end(bool hold_across)
 				(unsigned long)st.copyout_failed);
 	}
 	if (fz.verbose) {
-		fprintf(stderr, "end: %lu frames from the guest and %lu to it compared; xstats:",
-			(unsigned long)fz.rx_compared, (unsigned long)fz.compared);
+		fprintf(stderr, "end: %lu frames from the guest and %lu to it compared, %lu "
+			"completed checksums verified; xstats:", (unsigned long)fz.rx_compared,
+			(unsigned long)fz.compared, (unsigned long)fz.csum_checked);
 #define FZ_PRINT_XSTAT(name, field) \
 		if (fz.rxq->xs.field != 0) \
 			fprintf(stderr, " %s %lu", name, (unsigned long)fz.rxq->xs.field);
