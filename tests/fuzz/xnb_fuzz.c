@@ -952,6 +952,7 @@ fz_rx_burst(uint16_t nb, struct rte_mbuf **pkts, uint16_t *got)
 	struct xnb_rxq *rxq = fz.rxq;
 	RING_IDX cons = rxq->ring.req_cons, prod, took;
 	uint32_t room;
+	bool over;
 
 	*got = 0;
 	if (!fz.connected)
@@ -963,7 +964,8 @@ fz_rx_burst(uint16_t nb, struct rte_mbuf **pkts, uint16_t *got)
 	fz_tx_tag();
 	memcpy(fz.txsnap, fz.txs, FZ_PAGE);
 	prod = fz.txs->req_prod;
-	if (prod - fz.tx_seen > FZ_RING)
+	over = prod - fz.tx_seen > FZ_RING;
+	if (over)
 		fz.tx_overcommit = true;
 	if (fz.verbose)
 		for (RING_IDX i = cons; i != prod && i - cons < 64; i++) {
@@ -986,7 +988,10 @@ fz_rx_burst(uint16_t nb, struct rte_mbuf **pkts, uint16_t *got)
 		if (pkts[i]->port != fz.port->port_id)
 			fz_fail("mbuf port %u", pkts[i]->port);
 	}
-	fz_rx_verify(pkts, *got);
+	/* A guest past a ring has requests the burst's own answers overwrite
+	 * before it reads them (grefs become ids): no telling what it took. */
+	if (!over)
+		fz_rx_verify(pkts, *got);
 }
 
 /* The guest's RX requests are tagged with their index, the packets in
