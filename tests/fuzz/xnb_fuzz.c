@@ -34,16 +34,21 @@
  *   then     the guest's TX ring page (4096 bytes: indexes and requests)
  *   then     guest pages: grant ref r is page r while r < their count
  *
- * Checked after every step, beyond ASan and UBSan: the backend consumes no
+ * Checked after every step, beyond ASan and UBSan (the driver's rte_malloc
+ * memory comes from the C heap, xnb_fuzz_shim.h): the backend consumes no
  * request the guest did not publish (nothing past req_prod, nothing when
  * req_prod is behind req_cons or more than a ring ahead of it), consumes
  * whole packets, never produces a response it has not pushed, never moves
  * rsp_prod back nor past the requests it took, answers no request twice and
- * none it did not take; held mbufs stay readable; the guest RX ring gets
- * whole packets whose responses echo the request ids and whose bytes are the
- * ones sent. At each disconnect: every request taken answered exactly once
- * (extras with NULL), nothing left mapped (but pages whose copy-out we made
- * fail), and at the end every mbuf back in its pool and the tracker empty.
+ * none it did not take; every frame the application gets is one of the
+ * packets taken, byte for byte; held mbufs stay readable; the guest RX ring
+ * gets whole packets whose responses echo the request ids and whose bytes
+ * are the ones sent; a checksum the backend completed checks (both ways;
+ * XNB_FUZZ_NO_CSUM_CHECK skips that). At each disconnect: every request
+ * taken answered exactly once (extras with NULL), nothing left mapped (but
+ * pages whose copy-out we made fail); at the end every mbuf back in its
+ * pool, every driver allocation freed and the tracker empty.
+ * XNB_FUZZ_VERBOSE=1 says what each step did.
  */
 
 #include <stdarg.h>
