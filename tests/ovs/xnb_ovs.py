@@ -69,6 +69,7 @@ class Ovs:
         self.tso = tso
         self.extra_devargs = devargs
         self.vswitchd = None
+        self.ovsdb = None
         self.tel = None
 
     def run(self, *cmd, check=True):
@@ -96,11 +97,11 @@ class Ovs:
 
     def start(self):
         self.run("ovsdb-tool", "create", f"{self.dir}/conf.db", SCHEMA)
-        db = self.rig.start("ovsdb-server", [
+        self.ovsdb = self.rig.start("ovsdb-server", [
             "ovsdb-server", f"--remote=punix:{self.dir}/db.sock",
             f"--pidfile={self.dir}/ovsdb-server.pid",
             f"--unixctl={self.dir}/ovsdb-server.ctl", f"{self.dir}/conf.db"])
-        self._wait_file(f"{self.dir}/db.sock", db, "ovsdb-server")
+        self._wait_file(f"{self.dir}/db.sock", self.ovsdb, "ovsdb-server")
         # Core 0 for DPDK's main lcore, core 1 for the one PMD thread; no
         # hugepages (--legacy-mem keeps OVS from adding --in-memory, which
         # EAL refuses with --no-huge); the PMD loaded by soname from
@@ -138,7 +139,8 @@ class Ovs:
         return self.vswitchd is not None and self.vswitchd.poll() is None
 
     def stop(self):
-        """ovs-appctl exit: OVS closes its DPDK ports (our dev_close)."""
+        """ovs-appctl exit: OVS closes its DPDK ports (our dev_close); then
+        the ovsdb-server (another instance may follow in the same rig)."""
         if self.tel is not None:
             self.tel.close()
             self.tel = None
@@ -150,6 +152,9 @@ class Ovs:
             except subprocess.TimeoutExpired:
                 self.vswitchd.kill()
                 self.vswitchd.wait()
+        if self.ovsdb is not None and self.ovsdb.poll() is None:
+            self.ovsdb.terminate()
+            self.ovsdb.wait(timeout=30)
         shutil.rmtree(f"/var/run/dpdk/{self.prefix}", ignore_errors=True)
 
     def devargs(self, dom, handle=0, extra=None):
