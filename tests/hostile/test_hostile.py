@@ -167,7 +167,10 @@ ROUNDS = {
                    "devargs": ",copy_threshold=0,aging_ms=100"},
     "lent-noaging": {"cases": LENT_CASES, "hold_ms": 200,
                      "devargs": ",copy_threshold=0,aging_ms=0,max_mapped=128"},
+    # several internal batches per call, and 5..15 ms pauses now and then
+    # (the service tick reaps and ages meanwhile)
     "lent-burst256": {"cases": LENT_CASES, "hold_ms": 300, "burst": 256,
+                      "fwd": ["--pause-us", "5000:15000", "--pause-every", "2000"],
                       "devargs": ",copy_threshold=0,aging_ms=100"},
 }
 DEFAULT_ROUNDS = ("io", "lent-aging", "lent-noaging", "lent-burst256")
@@ -426,7 +429,7 @@ def start_host(rig, rnd_name, rnd, host_kind):
     args = []
     if "hold_ms" in rnd:
         args += ["--hold-ms", rnd["hold_ms"], "--hold-ports", "0"]
-    args += ["--burst", rnd.get("burst", 32)]
+    args += ["--burst", rnd.get("burst", 32), *rnd.get("fwd", [])]
     proc, tel = rig.start_fwd((EVIL, GOOD), args, devargs=devargs, name="host")
     return Host(rig, proc, tel, "host", rnd)
 

@@ -14,8 +14,6 @@
  *  - poll with nb_pkts above the driver's internal batch of 32 (VPP asks
  *    for 256), fixed or random per call;
  *  - pause between polls (the driver's service tick then does the work);
- *  - receive on one lcore and hold, send and free on another (--tx-lcore),
- *    as OVS's threads do: free callbacks then run beside the bursts;
  *  - have the polling thread preempted often, at arbitrary points of its
  *    bursts (--preempt: a real-time thread on its CPU, as interrupts or a
  *    higher-priority task would), so the driver's service tick runs while
@@ -41,18 +39,15 @@
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
-#include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_random.h>
-#include <rte_ring.h>
 
 #include "xnb_hold.h"
 
 #define FWD_MAX_PORTS	8
 #define FWD_MAX_BURST	512
 #define FWD_HOLD_CAP	16384	/* frames held at once; more are forwarded */
-#define FWD_RING_SIZE	16384	/* rx lcore -> tx lcore */
 #define FWD_NB_MBUFS	16383	/* as testpmd's --total-num-mbufs=16384 */
 
 struct fwd_port_stats {
@@ -71,10 +66,8 @@ static struct {
 	unsigned int hold_every;
 	uint32_t hold_ports;	/* bit mask */
 	unsigned int burst_min, burst_max;
-	unsigned int big_burst, big_every;	/* 1 poll in big_every asks big_burst */
 	unsigned int pause_min_us, pause_max_us;
 	unsigned int pause_every;	/* mean polls between pauses, 0: none */
-	bool tx_lcore;
 	unsigned int preempt_run_us, preempt_period_us;	/* --preempt */
 	double duration;
 	const char *stats;
@@ -83,12 +76,10 @@ static struct {
 };
 
 static volatile sig_atomic_t fwd_stop;
-static volatile int fwd_rx_done;	/* the tx lcore drains, then exits */
 static uint16_t nports;
 static struct fwd_port_stats pst[FWD_MAX_PORTS];
-static uint64_t polls, pauses, hold_full, ring_full, max_held;
+static uint64_t polls, pauses, hold_full, max_held;
 static struct fwd_fifo *fifo;
-static struct rte_ring *handoff;
 static uint64_t seq[FWD_MAX_PORTS];
 
 static void
@@ -174,31 +165,9 @@ fwd_stage(struct rte_mbuf **pkts, uint32_t n)
 	fwd_send(out, nout);
 }
 
-/* --tx-lcore: everything after the rx burst happens here, so the lent
- * pages are freed on another thread than the one polling. */
-static int
-fwd_tx_main(void *arg __rte_unused)
-{
-	struct rte_mbuf *pkts[FWD_MAX_BURST];
-	unsigned int n;
-
-	for (;;) {
-		bool last = __atomic_load_n(&fwd_rx_done, __ATOMIC_ACQUIRE);
-
-		n = rte_ring_sc_dequeue_burst(handoff, (void **)pkts, FWD_MAX_BURST, NULL);
-		fwd_stage(pkts, n);
-		fwd_release(false);
-		if (last && n == 0)
-			break;
-	}
-	return 0;
-}
-
 static unsigned int
 fwd_burst_size(void)
 {
-	if (fo.big_every > 0 && rte_rand_max(fo.big_every) == 0)
-		return fo.big_burst;
 	if (fo.burst_max == fo.burst_min)
 		return fo.burst_min;
 	return fo.burst_min + (unsigned int)rte_rand_max(fo.burst_max - fo.burst_min + 1);
@@ -271,22 +240,10 @@ fwd_loop(void)
 			uint16_t n = rte_eth_rx_burst(p, 0, pkts, (uint16_t)fwd_burst_size());
 
 			pst[p].rx += n;
-			if (fo.tx_lcore) {
-				unsigned int q = rte_ring_sp_enqueue_burst(handoff,
-						(void **)pkts, n, NULL);
-
-				if (q < n) {
-					ring_full += n - q;
-					pst[p].dropped += n - q;
-					rte_pktmbuf_free_bulk(pkts + q, n - q);
-				}
-			} else {
-				fwd_stage(pkts, n);
-			}
+			fwd_stage(pkts, n);
 		}
 		polls++;
-		if (!fo.tx_lcore)
-			fwd_release(false);
+		fwd_release(false);
 		if (fo.pause_every > 0 && rte_rand_max(fo.pause_every) == 0) {
 			unsigned int us = fo.pause_min_us + (unsigned int)
 				rte_rand_max(fo.pause_max_us - fo.pause_min_us + 1);
@@ -338,10 +295,8 @@ fwd_opts(int argc, char **argv)
 		{ "hold-every", required_argument, NULL, 'e' },
 		{ "hold-ports", required_argument, NULL, 'p' },
 		{ "burst", required_argument, NULL, 'b' },
-		{ "big-burst", required_argument, NULL, 'B' },
 		{ "pause-us", required_argument, NULL, 'u' },
 		{ "pause-every", required_argument, NULL, 'E' },
-		{ "tx-lcore", no_argument, NULL, 't' },
 		{ "preempt", required_argument, NULL, 'P' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "stats", required_argument, NULL, 's' },
@@ -363,17 +318,11 @@ fwd_opts(int argc, char **argv)
 			if (fwd_range(optarg, &fo.burst_min, &fo.burst_max) < 0)
 				return -EINVAL;
 			break;
-		case 'B':
-			if (sscanf(optarg, "%u:%u", &fo.big_burst, &fo.big_every) != 2 ||
-			    fo.big_burst == 0 || fo.big_burst > FWD_MAX_BURST || fo.big_every == 0)
-				return -EINVAL;
-			break;
 		case 'u':
 			if (fwd_range(optarg, &fo.pause_min_us, &fo.pause_max_us) < 0)
 				return -EINVAL;
 			break;
 		case 'E': fo.pause_every = (unsigned int)atoi(optarg); break;
-		case 't': fo.tx_lcore = true; break;
 		case 'P':
 			if (fwd_range(optarg, &fo.preempt_run_us, &fo.preempt_period_us) < 0 ||
 			    fo.preempt_run_us >= fo.preempt_period_us)
@@ -397,9 +346,8 @@ fwd_report(void)
 
 	if (f != NULL)
 		fprintf(f, "{\"polls\":%" PRIu64 ",\"pauses\":%" PRIu64 ",\"preemptions\":%"
-			PRIu64 ",\"hold_full\":%" PRIu64 ",\"ring_full\":%" PRIu64
-			",\"max_held\":%" PRIu64 ",\"ports\":[", polls, pauses, preemptions,
-			hold_full, ring_full, max_held);
+			PRIu64 ",\"hold_full\":%" PRIu64 ",\"max_held\":%" PRIu64
+			",\"ports\":[", polls, pauses, preemptions, hold_full, max_held);
 	for (uint16_t p = 0; p < nports; p++) {
 		printf("fwd: port %u rx %" PRIu64 " tx %" PRIu64 " dropped %" PRIu64
 		       " held %" PRIu64 "\n", p, pst[p].rx, pst[p].tx, pst[p].dropped,
@@ -412,8 +360,8 @@ fwd_report(void)
 	if (fo.preempt_period_us > 0)
 		printf("fwd: the poller was preempted %" PRIu64 " times\n", preemptions);
 	printf("fwd: %" PRIu64 " polls, %" PRIu64 " pauses, at most %" PRIu64
-	       " frames held, %" PRIu64 " not held (full), %" PRIu64 " lost to a full "
-	       "hand-off ring\n", polls, pauses, max_held, hold_full, ring_full);
+	       " frames held, %" PRIu64 " not held (full)\n", polls, pauses, max_held,
+	       hold_full);
 	if (f != NULL) {
 		fprintf(f, "]}\n");
 		fclose(f);
@@ -428,31 +376,20 @@ xnb_hold_fwd(int argc, char **argv)
 	struct rte_eth_conf conf = { .rxmode.offloads = RTE_ETH_RX_OFFLOAD_SCATTER };
 	struct rte_mempool *mp;
 	struct sigaction sa;
-	unsigned int worker = RTE_MAX_LCORE;
 	pthread_t preempter;
 	int rc = 1;
 
 	if (fwd_opts(argc, argv) < 0) {
 		printf("hold: FAIL: usage: xnb-hold EAL-args -- --fwd [--hold-ms MS] "
 		       "[--hold-every N] [--hold-ports P,...] [--burst N[:MAX]] "
-		       "[--big-burst N:EVERY] "
-		       "[--pause-us MIN:MAX --pause-every N] [--tx-lcore] "
-		       "[--preempt RUN_US:PERIOD_US] "
-		       "[--duration S] "
-		       "[--stats FILE]\n");
+		       "[--pause-us MIN:MAX --pause-every N] [--preempt RUN_US:PERIOD_US] "
+		       "[--duration S] [--stats FILE]\n");
 		return 1;
 	}
 	nports = rte_eth_dev_count_avail();
 	if (nports == 0 || nports > FWD_MAX_PORTS) {
 		printf("hold: FAIL: %u ports (1..%u)\n", nports, FWD_MAX_PORTS);
 		return 1;
-	}
-	if (fo.tx_lcore) {
-		worker = rte_get_next_lcore(-1, 1, 0);
-		if (worker >= RTE_MAX_LCORE) {
-			printf("hold: FAIL: --tx-lcore needs a second lcore (-l)\n");
-			return 1;
-		}
 	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = fwd_on_signal;
@@ -462,10 +399,7 @@ xnb_hold_fwd(int argc, char **argv)
 	fifo = calloc(1, sizeof(*fifo));
 	mp = rte_pktmbuf_pool_create("fwd", FWD_NB_MBUFS, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 				     rte_socket_id());
-	if (fo.tx_lcore)
-		handoff = rte_ring_create("fwd_handoff", FWD_RING_SIZE, rte_socket_id(),
-					  RING_F_SP_ENQ | RING_F_SC_DEQ);
-	if (fifo == NULL || mp == NULL || (fo.tx_lcore && handoff == NULL)) {
+	if (fifo == NULL || mp == NULL) {
 		printf("hold: FAIL: out of memory\n");
 		goto out;
 	}
@@ -479,13 +413,11 @@ xnb_hold_fwd(int argc, char **argv)
 		}
 	}
 	printf("hold: forwarding on %u port(s): hold %u ms (1 in %u, ports 0x%x), burst "
-	       "%u..%u (%u in 1 of %u polls), pauses %u..%u us (1 in %u polls), %s\n",
+	       "%u..%u, pauses %u..%u us (1 in %u polls), preempted %u of every %u us\n",
 	       nports, fo.hold_ms, fo.hold_every, fo.hold_ports, fo.burst_min, fo.burst_max,
-	       fo.big_burst, fo.big_every, fo.pause_min_us, fo.pause_max_us, fo.pause_every,
-	       fo.tx_lcore ? "tx on a second lcore" : "one lcore");
+	       fo.pause_min_us, fo.pause_max_us, fo.pause_every, fo.preempt_run_us,
+	       fo.preempt_period_us);
 	fflush(stdout);
-	if (fo.tx_lcore)
-		rte_eal_remote_launch(fwd_tx_main, NULL, worker);
 	if (fo.preempt_period_us > 0) {
 		int e = fwd_preempt_start(&preempter);
 
@@ -499,10 +431,6 @@ xnb_hold_fwd(int argc, char **argv)
 		preempt_stop = 1;
 		pthread_join(preempter, NULL);
 	}
-	if (fo.tx_lcore) {
-		__atomic_store_n(&fwd_rx_done, 1, __ATOMIC_RELEASE);
-		rte_eal_wait_lcore(worker);
-	}
 	/* What is still held goes back to the pool, not out: the guests may
 	 * be gone. */
 	while (fifo->head != fifo->tail)
@@ -515,7 +443,6 @@ close:
 	}
 out:
 	fwd_report();
-	rte_ring_free(handoff);
 	rte_mempool_free(mp);
 	free(fifo);
 	return rc;
