@@ -347,7 +347,8 @@ xnb_dev_infos_get(struct rte_eth_dev *dev, struct rte_eth_dev_info *info)
 	 * for MTUs above 1500 but cannot take chains (docs/ovs.md). */
 	info->rx_offload_capa = (port->rx_scatter ? RTE_ETH_RX_OFFLOAD_SCATTER : 0) |
 		RTE_ETH_RX_OFFLOAD_TCP_LRO | RTE_ETH_RX_OFFLOAD_IPV4_CKSUM |
-		RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+		RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM |
+		RTE_ETH_RX_OFFLOAD_RSS_HASH;
 	/* The IPv4 header checksum is done in software (netif has no flag for
 	 * it): OVS enables TSO only with all four. */
 	info->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS |

@@ -24,6 +24,7 @@
 #include <rte_ether.h>
 #include <rte_log.h>
 #include <rte_mbuf.h>
+#include <rte_net.h>
 #include <rte_spinlock.h>
 
 #include <xen/io/netif.h>
@@ -84,6 +85,7 @@ enum xnb_copy_mode {
 	X("slots_2_4", slots_2_4) \
 	X("slots_5_plus", slots_5_plus) \
 	X("gso_packets", gso_pkts) \
+	X("hash_packets", hash_pkts) \
 	X("csum_blank", csum_blank) \
 	X("csum_completed", csum_completed) \
 	X("hypercalls_copy", hc_copy) \
@@ -127,6 +129,7 @@ enum xnb_copy_mode {
 	X("notify_sent", notify_sent) \
 	X("notify_suppressed", notify_suppressed) \
 	X("bad_requests", bad_requests) \
+	X("steered_packets", steered) \
 	X("bursts_busy", bursts) \
 	X("cycles_busy", cycles_busy)
 
@@ -182,6 +185,9 @@ struct xnb_txq {
 	netif_rx_back_ring_t ring;	/* valid while connected */
 	uint32_t evtchn;		/* same as rxq's unless split channels */
 	struct xnb_evt *evt;		/* the queue's handle (shared with rxq) */
+	/* Held by a burst on this ring: the application's own lcore, or one
+	 * steering frames here (xnb_tx.c). */
+	rte_spinlock_t lock;
 	uint64_t pkts, bytes, errors;
 	struct xnb_txq_xstats xs;
 	struct xnb_tx_scratch *scratch;
@@ -201,6 +207,23 @@ struct xnb_queue {
 	 * thread disconnects the guest (a burst cannot tear down its own ring). */
 	uint32_t fatal;
 };
+
+/*
+ * How frames to the guest are hashed and steered, as its control ring set
+ * it (xnb_ctrl.c). Linux netback's limits: a 40-byte key, 128 entries.
+ */
+#define XNB_HASH_KEY_MAX	40
+#define XNB_HASH_MAPPING_MAX	128
+
+struct xnb_hash {
+	uint32_t alg;		/* XEN_NETIF_CTRL_HASH_ALGORITHM_* */
+	uint32_t flags;		/* XEN_NETIF_CTRL_HASH_TYPE_* */
+	uint8_t key[XNB_HASH_KEY_MAX];
+	uint32_t size;		/* mapping entries in use; 0: hash % queues */
+	uint32_t mapping[XNB_HASH_MAPPING_MAX];
+};
+
+struct xnb_ctrl;
 
 /* What the frontend asked for at connect time (read from its xenstore dir). */
 struct xnb_frontend_features {
@@ -253,6 +276,12 @@ struct xnb_port {
 	struct xnb_queue queues[XNB_MAX_QUEUES];
 
 	uint64_t connects, disconnects, fatal_errors;
+
+	/* The control ring, while the frontend gave one (xnb_ctrl.c), and the
+	 * hash state it sets: written there, read by tx bursts. */
+	struct xnb_ctrl *ctrl;
+	uint32_t hash_seq;		/* a seqlock: odd while hash is written */
+	struct xnb_hash hash;
 };
 
 /* xnb_xenbus.c: the backend state machine, called from the ethdev ops. */
@@ -267,6 +296,22 @@ void xnb_xenbus_kick(struct xnb_port *port);
  */
 void xnb_queue_fatal(struct xnb_queue *q, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* xnb_ctrl.c: the control ring, connected by the state machine (port lock
+ * held); the hash state for the datapath. */
+int xnb_ctrl_connect(struct xnb_port *port, uint32_t gref, uint32_t remote_port);
+void xnb_ctrl_disconnect(struct xnb_port *port);
+void xnb_hash_get(struct xnb_port *port, struct xnb_hash *h);
+uint32_t xnb_hash_frame(const struct xnb_hash *h, const struct rte_mbuf *m, uint8_t *type);
+
+/*
+ * xnb_csum.c: completes the TCP or UDP checksum of m, whose first hlen
+ * bytes are at h (the first segment itself, or a private copy of the
+ * headers; the checksum field there is written). ptype and hl locate real
+ * IP and L4 headers within h. false: the IP length and the frame disagree.
+ */
+bool xnb_csum_l4(const struct rte_mbuf *m, uint8_t *h, uint32_t hlen, uint32_t ptype,
+		 const struct rte_net_hdr_lens *hl);
 
 /* rte_eth_xennetback.c: link state follows the connection (control thread). */
 void xnb_port_link_update(struct xnb_port *port);

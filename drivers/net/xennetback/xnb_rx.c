@@ -51,6 +51,8 @@ struct xnb_rx_pkt {
 	uint16_t txflags;	/* NETTXF_csum_blank / NETTXF_data_validated */
 	uint16_t gso_size;
 	uint8_t gso_type;
+	bool has_hash;		/* a hash extra: the guest's hash of the frame */
+	uint32_t hash;
 	bool bad;		/* answered with NETIF_RSP_ERROR, not delivered */
 	bool zc;		/* its tail is lent (mapped), not copied */
 	uint16_t hdr;		/* zc: bytes copied into the head mbuf (0: none) */
@@ -298,34 +300,6 @@ xnb_rx_trim(struct rte_mbuf *head)
 }
 
 /*
- * Completes a checksum the guest left partial (NETTXF_csum_blank: the field
- * holds the pseudo-header sum, as a Linux CHECKSUM_PARTIAL skb does), in
- * the packet, when the field lies in backend memory (writable bytes at the
- * front of the first segment).
- */
-static bool
-xnb_rx_csum_complete(struct rte_mbuf *m, uint32_t ptype, uint16_t writable)
-{
-	uint32_t l4 = m->l2_len + m->l3_len;
-	uint32_t field = l4 + ((ptype & RTE_PTYPE_L4_MASK) == RTE_PTYPE_L4_TCP ?
-			       offsetof(struct rte_tcp_hdr, cksum) :
-			       offsetof(struct rte_udp_hdr, dgram_cksum));
-	uint16_t *f;
-
-	if (field + sizeof(uint16_t) > writable)
-		return false;
-	f = rte_pktmbuf_mtod_offset(m, uint16_t *, field);
-	*f = 0;
-	if (RTE_ETH_IS_IPV4_HDR(ptype))
-		*f = rte_ipv4_udptcp_cksum_mbuf(m, rte_pktmbuf_mtod_offset(m,
-				const struct rte_ipv4_hdr *, m->l2_len), l4);
-	else
-		*f = rte_ipv6_udptcp_cksum_mbuf(m, rte_pktmbuf_mtod_offset(m,
-				const struct rte_ipv6_hdr *, m->l2_len), l4);
-	return true;
-}
-
-/*
  * A GSO frame an application can segment, or hand to a NIC, as it is: TCP
  * of the IP version the extra named, an MSS a NIC accepts, a real TCP
  * header, and IP lengths that are the frame's (software segmentation and
@@ -416,8 +390,15 @@ xnb_rx_offload(struct xnb_rxq *rxq, struct rte_mbuf *m, const struct xnb_rx_pkt 
 		rxq->xs.drop_bad_csum++;
 		return false;
 	}
-	if (!gso && !port->partial_csum &&
-	    xnb_rx_csum_complete(m, ptype, m->data_len)) {
+	/* Completed in the packet (its first segment is backend memory and
+	 * holds the headers: copied, or pulled for zero copy), the field
+	 * holding the pseudo-header sum as a Linux CHECKSUM_PARTIAL skb's. */
+	if (!gso && !port->partial_csum) {
+		if (!xnb_csum_l4(m, rte_pktmbuf_mtod(m, uint8_t *), m->data_len, ptype,
+				 &h->hl)) {
+			rxq->xs.drop_bad_csum++;
+			return false;
+		}
 		m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
 		rxq->xs.csum_completed++;
 		return true;
@@ -503,7 +484,11 @@ xnb_rx_parse(struct xnb_rxq *rxq, RING_IDX cons, RING_IDX prod, uint16_t r,
 				p->gso_type = ex->u.gso.type;
 				p->gso_size = ex->u.gso.size;
 			}
-			/* Multicast and hash extras carry nothing we act on. */
+			if (ex->type == XEN_NETIF_EXTRA_TYPE_HASH) {
+				p->has_hash = true;
+				memcpy(&p->hash, ex->u.hash.value, sizeof(p->hash));
+			}
+			/* Multicast extras carry nothing we act on. */
 			more = ex->flags & XEN_NETIF_EXTRA_FLAG_MORE;
 		} while (more);
 	}
@@ -875,6 +860,12 @@ xnb_rx_finish(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, int rc)
 		return false;
 	}
 	p->m->port = port->port_id;
+	if (p->has_hash) {
+		/* The guest's Toeplitz hash, as Linux netback hands it on. */
+		p->m->hash.rss = p->hash;
+		p->m->ol_flags |= RTE_MBUF_F_RX_RSS_HASH;
+		rxq->xs.hash_pkts++;
+	}
 	if (p->txflags & NETTXF_csum_blank)
 		rxq->xs.csum_blank++;
 	if (p->zc)

@@ -27,8 +27,8 @@
 
 #define XNB_TX_RING_SIZE	__CONST_RING_SIZE(netif_rx, XNB_PAGE_SIZE)
 #define XNB_TX_MAX_SEGS		1024	/* grant-copy segments per batch */
-/* 64 KiB in pages, plus the GSO extra. */
-#define XNB_TX_MAX_PKT_SLOTS	(XEN_NETIF_MAX_TX_SIZE / XNB_PAGE_SIZE + 2)
+/* 64 KiB in pages, plus the GSO and hash extras. */
+#define XNB_TX_MAX_PKT_SLOTS	(XEN_NETIF_MAX_TX_SIZE / XNB_PAGE_SIZE + 3)
 
 /* Headers we rewrite (checksums) in a private copy: Ethernet with two VLAN
  * tags, IPv6 with some extension headers, TCP with options. */
@@ -41,9 +41,18 @@ struct xnb_tx_pkt {
 	uint16_t rxflags;	/* NETRXF_csum_blank / NETRXF_data_validated */
 	uint16_t ovl_len;	/* the frame's first bytes come from ovl */
 	uint8_t gso_type;	/* XEN_NETIF_GSO_TYPE_* or 0 */
+	uint8_t hash_type;	/* 1 + _XEN_NETIF_CTRL_HASH_TYPE_*, 0: no hash extra */
+	uint8_t nextra;		/* extra-info slots after the first data slot */
+	uint32_t hash;
 	bool bad;
 	netif_rx_request_t req[XNB_TX_MAX_PKT_SLOTS];
 	uint8_t ovl[XNB_TX_OVL_MAX];
+};
+
+/* The hash a steered frame carries to the guest (xnb_tx_steer). */
+struct xnb_tx_hash {
+	uint32_t hash;
+	uint8_t type;		/* 1 + _XEN_NETIF_CTRL_HASH_TYPE_*, 0: none */
 };
 
 struct xnb_tx_scratch {
@@ -56,6 +65,7 @@ struct xnb_tx_scratch {
 int
 xnb_txq_init(struct xnb_txq *txq, int socket)
 {
+	rte_spinlock_init(&txq->lock);
 	txq->scratch = rte_zmalloc_socket("xnb_tx_scratch", sizeof(*txq->scratch),
 					  RTE_CACHE_LINE_SIZE, socket);
 	return txq->scratch == NULL ? -ENOMEM : 0;
@@ -144,40 +154,6 @@ xnb_tx_locate(const struct rte_mbuf *m, struct rte_net_hdr_lens *hl)
 }
 
 /*
- * The L4 checksum of a frame whose field holds the pseudo-header sum (or
- * anything): computed over h (its first hlen bytes, field zeroed here) and
- * the rest of the mbuf, which may be chained at any offsets.
- */
-static bool
-xnb_tx_l4_csum(const struct rte_mbuf *m, uint8_t *h, uint32_t ptype,
-	       const struct rte_net_hdr_lens *hl, uint32_t hlen)
-{
-	uint32_t l4 = hl->l2_len + hl->l3_len, sum;
-	bool tcp = (ptype & RTE_PTYPE_L4_MASK) == RTE_PTYPE_L4_TCP;
-	uint8_t *f = h + l4 + (tcp ? offsetof(struct rte_tcp_hdr, cksum) :
-			       offsetof(struct rte_udp_hdr, dgram_cksum));
-	uint16_t rest = 0, ck;
-
-	memset(f, 0, sizeof(ck));
-	if (hlen < m->pkt_len && rte_raw_cksum_mbuf(m, hlen, m->pkt_len - hlen, &rest) < 0)
-		return false;
-	if ((hlen - l4) & 1)
-		rest = rte_bswap16(rest);
-	sum = rte_raw_cksum(h + l4, hlen - l4) + (uint32_t)rest;
-	if (RTE_ETH_IS_IPV4_HDR(ptype))
-		sum += rte_ipv4_phdr_cksum((const struct rte_ipv4_hdr *)(h + hl->l2_len), 0);
-	else
-		sum += rte_ipv6_phdr_cksum((const struct rte_ipv6_hdr *)(h + hl->l2_len), 0);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	ck = ~(uint16_t)sum;
-	if (ck == 0 && !tcp)
-		ck = 0xffff;
-	memcpy(f, &ck, sizeof(ck));
-	return true;
-}
-
-/*
  * The checksum state the guest gets, and the header rewrites that takes:
  * a checksum still partial (asked for with TX flags, or left so on the way
  * in from another guest) is handed on as NETRXF_csum_blank only to a
@@ -248,7 +224,7 @@ xnb_tx_csum(struct xnb_txq *txq, struct rte_mbuf *m, struct xnb_tx_pkt *p)
 		iph->hdr_checksum = rte_ipv4_cksum(iph);
 	}
 	if (l4) {
-		if (!xnb_tx_l4_csum(m, h, ptype, &hl, hlen)) {
+		if (!xnb_csum_l4(m, h, hlen, ptype, &hl)) {
 			txq->xs.drop_bad_csum++;
 			return false;
 		}
@@ -270,8 +246,8 @@ xnb_tx_piece(struct xnb_txq *txq, struct xnb_tx_pkt *p, uint16_t *nseg, uint32_t
 	while (off < len) {
 		uint32_t page = *pos / XNB_PAGE_SIZE, poff = *pos % XNB_PAGE_SIZE;
 		uint32_t n = RTE_MIN(len - off, XNB_PAGE_SIZE - poff);
-		/* Data slot 0 is request 0; the GSO extra takes request 1. */
-		uint32_t slot = page == 0 ? 0 : page + (p->gso_type != 0);
+		/* Data slot 0 is request 0; the extras follow it. */
+		uint32_t slot = page == 0 ? 0 : page + p->nextra;
 
 		xnb_seg_to_guest(&seg[(*nseg)++], domid, p->req[slot].gref, poff,
 				 src == NULL ? NULL : (const uint8_t *)src + off,
@@ -323,11 +299,11 @@ xnb_tx_respond(struct xnb_txq *txq, const struct rte_mbuf *m, const struct xnb_t
 	uint32_t left = m->pkt_len;
 	uint16_t flags = p->rxflags;
 
-	if (p->gso_type != 0)
+	if (p->nextra != 0)
 		flags |= NETRXF_extra_info;
 
 	for (uint16_t k = 0; k < p->ndata; k++) {
-		uint16_t slot = k == 0 ? 0 : k + (p->gso_type != 0);
+		uint16_t slot = k == 0 ? 0 : k + p->nextra;
 		netif_rx_response_t *rsp = RING_GET_RESPONSE(ring, base + slot);
 		uint16_t len = RTE_MIN(left, XNB_PAGE_SIZE);
 
@@ -337,14 +313,23 @@ xnb_tx_respond(struct xnb_txq *txq, const struct rte_mbuf *m, const struct xnb_t
 		rsp->status = p->bad ? NETIF_RSP_ERROR : (int16_t)len;
 		left -= len;
 	}
-	if (p->gso_type != 0) {
+	for (uint16_t k = 1; k <= p->nextra; k++) {
 		struct netif_extra_info *ex =
-			(struct netif_extra_info *)RING_GET_RESPONSE(ring, base + 1);
+			(struct netif_extra_info *)RING_GET_RESPONSE(ring, base + k);
 
 		memset(ex, 0, sizeof(netif_rx_response_t));
-		ex->type = XEN_NETIF_EXTRA_TYPE_GSO;
-		ex->u.gso.type = p->gso_type;
-		ex->u.gso.size = m->tso_segsz;
+		ex->flags = k < p->nextra ? XEN_NETIF_EXTRA_FLAG_MORE : 0;
+		if (k == 1 && p->gso_type != 0) {
+			ex->type = XEN_NETIF_EXTRA_TYPE_GSO;
+			ex->u.gso.type = p->gso_type;
+			ex->u.gso.size = m->tso_segsz;
+		} else {
+			/* The hash the guest's control ring asked for. */
+			ex->type = XEN_NETIF_EXTRA_TYPE_HASH;
+			ex->u.hash.type = p->hash_type - 1;
+			ex->u.hash.algorithm = XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ;
+			memcpy(ex->u.hash.value, &p->hash, sizeof(p->hash));
+		}
 	}
 	ring->rsp_prod_pvt = base + p->slots;
 }
@@ -383,7 +368,8 @@ xnb_tx_plan(struct xnb_txq *txq, struct rte_mbuf *m, struct xnb_tx_pkt *p,
 		txq->xs.drop_no_sg++;
 		return XNB_TX_DROP;
 	}
-	if (avail < (RING_IDX)p->ndata + (p->gso_type != 0)) {
+	p->nextra = (p->gso_type != 0) + (p->hash_type != 0);
+	if (avail < (RING_IDX)p->ndata + p->nextra) {
 		txq->xs.ring_full++;
 		return XNB_TX_FULL;
 	}
@@ -393,7 +379,7 @@ xnb_tx_plan(struct xnb_txq *txq, struct rte_mbuf *m, struct xnb_tx_pkt *p,
 		return XNB_TX_LATER;
 	if (!xnb_tx_csum(txq, m, p))
 		return XNB_TX_DROP;
-	p->slots = p->ndata + (p->gso_type != 0);
+	p->slots = p->ndata + p->nextra;
 	return XNB_TX_TAKE;
 }
 
@@ -428,7 +414,8 @@ xnb_tx_finish(struct xnb_txq *txq, const struct rte_mbuf *m, struct xnb_tx_pkt *
 /* Up to n mbufs with one grant-copy call. Returns how many were taken
  * (sent or dropped); *more is false when the guest ran out of buffers. */
 static uint16_t
-xnb_tx_batch(struct xnb_txq *txq, struct rte_mbuf **pkts, uint16_t n, bool *more)
+xnb_tx_batch(struct xnb_txq *txq, struct rte_mbuf **pkts, uint16_t n,
+	     const struct xnb_tx_hash *th, bool *more)
 {
 	struct xnb_port *port = txq->q->port;
 	struct xnb_tx_scratch *s = txq->scratch;
@@ -450,7 +437,11 @@ xnb_tx_batch(struct xnb_txq *txq, struct rte_mbuf **pkts, uint16_t n, bool *more
 	}
 	for (; np < n; np++) {
 		struct xnb_tx_pkt *p = &s->pkt[np];
-		enum xnb_tx_plan plan = xnb_tx_plan(txq, pkts[np], p, prod - cons, nseg);
+		enum xnb_tx_plan plan;
+
+		p->hash_type = th != NULL ? th[np].type : 0;
+		p->hash = th != NULL ? th[np].hash : 0;
+		plan = xnb_tx_plan(txq, pkts[np], p, prod - cons, nseg);
 
 		if (plan == XNB_TX_FULL)
 			*more = false;
@@ -478,10 +469,15 @@ xnb_tx_batch(struct xnb_txq *txq, struct rte_mbuf **pkts, uint16_t n, bool *more
 	return np;
 }
 
-uint16_t
-xnb_tx_burst(void *arg, struct rte_mbuf **pkts, uint16_t nb_pkts)
+/*
+ * Frames onto one guest queue. The queue's lock: the application's lcore
+ * for this ethdev queue, and any other steering frames here (xnb_tx_steer),
+ * may send at once; uncontended it costs an atomic per burst.
+ */
+static uint16_t
+xnb_tx_queue(struct xnb_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts,
+	     const struct xnb_tx_hash *th)
 {
-	struct xnb_txq *txq = arg;
 	struct xnb_queue *q = txq->q;
 	uint16_t sent = 0;
 	RING_IDX answered;
@@ -490,11 +486,13 @@ xnb_tx_burst(void *arg, struct rte_mbuf **pkts, uint16_t nb_pkts)
 
 	if (!xnb_burst_enter(&txq->guard, q))
 		return 0;
+	rte_spinlock_lock(&txq->lock);
 	t0 = rte_rdtsc();
 	answered = txq->ring.rsp_prod_pvt;
 	while (sent < nb_pkts && more) {
 		uint16_t want = RTE_MIN(nb_pkts - sent, XNB_BURST_MAX);
-		uint16_t n = xnb_tx_batch(txq, pkts + sent, want, &more);
+		uint16_t n = xnb_tx_batch(txq, pkts + sent, want, th != NULL ? th + sent : NULL,
+					  &more);
 
 		sent += n;
 		if (n < want)
@@ -505,6 +503,65 @@ xnb_tx_burst(void *arg, struct rte_mbuf **pkts, uint16_t nb_pkts)
 		txq->xs.bursts++;
 		txq->xs.cycles_busy += rte_rdtsc() - t0;
 	}
+	rte_spinlock_unlock(&txq->lock);
 	xnb_guard_leave(&txq->guard);
 	return sent;
+}
+
+/*
+ * A guest that set a hash on its control ring gets each frame on the queue
+ * its mapping names, with the hash as an extra (Linux netback's
+ * xenvif_select_queue). Frames go in order, in runs per queue; the first
+ * run a queue cannot take ends the burst, so the application keeps a
+ * contiguous rest, as the ethdev contract says. Frames without a hash
+ * (not IP, or types the guest did not ask for) stay on the queue the
+ * application chose.
+ */
+static uint16_t
+xnb_tx_steer(struct xnb_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	struct xnb_port *port = txq->q->port;
+	uint16_t nq = __atomic_load_n(&port->nb_queues, __ATOMIC_RELAXED);
+	struct xnb_tx_hash th[XNB_BURST_MAX];
+	uint16_t dest[XNB_BURST_MAX], sent = 0;
+	struct xnb_hash h;
+
+	xnb_hash_get(port, &h);
+	while (sent < nb_pkts) {
+		uint16_t n = RTE_MIN(nb_pkts - sent, XNB_BURST_MAX), i = 0;
+
+		for (uint16_t k = 0; k < n; k++) {
+			th[k].hash = xnb_hash_frame(&h, pkts[sent + k], &th[k].type);
+			dest[k] = th[k].type == 0 ? txq->qid : h.size > 0 ?
+				h.mapping[th[k].hash % h.size] : th[k].hash % RTE_MAX(nq, 1);
+			if (dest[k] >= nq)
+				dest[k] = txq->qid;
+		}
+		while (i < n) {
+			uint16_t run = 1, done;
+
+			while (i + run < n && dest[i + run] == dest[i])
+				run++;
+			done = xnb_tx_queue(&port->queues[dest[i]].tx, pkts + sent + i, run,
+					    th + i);
+			if (dest[i] != txq->qid)
+				port->queues[dest[i]].tx.xs.steered += done;
+			i += done;
+			if (done < run)
+				return sent + i;
+		}
+		sent += n;
+	}
+	return sent;
+}
+
+uint16_t
+xnb_tx_burst(void *arg, struct rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	struct xnb_txq *txq = arg;
+
+	if (unlikely(__atomic_load_n(&txq->q->port->hash.alg, __ATOMIC_RELAXED) !=
+		     XEN_NETIF_CTRL_HASH_ALGORITHM_NONE))
+		return xnb_tx_steer(txq, pkts, nb_pkts);
+	return xnb_tx_queue(txq, pkts, nb_pkts, NULL);
 }

@@ -217,6 +217,7 @@ xnb_xenbus_advertise(struct xnb_port *port)
 		rc |= xnb_xs_printf(xb, t, "feature-rx-flip", "0");
 		rc |= xnb_xs_printf(xb, t, "feature-rx-notify", "1");
 		rc |= xnb_xs_printf(xb, t, "feature-split-event-channels", "1");
+		rc |= xnb_xs_printf(xb, t, "feature-ctrl-ring", "1");
 		rc |= xnb_xs_printf(xb, t, "multi-queue-max-queues", "%u",
 				    port->max_queues);
 		rc |= xnb_xs_printf(xb, t, "hotplug-status", "connected");
@@ -266,6 +267,7 @@ xnb_disconnect(struct xnb_port *port)
 		xnb_guard_close(&port->queues[i].rx.guard);
 		xnb_guard_close(&port->queues[i].tx.guard);
 	}
+	xnb_ctrl_disconnect(port);
 	/* Every guest page still lent is copied out before the rings go. */
 	for (uint16_t i = 0; i < port->nb_queues; i++)
 		xnb_rxq_flush(&port->queues[i].rx);
@@ -426,6 +428,24 @@ xnb_connect(struct xnb_port *port)
 		}
 	}
 	port->nb_queues = nq;
+	/* The control ring, if the frontend gave one (both keys, as Linux
+	 * netback's connect_ctrl_ring reads them). */
+	if (xnb_fe_read(xb, xb->fe, "ctrl-ring-ref", UINT32_MAX, &v) == 0) {
+		unsigned long remote;
+
+		rc = xnb_fe_read(xb, xb->fe, "event-channel-ctrl", UINT32_MAX, &remote);
+		if (rc == 0 && remote != 0)
+			rc = xnb_ctrl_connect(port, v, remote);
+		else
+			XNB_LOG(ERR, "%s: ctrl-ring-ref without a good event-channel-ctrl",
+				port->name);
+		if (rc != 0) {
+			for (uint16_t k = 0; k < nq; k++)
+				xnb_queue_disconnect(port, &port->queues[k]);
+			port->nb_queues = 0;
+			return -EINVAL;
+		}
+	}
 	port->connected = true;
 	port->connects++;
 	xb->fatal_why[0] = '\0';
@@ -433,9 +453,10 @@ xnb_connect(struct xnb_port *port)
 		xnb_guard_open(&port->queues[i].rx.guard);
 		xnb_guard_open(&port->queues[i].tx.guard);
 	}
-	XNB_LOG(INFO, "%s: guest %u connected: %lu queue(s)%s%s%s", port->name,
+	XNB_LOG(INFO, "%s: guest %u connected: %lu queue(s)%s%s%s%s", port->name,
 		port->domid, nq, port->queues[0].split_evtchn ? ", split channels" : "",
-		fe->sg ? ", sg" : "", fe->gso_tcpv4 || fe->gso_tcpv6 ? ", gso" : "");
+		fe->sg ? ", sg" : "", fe->gso_tcpv4 || fe->gso_tcpv6 ? ", gso" : "",
+		port->ctrl != NULL ? ", control ring" : "");
 	return 0;
 }
 
