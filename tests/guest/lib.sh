@@ -96,4 +96,5 @@ expect_clean() {
 	expect "$f" .rx_errors = 0
 	expect "$f" .netfront.tx_rsp_bad = 0
 	expect "$f" .netfront.rx_err_id = 0
+	expect "$f" .rsp_prod_violations = 0
 }

@@ -305,6 +305,15 @@ xnb_dev_configure(struct rte_eth_dev *dev)
 	 * needs an application that takes chains. */
 	port->rx_linear = !(c->rxmode.offloads & RTE_ETH_RX_OFFLOAD_SCATTER);
 	xnb_port_lend_check(port);
+	/* A guest gets no more queues than the application polls: offered
+	 * from now on (the backend waits for this to advertise, xnb_xenbus.c). */
+	port->app_queues = RTE_MIN(port->max_queues, RTE_MIN(dev->data->nb_rx_queues,
+							     dev->data->nb_tx_queues));
+	if (port->connected && port->nb_queues > port->app_queues)
+		XNB_LOG(WARNING, "%s: guest %u uses %u queues, %u configured now: the others "
+			"are not polled until it reconnects", port->name, port->domid,
+			port->nb_queues, port->app_queues);
+	xnb_xenbus_kick(port);
 	if (port->rx_linear && port->copy_mode == XNB_COPY_LAZY)
 		XNB_LOG(NOTICE, "%s: RX scatter not enabled: every frame comes in one "
 			"segment (copied; larger than an mbuf: in a buffer of its own), "

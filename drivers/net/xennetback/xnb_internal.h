@@ -256,6 +256,9 @@ struct xnb_port {
 	/* From the application's port configuration (dev_configure). */
 	bool partial_csum;		/* it takes partial L4 checksums (RX_L4_CKSUM_NONE) */
 	bool rx_linear;			/* single-segment frames only (no RX scatter) */
+	/* Queues the application configured (both directions): the most a
+	 * guest is offered; 0 until dev_configure, and no InitWait before. */
+	uint16_t app_queues;
 	/* 1: lent pages would carry no IOVA some port can use (xnb_port_lend_check) */
 	uint32_t no_lend;
 	bool rx_ip_csum;		/* it wants RX IPv4 header checksum flags */

@@ -219,7 +219,7 @@ xnb_xenbus_advertise(struct xnb_port *port)
 		rc |= xnb_xs_printf(xb, t, "feature-split-event-channels", "1");
 		rc |= xnb_xs_printf(xb, t, "feature-ctrl-ring", "1");
 		rc |= xnb_xs_printf(xb, t, "multi-queue-max-queues", "%u",
-				    port->max_queues);
+				    port->app_queues);
 		rc |= xnb_xs_printf(xb, t, "hotplug-status", "connected");
 		rc |= xnb_xs_printf(xb, t, "state", "%d", XenbusStateInitWait);
 		if (rc != 0) {
@@ -401,9 +401,9 @@ xnb_connect(struct xnb_port *port)
 	rc = xnb_fe_read(xb, xb->fe, "multi-queue-num-queues", UINT16_MAX, &nq);
 	if (rc == -ENOENT)
 		nq = 1;
-	else if (rc < 0 || nq < 1 || nq > port->max_queues) {
+	else if (rc < 0 || nq < 1 || nq > port->app_queues) {
 		XNB_LOG(ERR, "%s: frontend asks for %lu queues, we offer 1..%u",
-			port->name, nq, port->max_queues);
+			port->name, nq, port->app_queues);
 		return -EINVAL;
 	}
 	fe->sg = xnb_fe_flag(xb, "feature-sg", false);
@@ -525,6 +525,12 @@ xnb_xenbus_step(struct xnb_port *port)
 		return;
 	}
 	if (!xb->advertised) {
+		/* Not before the application configured the port: the
+		 * frontend reads how many queues it may use at InitWait. */
+		if (port->app_queues == 0) {
+			free(fe);
+			return;
+		}
 		snprintf(xb->fe, sizeof(xb->fe), "%.*s", (int)len, fe);
 		free(fe);
 		rc = xnb_xenbus_advertise(port);
