@@ -100,6 +100,7 @@ enum xnb_copy_mode {
 	X("arena_full_fallbacks", arena_full) \
 	X("map_errors", map_errors) \
 	X("dropped_bad_gso", drop_bad_gso) \
+	X("rate_limited", rate_limited) \
 	X("dropped_bad_csum", drop_bad_csum) \
 	X("dropped_header_changed", drop_hdr_changed) \
 	X("dropped_header_too_long", drop_hdr_long) \
@@ -175,6 +176,15 @@ struct xnb_rxq {
 	 * tick both reap it; the lock keeps them from doing so at once. */
 	struct xnb_lt *lt;
 	rte_spinlock_t lt_lock;
+	/* The guest's TX rate limit (Linux netback's credit scheduler): bytes
+	 * it may still send in the window that started at credit_start. */
+	struct xnb_credit {
+		uint32_t gen;		/* of port->rate this was set from */
+		uint64_t bytes;		/* per window; 0: unlimited */
+		uint64_t window;	/* TSC cycles */
+		uint64_t start;
+		uint64_t remaining;
+	} credit;
 };
 
 /* ethdev tx queue: the guest's RX ring. */
@@ -285,6 +295,14 @@ struct xnb_port {
 	struct xnb_ctrl *ctrl;
 	uint32_t hash_seq;		/* a seqlock: odd while hash is written */
 	struct xnb_hash hash;
+
+	/* The `rate` key of the backend directory ("bytes,usec", as libxl
+	 * writes it), read at every xenstore event: a seqlock again. */
+	struct {
+		uint32_t seq;
+		uint64_t bytes;		/* 0: unlimited */
+		uint64_t usec;
+	} rate;
 };
 
 /* xnb_xenbus.c: the backend state machine, called from the ethdev ops. */
@@ -299,6 +317,9 @@ void xnb_xenbus_kick(struct xnb_port *port);
  */
 void xnb_queue_fatal(struct xnb_queue *q, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* xnb_rx.c: the guest's rate limit changed (control thread). */
+void xnb_port_rate_set(struct xnb_port *port, uint64_t bytes, uint64_t usec);
 
 /* xnb_ctrl.c: the control ring, connected by the state machine (port lock
  * held); the hash state for the datapath. */

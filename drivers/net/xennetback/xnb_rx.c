@@ -418,6 +418,74 @@ xnb_rx_offload(struct xnb_rxq *rxq, struct rte_mbuf *m, const struct xnb_rx_pkt 
 	return true;
 }
 
+void
+xnb_port_rate_set(struct xnb_port *port, uint64_t bytes, uint64_t usec)
+{
+	__atomic_fetch_add(&port->rate.seq, 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	port->rate.bytes = usec == 0 ? 0 : bytes;
+	port->rate.usec = usec;
+	__atomic_fetch_add(&port->rate.seq, 1, __ATOMIC_RELEASE);
+}
+
+/* The queue's credit follows the port's rate when it changed (a seqlock
+ * read of two words; a change takes effect at once, without reconnect). */
+static void
+xnb_rx_credit_sync(struct xnb_rxq *rxq)
+{
+	struct xnb_port *port = rxq->q->port;
+	uint32_t s0 = __atomic_load_n(&port->rate.seq, __ATOMIC_ACQUIRE), s1;
+	uint64_t bytes, usec;
+
+	if (likely(s0 == rxq->credit.gen) || (s0 & 1))
+		return;
+	bytes = port->rate.bytes;
+	usec = port->rate.usec;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	s1 = __atomic_load_n(&port->rate.seq, __ATOMIC_RELAXED);
+	if (s0 != s1)
+		return;
+	rxq->credit.gen = s0;
+	rxq->credit.bytes = bytes;
+	rxq->credit.window = usec * rte_get_tsc_hz() / 1000000;
+	rxq->credit.start = rte_get_tsc_cycles();
+	rxq->credit.remaining = bytes;
+}
+
+/*
+ * Whether the guest may send a frame of size bytes now (Linux netback's
+ * tx_credit_exceeded and tx_add_credit): a window's credit is added when
+ * it has passed, capped at one window's worth but never below 128 KiB so a
+ * 64 KiB GSO frame can always go; a frame that does not fit waits on the
+ * ring for a later burst (no timer, no busy wait: the next poll finds it).
+ */
+static bool
+xnb_rx_credit_ok(struct xnb_rxq *rxq, uint32_t size)
+{
+	struct xnb_credit *c = &rxq->credit;
+	uint64_t now;
+
+	if (c->bytes == 0)
+		return true;
+	if (size <= c->remaining) {
+		c->remaining -= size;
+		return true;
+	}
+	now = rte_get_tsc_cycles();
+	if (now - c->start >= c->window) {
+		uint64_t max = RTE_MAX(c->bytes, (uint64_t)131072);
+
+		c->start = now;
+		c->remaining = RTE_MIN(c->remaining + c->bytes, max);
+		if (size <= c->remaining) {
+			c->remaining -= size;
+			return true;
+		}
+	}
+	rxq->xs.rate_limited++;
+	return false;
+}
+
 /* The status of the reading of one packet off the ring. */
 enum xnb_rx_parse {
 	XNB_RX_OK,		/* p filled, requests copied */
@@ -915,6 +983,8 @@ xnb_rx_batch(struct xnb_rxq *rxq, struct rte_mbuf **pkts, uint16_t n,
 
 		if (xnb_rx_parse(rxq, cons, prod, r, p) != XNB_RX_OK)
 			break;
+		if (!p->bad && !xnb_rx_credit_ok(rxq, p->len))
+			break;
 		if (!p->bad && lend && p->len > port->copy_threshold)
 			plan = xnb_rx_plan_zc(rxq, p, &nmap, &nseg);
 		else if (!p->bad && lazy && p->len <= port->copy_threshold)
@@ -963,6 +1033,7 @@ xnb_rx_burst(void *arg, struct rte_mbuf **pkts, uint16_t nb_pkts)
 	t0 = rte_rdtsc();
 	answered = rxq->ring.rsp_prod_pvt;
 	cons0 = rxq->ring.req_cons;
+	xnb_rx_credit_sync(rxq);
 	if (rxq->lt != NULL) {
 		rte_spinlock_lock(&rxq->lt_lock);
 		xnb_rx_reap(rxq);

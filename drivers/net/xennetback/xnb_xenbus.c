@@ -46,6 +46,9 @@ struct xnb_xenbus {
 	bool advertised;	/* features written, frontend state watched */
 	int state;		/* what we last wrote to be/state */
 	char fatal_why[160];	/* first fatal error of this connection */
+	unsigned long long rate_bytes;	/* the `rate` key as last applied */
+	unsigned long rate_usec;
+	char rate_bad[64];	/* last malformed value, logged once */
 };
 
 static int
@@ -229,6 +232,49 @@ xnb_xenbus_advertise(struct xnb_port *port)
 	} while (!xs_transaction_end(xb->xs, t, false) && errno == EAGAIN);
 	xb->state = XenbusStateInitWait;
 	return 0;
+}
+
+/*
+ * The toolstack's rate limit: `rate` = "bytes,usec" in the backend
+ * directory (libxl's vif rate=), parsed as Linux's xen_net_read_rate does;
+ * absent or malformed: unlimited. Read at every xenstore event, so a
+ * change takes effect without a reconnect.
+ */
+static void
+xnb_xenbus_rate(struct xnb_port *port)
+{
+	struct xnb_xenbus *xb = port->xb;
+	unsigned long long bytes = 0;
+	unsigned long usec = 0;
+	char path[192], *v, *end;
+	unsigned int len;
+
+	snprintf(path, sizeof(path), "%s/rate", xb->be);
+	v = xs_read(xb->xs, XBT_NULL, path, &len);
+	if (v != NULL) {
+		errno = 0;
+		bytes = strtoull(v, &end, 10);
+		if (*end == ',' && v[0] >= '0' && v[0] <= '9' && end[1] >= '0' && end[1] <= '9')
+			usec = strtoul(end + 1, &end, 10);
+		if (*end != '\0' || errno != 0 || usec == 0) {
+			if (strcmp(v, xb->rate_bad) != 0)
+				XNB_LOG(WARNING, "%s: rate '%s' is not bytes,usec: unlimited",
+					port->name, v);
+			snprintf(xb->rate_bad, sizeof(xb->rate_bad), "%s", v);
+			bytes = usec = 0;
+		}
+		free(v);
+	}
+	if (bytes == xb->rate_bytes && usec == xb->rate_usec)
+		return;
+	xb->rate_bytes = bytes;
+	xb->rate_usec = usec;
+	xnb_port_rate_set(port, bytes, usec);
+	if (usec != 0)
+		XNB_LOG(INFO, "%s: guest TX limited to %llu bytes per %lu us (%.1f Mbit/s)",
+			port->name, bytes, usec, bytes * 8.0 / usec);
+	else
+		XNB_LOG(INFO, "%s: guest TX not rate limited", port->name);
 }
 
 /* ---- rings and channels ---------------------------------------------------- */
@@ -552,6 +598,7 @@ xnb_xenbus_step(struct xnb_port *port)
 	}
 	free(fe);
 
+	xnb_xenbus_rate(port);
 	/* The frontend's directory gone (its domain died) counts as Closed:
 	 * libxl waits for our Closed before it removes the vif. */
 	switch (xnb_fe_read(xb, xb->fe, "state", XenbusStateReconfigured, &fe_state)) {
