@@ -54,7 +54,8 @@ RTE_LOG_REGISTER(xnb_logtype, pmd.net.xennetback, NOTICE);
 	X(COPY_THRESHOLD, "copy_threshold", "<bytes>", 0, XEN_NETIF_MAX_TX_SIZE, \
 	  XNB_DEFAULT_COPY_THRESHOLD) \
 	X(MAX_MAPPED, "max_mapped", "<1-256>", 1, XNB_RING_SLOTS, XNB_RING_SLOTS) \
-	X(RX_SCATTER, "rx_scatter", "0|1", 0, 1, 1)
+	X(RX_SCATTER, "rx_scatter", "0|1", 0, 1, 1) \
+	X(RX_STALL_MS, "rx_stall_ms", "<ms>", 0, 3600000, XNB_DEFAULT_RX_STALL_MS)
 #define XNB_STR_ARGS(X) \
 	X(MAC, "mac", "<mac>", NULL) \
 	X(PLATFORM, "platform", "xen|sim", "xen") \
@@ -209,6 +210,7 @@ xnb_parse_args(struct xnb_port *port, const char *args)
 	port->copy_threshold = u[XNB_ARG_COPY_THRESHOLD];
 	port->max_mapped = u[XNB_ARG_MAX_MAPPED];
 	port->rx_scatter = u[XNB_ARG_RX_SCATTER];
+	port->rx_stall_ms = u[XNB_ARG_RX_STALL_MS];
 	if (mac != NULL) {
 		if (rte_ether_unformat_addr(mac, &port->mac) < 0 ||
 		    !rte_is_unicast_ether_addr(&port->mac)) {
@@ -331,7 +333,7 @@ xnb_port_link_update(struct xnb_port *port)
 		.link_speed = RTE_ETH_SPEED_NUM_10G,
 		.link_duplex = RTE_ETH_LINK_FULL_DUPLEX,
 		.link_autoneg = RTE_ETH_LINK_FIXED,
-		.link_status = port->connected && port->started ?
+		.link_status = port->connected && port->started && !port->stalled ?
 			RTE_ETH_LINK_UP : RTE_ETH_LINK_DOWN,
 	};
 
@@ -555,7 +557,8 @@ static const struct xnb_xstat xnb_tx_xstats[] = { XNB_TXQ_XSTATS(XNB_XSTAT_TXQ) 
 #define XNB_PORT_XSTATS(X) \
 	X("guest_connects", connects) \
 	X("guest_disconnects", disconnects) \
-	X("guest_fatal_errors", fatal_errors)
+	X("guest_fatal_errors", fatal_errors) \
+	X("guest_mcast_addresses", mcast.n)
 #define XNB_GNT_XSTATS(X) \
 	X("rx_syscalls_map", map_syscalls) \
 	X("rx_syscalls_unmap", unmap_syscalls) \
@@ -723,14 +726,29 @@ static const struct eth_dev_ops xnb_ops = {
 	.rx_queue_intr_disable = xnb_rx_queue_intr_disable,
 };
 
-/* The lifetime trackers' service tick, for queues nobody polls. */
+/*
+ * The service tick (EAL interrupt thread): the lifetime trackers of queues
+ * nobody polls, and the link of a port whose guest stalled or came back.
+ */
 static void
 xnb_tick(void *arg)
 {
 	struct xnb_port *port = arg;
+	bool stalled = false;
 
-	for (uint16_t i = 0; i < port->max_queues; i++)
+	for (uint16_t i = 0; i < port->max_queues; i++) {
 		xnb_rxq_tick(&port->queues[i].rx);
+		stalled |= xnb_txq_tick(&port->queues[i].tx);
+	}
+	if (stalled != port->stalled) {
+		pthread_mutex_lock(&port->lock);
+		port->stalled = stalled;
+		XNB_LOG(NOTICE, "%s: guest %u %s", port->name, port->domid, stalled ?
+			"posts no RX buffers: link down, frames to it dropped" :
+			"posts RX buffers again: link up");
+		xnb_port_link_update(port);
+		pthread_mutex_unlock(&port->lock);
+	}
 	rte_eal_alarm_set(XNB_TICK_US, xnb_tick, port);
 }
 
@@ -812,6 +830,7 @@ xnb_probe(struct rte_vdev_device *vdev)
 		goto fail;
 	}
 	pthread_mutex_init(&port->lock, NULL);
+	rte_spinlock_init(&port->mcast.lock);
 	rc = xnb_queues_init(dev, port);
 	if (rc < 0)
 		goto fail;
@@ -825,11 +844,10 @@ xnb_probe(struct rte_vdev_device *vdev)
 	rc = xnb_xenbus_init(port);
 	if (rc < 0)
 		goto fail;
-	if (port->copy_mode == XNB_COPY_LAZY) {
-		rte_eal_alarm_set(XNB_TICK_US, xnb_tick, port);
+	rte_eal_alarm_set(XNB_TICK_US, xnb_tick, port);
+	if (port->copy_mode == XNB_COPY_LAZY)
 		rte_eth_dev_callback_register(RTE_ETH_ALL, RTE_ETH_EVENT_NEW,
 					      xnb_port_new_cb, port);
-	}
 	rte_eth_dev_probing_finish(dev);
 	XNB_LOG(INFO, "%s: vif %u.%u, %u queue(s), platform %s", name, port->domid,
 		port->handle, port->max_queues, port->plat->name);

@@ -64,6 +64,7 @@ enum xnb_copy_mode {
 #define XNB_DEFAULT_AGING_MS		500
 #define XNB_DEFAULT_HEADER_COPY		128	/* Ethernet + IPv6 + TCP with options */
 #define XNB_DEFAULT_COPY_THRESHOLD	2048	/* docs/performance.md, copy_threshold */
+#define XNB_DEFAULT_RX_STALL_MS		60000	/* Linux netback's rx_stall_timeout */
 #define XNB_MAX_HEADER_COPY		1024
 /* A guest has at most this many TX requests unanswered: the bound on the
  * pages a queue can have mapped. */
@@ -86,6 +87,7 @@ enum xnb_copy_mode {
 	X("slots_5_plus", slots_5_plus) \
 	X("gso_packets", gso_pkts) \
 	X("hash_packets", hash_pkts) \
+	X("mcast_requests", mcast_reqs) \
 	X("csum_blank", csum_blank) \
 	X("csum_completed", csum_completed) \
 	X("hypercalls_copy", hc_copy) \
@@ -130,6 +132,8 @@ enum xnb_copy_mode {
 	X("notify_sent", notify_sent) \
 	X("notify_suppressed", notify_suppressed) \
 	X("bad_requests", bad_requests) \
+	X("dropped_stalled", drop_stalled) \
+	X("dropped_mcast_filter", drop_mcast) \
 	X("steered_packets", steered) \
 	X("bursts_busy", bursts) \
 	X("cycles_busy", cycles_busy)
@@ -198,6 +202,10 @@ struct xnb_txq {
 	/* Held by a burst on this ring: the application's own lcore, or one
 	 * steering frames here (xnb_tx.c). */
 	rte_spinlock_t lock;
+	/* The guest has posted no buffers since stall_since (TSC, 0: it has
+	 * some); stalled once that lasted stall_tsc (xnb_tx.c). */
+	uint64_t stall_since, stall_tsc;
+	uint32_t stalled;
 	uint64_t pkts, bytes, errors;
 	struct xnb_txq_xstats xs;
 	struct xnb_tx_scratch *scratch;
@@ -243,6 +251,17 @@ struct xnb_frontend_features {
 	bool csum;		/* !feature-no-csum-offload */
 	bool ipv6_csum;
 	bool rx_notify;
+	bool mcast_ctrl;	/* filter multicast frames to it by its list */
+};
+
+/* The multicast addresses a guest subscribed with MCAST_ADD extras (Linux
+ * netback's limit: 64). Added by rx bursts, read by tx bursts. */
+#define XNB_MCAST_MAX	64
+
+struct xnb_mcast {
+	rte_spinlock_t lock;
+	uint32_t n;
+	struct rte_ether_addr addr[XNB_MCAST_MAX];
 };
 
 struct xnb_port {
@@ -262,6 +281,7 @@ struct xnb_port {
 	uint16_t header_copy;		/* bytes grant-copied ahead of a zero-copy tail */
 	uint16_t copy_threshold;	/* copybreak: frames up to this are copied */
 	uint16_t max_mapped;		/* per queue */
+	uint32_t rx_stall_ms;		/* a guest without RX buffers this long: link down */
 	bool rx_scatter;		/* advertise RTE_ETH_RX_OFFLOAD_SCATTER */
 	/* From the application's port configuration (dev_configure). */
 	bool partial_csum;		/* it takes partial L4 checksums (RX_L4_CKSUM_NONE) */
@@ -286,6 +306,7 @@ struct xnb_port {
 	struct xnb_frontend_features fe;
 	bool connected;
 	bool started;
+	bool stalled;			/* some queue's guest stalled: link down */
 	struct xnb_queue queues[XNB_MAX_QUEUES];
 
 	uint64_t connects, disconnects, fatal_errors;
@@ -295,6 +316,8 @@ struct xnb_port {
 	struct xnb_ctrl *ctrl;
 	uint32_t hash_seq;		/* a seqlock: odd while hash is written */
 	struct xnb_hash hash;
+
+	struct xnb_mcast mcast;
 
 	/* The `rate` key of the backend directory ("bytes,usec", as libxl
 	 * writes it), read at every xenstore event: a seqlock again. */
@@ -317,6 +340,11 @@ void xnb_xenbus_kick(struct xnb_port *port);
  */
 void xnb_queue_fatal(struct xnb_queue *q, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* xnb_rx.c / xnb_tx.c: the guest's multicast list (any thread). */
+bool xnb_mcast_update(struct xnb_port *port, uint8_t op, const uint8_t *addr);
+bool xnb_mcast_match(struct xnb_port *port, const struct rte_ether_addr *addr);
+void xnb_mcast_clear(struct xnb_port *port);
 
 /* xnb_rx.c: the guest's rate limit changed (control thread). */
 void xnb_port_rate_set(struct xnb_port *port, uint64_t bytes, uint64_t usec);
@@ -347,6 +375,8 @@ int xnb_rxq_init(struct xnb_rxq *rxq, int socket);
 void xnb_rxq_fini(struct xnb_rxq *rxq);
 int xnb_txq_init(struct xnb_txq *txq, int socket);
 void xnb_txq_fini(struct xnb_txq *txq);
+/* The service tick: true while the guest of this queue is stalled. */
+bool xnb_txq_tick(struct xnb_txq *txq);
 /* Connect time: the guest's TX ring is attached (arms it in rx interrupt mode). */
 void xnb_rxq_attach(struct xnb_rxq *rxq);
 /* Rx interrupt: arm the guest's TX ring for a notification. */

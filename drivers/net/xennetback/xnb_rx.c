@@ -53,6 +53,9 @@ struct xnb_rx_pkt {
 	uint8_t gso_type;
 	bool has_hash;		/* a hash extra: the guest's hash of the frame */
 	uint32_t hash;
+	uint8_t mcast_op;	/* XEN_NETIF_EXTRA_TYPE_MCAST_ADD/DEL or 0 */
+	uint8_t mcast_addr[RTE_ETHER_ADDR_LEN];
+	int16_t bad_status;	/* the answer of a frame not delivered */
 	bool bad;		/* answered with NETIF_RSP_ERROR, not delivered */
 	bool zc;		/* its tail is lent (mapped), not copied */
 	uint16_t hdr;		/* zc: bytes copied into the head mbuf (0: none) */
@@ -418,6 +421,55 @@ xnb_rx_offload(struct xnb_rxq *rxq, struct rte_mbuf *m, const struct xnb_rx_pkt 
 	return true;
 }
 
+/* MCAST_ADD / MCAST_DEL from the guest (Linux netback's xenvif_mcast_add
+ * and _del): false when the list is full. */
+bool
+xnb_mcast_update(struct xnb_port *port, uint8_t op, const uint8_t *addr)
+{
+	struct xnb_mcast *mc = &port->mcast;
+	struct rte_ether_addr a;
+	bool ok = true;
+	uint32_t i;
+
+	memcpy(a.addr_bytes, addr, RTE_ETHER_ADDR_LEN);
+	rte_spinlock_lock(&mc->lock);
+	for (i = 0; i < mc->n; i++)
+		if (rte_is_same_ether_addr(&mc->addr[i], &a))
+			break;
+	if (op == XEN_NETIF_EXTRA_TYPE_MCAST_DEL) {
+		if (i < mc->n)
+			mc->addr[i] = mc->addr[--mc->n];
+	} else if (i == mc->n) {
+		if (mc->n == XNB_MCAST_MAX)
+			ok = false;
+		else
+			mc->addr[mc->n++] = a;
+	}
+	rte_spinlock_unlock(&mc->lock);
+	return ok;
+}
+
+bool
+xnb_mcast_match(struct xnb_port *port, const struct rte_ether_addr *addr)
+{
+	struct xnb_mcast *mc = &port->mcast;
+	bool found = false;
+
+	rte_spinlock_lock(&mc->lock);
+	for (uint32_t i = 0; i < mc->n && !found; i++)
+		found = rte_is_same_ether_addr(&mc->addr[i], addr);
+	rte_spinlock_unlock(&mc->lock);
+	return found;
+}
+
+void
+xnb_mcast_clear(struct xnb_port *port)
+{
+	rte_spinlock_lock(&port->mcast.lock);
+	port->mcast.n = 0;
+	rte_spinlock_unlock(&port->mcast.lock);
+}
+
 void
 xnb_port_rate_set(struct xnb_port *port, uint64_t bytes, uint64_t usec)
 {
@@ -526,6 +578,7 @@ xnb_rx_parse(struct xnb_rxq *rxq, RING_IDX cons, RING_IDX prod, uint16_t r,
 
 	memset(p, 0, sizeof(*p));
 	p->req = r;
+	p->bad_status = NETIF_RSP_ERROR;
 	if (first->flags & NETTXF_extra_info) {
 		do {
 			struct netif_extra_info *ex;
@@ -556,7 +609,11 @@ xnb_rx_parse(struct xnb_rxq *rxq, RING_IDX cons, RING_IDX prod, uint16_t r,
 				p->has_hash = true;
 				memcpy(&p->hash, ex->u.hash.value, sizeof(p->hash));
 			}
-			/* Multicast extras carry nothing we act on. */
+			if (ex->type == XEN_NETIF_EXTRA_TYPE_MCAST_ADD ||
+			    ex->type == XEN_NETIF_EXTRA_TYPE_MCAST_DEL) {
+				p->mcast_op = ex->type;
+				memcpy(p->mcast_addr, ex->u.mcast.addr, RTE_ETHER_ADDR_LEN);
+			}
 			more = ex->flags & XEN_NETIF_EXTRA_FLAG_MORE;
 		} while (more);
 	}
@@ -583,6 +640,9 @@ xnb_rx_parse(struct xnb_rxq *rxq, RING_IDX cons, RING_IDX prod, uint16_t r,
 		rest += t->size;
 	}
 	p->nreq = k;
+	/* A multicast request's data is a carrier, not a frame (xnb_rx_batch). */
+	if (p->mcast_op != 0)
+		return XNB_RX_OK;
 	p->len = first->size;
 	p->txflags = first->flags & (NETTXF_csum_blank | NETTXF_data_validated);
 	/* Drops: the packet is wrong, the ring is fine. */
@@ -887,7 +947,7 @@ xnb_rx_respond(struct xnb_rxq *rxq, const struct xnb_rx_pkt *p)
 		if (s->extra[p->req + j])
 			rsp->status = NETIF_RSP_NULL;
 		else
-			rsp->status = p->bad ? NETIF_RSP_ERROR : NETIF_RSP_OKAY;
+			rsp->status = p->bad ? p->bad_status : NETIF_RSP_OKAY;
 		rxq->ring.rsp_prod_pvt++;
 	}
 }
@@ -924,7 +984,7 @@ xnb_rx_finish(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, int rc)
 	xnb_rx_respond(rxq, p);
 	if (p->bad) {
 		rte_pktmbuf_free(p->m);
-		rxq->errors++;
+		rxq->errors += p->bad_status != NETIF_RSP_OKAY;
 		return false;
 	}
 	p->m->port = port->port_id;
@@ -983,8 +1043,16 @@ xnb_rx_batch(struct xnb_rxq *rxq, struct rte_mbuf **pkts, uint16_t n,
 
 		if (xnb_rx_parse(rxq, cons, prod, r, p) != XNB_RX_OK)
 			break;
-		if (!p->bad && !xnb_rx_credit_ok(rxq, p->len))
+		if (!p->bad && p->mcast_op == 0 && !xnb_rx_credit_ok(rxq, p->len))
 			break;
+		if (p->mcast_op != 0) {
+			/* A multicast request is consumed, not sent on
+			 * (Linux netback): its answer says whether it took. */
+			p->bad = true;
+			p->bad_status = xnb_mcast_update(port, p->mcast_op, p->mcast_addr) ?
+				NETIF_RSP_OKAY : NETIF_RSP_ERROR;
+			rxq->xs.mcast_reqs++;
+		}
 		if (!p->bad && lend && p->len > port->copy_threshold)
 			plan = xnb_rx_plan_zc(rxq, p, &nmap, &nseg);
 		else if (!p->bad && lazy && p->len <= port->copy_threshold)

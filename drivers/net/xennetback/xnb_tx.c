@@ -66,6 +66,7 @@ int
 xnb_txq_init(struct xnb_txq *txq, int socket)
 {
 	rte_spinlock_init(&txq->lock);
+	txq->stall_tsc = (uint64_t)txq->q->port->rx_stall_ms * rte_get_tsc_hz() / 1000;
 	txq->scratch = rte_zmalloc_socket("xnb_tx_scratch", sizeof(*txq->scratch),
 					  RTE_CACHE_LINE_SIZE, socket);
 	return txq->scratch == NULL ? -ENOMEM : 0;
@@ -334,6 +335,20 @@ xnb_tx_respond(struct xnb_txq *txq, const struct rte_mbuf *m, const struct xnb_t
 	ring->rsp_prod_pvt = base + p->slots;
 }
 
+/* A guest that asked for multicast control gets only the multicast frames
+ * it subscribed to (broadcast always), as from Linux netback. */
+static bool
+xnb_tx_mcast_wanted(struct xnb_txq *txq, const struct rte_mbuf *m)
+{
+	struct rte_ether_addr copy;
+	const struct rte_ether_addr *dst = rte_pktmbuf_read(m, 0, sizeof(copy), &copy);
+
+	if (dst == NULL || !rte_is_multicast_ether_addr(dst) ||
+	    rte_is_broadcast_ether_addr(dst))
+		return true;
+	return xnb_mcast_match(txq->q->port, dst);
+}
+
 enum xnb_tx_plan {
 	XNB_TX_TAKE,		/* its requests taken, its segments laid out */
 	XNB_TX_DROP,		/* dropped (counted) without using the guest's buffers */
@@ -366,6 +381,10 @@ xnb_tx_plan(struct xnb_txq *txq, struct rte_mbuf *m, struct xnb_tx_pkt *p,
 	}
 	if (p->ndata > 1 && !port->fe.sg) {
 		txq->xs.drop_no_sg++;
+		return XNB_TX_DROP;
+	}
+	if (port->fe.mcast_ctrl && !xnb_tx_mcast_wanted(txq, m)) {
+		txq->xs.drop_mcast++;
 		return XNB_TX_DROP;
 	}
 	p->nextra = (p->gso_type != 0) + (p->hash_type != 0);
@@ -470,6 +489,55 @@ xnb_tx_batch(struct xnb_txq *txq, struct rte_mbuf **pkts, uint16_t n,
 }
 
 /*
+ * A guest that stops posting RX buffers (Linux netback's rx_stall_timeout):
+ * once it has had none for rx_stall_ms while frames waited for it, the
+ * queue is stalled: its frames are dropped and counted, and the service
+ * tick takes the link down for the application, until the guest posts
+ * buffers again (checked by the next burst, and by the tick when nobody
+ * sends). Queue lock held.
+ */
+static void
+xnb_txq_stall_check(struct xnb_txq *txq, bool full, bool took, uint64_t now)
+{
+	if (took || !full) {
+		txq->stall_since = 0;
+		return;
+	}
+	if (txq->stall_since == 0)
+		txq->stall_since = now;
+	else if (txq->stall_tsc != 0 && now - txq->stall_since >= txq->stall_tsc)
+		__atomic_store_n(&txq->stalled, 1, __ATOMIC_RELEASE);
+}
+
+/* Whether a stalled guest has posted buffers again. Queue lock held. */
+static bool
+xnb_txq_unstall(struct xnb_txq *txq)
+{
+	RING_IDX prod = __atomic_load_n(&txq->ring.sring->req_prod, __ATOMIC_ACQUIRE);
+
+	if (prod == txq->ring.req_cons)
+		return false;
+	txq->stall_since = 0;
+	__atomic_store_n(&txq->stalled, 0, __ATOMIC_RELEASE);
+	return true;
+}
+
+bool
+xnb_txq_tick(struct xnb_txq *txq)
+{
+	bool stalled;
+
+	if (!__atomic_load_n(&txq->stalled, __ATOMIC_RELAXED) ||
+	    !xnb_guard_enter(&txq->guard))
+		return false;
+	rte_spinlock_lock(&txq->lock);
+	stalled = !xnb_txq_unstall(txq);
+	rte_spinlock_unlock(&txq->lock);
+	xnb_guard_leave(&txq->guard);
+	return stalled;
+}
+
+/*
  * Frames onto one guest queue. The queue's lock: the application's lcore
  * for this ethdev queue, and any other steering frames here (xnb_tx_steer),
  * may send at once; uncontended it costs an atomic per burst.
@@ -488,6 +556,17 @@ xnb_tx_queue(struct xnb_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts,
 		return 0;
 	rte_spinlock_lock(&txq->lock);
 	t0 = rte_rdtsc();
+	if (unlikely(__atomic_load_n(&txq->stalled, __ATOMIC_RELAXED)) &&
+	    !xnb_txq_unstall(txq)) {
+		/* Linux netback's rx drain: a stalled guest's frames are
+		 * dropped, not left to back up the application. */
+		txq->xs.drop_stalled += nb_pkts;
+		txq->errors += nb_pkts;
+		rte_pktmbuf_free_bulk(pkts, nb_pkts);
+		rte_spinlock_unlock(&txq->lock);
+		xnb_guard_leave(&txq->guard);
+		return nb_pkts;
+	}
 	answered = txq->ring.rsp_prod_pvt;
 	while (sent < nb_pkts && more) {
 		uint16_t want = RTE_MIN(nb_pkts - sent, XNB_BURST_MAX);
@@ -498,6 +577,7 @@ xnb_tx_queue(struct xnb_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts,
 		if (n < want)
 			break;
 	}
+	xnb_txq_stall_check(txq, !more, txq->ring.rsp_prod_pvt != answered, t0);
 	XNB_PUSH(&txq->ring, answered, q, txq->evt, txq->evtchn, &txq->xs, true);
 	if (sent > 0) {
 		txq->xs.bursts++;

@@ -221,6 +221,7 @@ xnb_xenbus_advertise(struct xnb_port *port)
 		rc |= xnb_xs_printf(xb, t, "feature-rx-notify", "1");
 		rc |= xnb_xs_printf(xb, t, "feature-split-event-channels", "1");
 		rc |= xnb_xs_printf(xb, t, "feature-ctrl-ring", "1");
+		rc |= xnb_xs_printf(xb, t, "feature-multicast-control", "1");
 		rc |= xnb_xs_printf(xb, t, "multi-queue-max-queues", "%u",
 				    port->app_queues);
 		rc |= xnb_xs_printf(xb, t, "hotplug-status", "connected");
@@ -300,6 +301,8 @@ xnb_queue_disconnect(struct xnb_port *port, struct xnb_queue *q)
 	memset(&q->rx.ring, 0, sizeof(q->rx.ring));
 	memset(&q->tx.ring, 0, sizeof(q->tx.ring));
 	q->split_evtchn = false;
+	q->tx.stall_since = 0;
+	__atomic_store_n(&q->tx.stalled, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&q->fatal, 0, __ATOMIC_RELEASE);
 }
 
@@ -314,6 +317,7 @@ xnb_disconnect(struct xnb_port *port)
 		xnb_guard_close(&port->queues[i].tx.guard);
 	}
 	xnb_ctrl_disconnect(port);
+	xnb_mcast_clear(port);
 	/* Every guest page still lent is copied out before the rings go. */
 	for (uint16_t i = 0; i < port->nb_queues; i++)
 		xnb_rxq_flush(&port->queues[i].rx);
@@ -458,6 +462,7 @@ xnb_connect(struct xnb_port *port)
 	fe->csum = !xnb_fe_flag(xb, "feature-no-csum-offload", false);
 	fe->ipv6_csum = xnb_fe_flag(xb, "feature-ipv6-csum-offload", false);
 	fe->rx_notify = xnb_fe_flag(xb, "feature-rx-notify", false);
+	fe->mcast_ctrl = xnb_fe_flag(xb, "request-multicast-control", false);
 
 	for (uint16_t i = 0; i < nq; i++) {
 		struct xnb_queue *q = &port->queues[i];
