@@ -6,7 +6,8 @@
 # bad devargs fail probe with exactly one clear line from the driver; a good
 # port reaches InitWait with its feature keys (read with Debian's
 # xenstore-read); a backend directory the toolstack creates late is waited
-# for, not an error.
+# for, not an error; a vif beyond the ports DPDK was built for is named in
+# the log.
 # usage: test_probe.sh xnb-simd xnb-simctl librte_net_xennetback.so
 set -u
 SIMD=$1 SIMCTL=$2 SO=$(readlink -f "$3")
@@ -98,6 +99,23 @@ done
 [ "$(xenstore-read $be/state 2>/dev/null)" = 2 ] || fail "late dir: not in InitWait"
 wait "${PIDS[-1]}"
 grep -q "in InitWait" "$T/out" || fail "no InitWait log line"
+# One vif more than the distro DPDK has ports for: not a silent failure.
+max=$(sed -n 's/^#define RTE_MAX_ETHPORTS \([0-9]*\)/\1/p' \
+	/usr/include/x86_64-linux-gnu/dpdk/rte_build_config.h 2>/dev/null)
+if [ -n "$max" ]; then
+	vdevs=()
+	for d in $(seq 1 $((max + 1))); do
+		vdevs+=(--vdev "net_xennetback_${d}_0,domid=$d,platform=sim,sim=$T/sim")
+	done
+	n=$((n + 1))
+	timeout 60 dpdk-testpmd -d "$SO" --no-huge -m 1024 --no-pci -l 0-1 \
+		--file-prefix=xnbprobe$$_$n "${vdevs[@]}" -- --total-num-mbufs=8192 \
+		</dev/null >"$T/out" 2>&1
+	grep -q "net_xennetback_$((max + 1))_0 (domid=$((max + 1)),.*): no backend for this vif.*$max ethdev ports" \
+		"$T/out" || fail "vif $((max + 1)) of $((max + 1)): no 'no backend' line"
+else
+	fail "RTE_MAX_ETHPORTS not found in rte_build_config.h"
+fi
 kill -0 "${PIDS[0]}" || fail "xnb-simd died"
 [ $fails -eq 0 ] && echo "test_probe: all checks passed"
 exit $((fails > 0))

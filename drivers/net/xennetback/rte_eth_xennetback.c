@@ -809,8 +809,16 @@ xnb_probe(struct rte_vdev_device *vdev)
 		return -ENOTSUP;
 	}
 	dev = rte_eth_vdev_allocate(vdev, sizeof(*port));
-	if (dev == NULL)
+	if (dev == NULL) {
+		/* Said once here, so a vif without a backend is not silent
+		 * (the toolstack would only see InitWait never come). */
+		if (rte_eth_dev_count_total() >= RTE_MAX_ETHPORTS)
+			XNB_LOG(ERR, "%s (%s): no backend for this vif: the process holds "
+				"%u ethdev ports, the most this DPDK was built for "
+				"(RTE_MAX_ETHPORTS)", name, rte_vdev_device_args(vdev),
+				rte_eth_dev_count_total());
 		return -ENOMEM;
+	}
 	port = dev->data->dev_private;
 	port->dev = dev;
 	port->port_id = dev->data->port_id;
