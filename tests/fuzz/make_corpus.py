@@ -28,7 +28,8 @@ NO_CSUM, IPV6_CSUM = 0x40, 0x80                         # the frontend's
 
 # Ops, as enum fz_op.
 (TX_WRITE, TX_PROD, TX_PUSH, TX_PKT, PAGE_WRITE, RX_BURST, FREE, TICK, GRANT,
- CLONE, RECONNECT, RX_PROD, RX_POST, RX_WRITE, TX_SEND, TX_FWD) = range(16)
+ CLONE, RECONNECT, RX_PROD, RX_POST, RX_WRITE, TX_SEND, TX_FWD, CONF) = range(17)
+RATE, NO_RATE, MCAST_CTRL, MCAST_CLEAR = range(4)       # CONF's a
 NB = {1: 0, 32: 1, 33: 2, 64: 3, 256: 4}
 FREE_ALL, HOLD_ALL, HOLD_MASK, FORWARD = 0, 1, 2, 3
 # TICK amounts: 0, 1 ms, window - 1, window, window + 1, 10 windows.
@@ -183,6 +184,18 @@ def rx_seeds():
         burst(64, HOLD_ALL), step(TX_PROD, 2, 1), burst(256)], ring(lent), 8)
     yield "regress_prod_into_window", script(flags(), [
         burst(64, HOLD_ALL), step(TX_PROD, 2, 1), burst(256)], zc, 8)
+    # A rate limit: frames wait on the ring until the next window.
+    yield "rate", script(flags(), [
+        step(CONF, RATE, 100, 1000), pkt(3, 9000, 0), pkt(1, 3000, 3),
+        pkt(2, 6000, 4), burst(64, HOLD_ALL), step(TICK, T_MS), burst(64),
+        step(TICK, T_MS), burst(32), step(CONF, NO_RATE), burst(1)],
+        empty_ring(), 8)
+    # Multicast control: a guest subscribes and unsubscribes with extras.
+    yield "mcast", script(flags(), [
+        step(CONF, MCAST_CTRL), step(RECONNECT),
+        step(TX_PUSH, EXTRA, 60, 0), step(TX_PUSH, 0x10, 0x5e01, 2 | 0x0100 << 8),
+        step(TX_PUSH, EXTRA, 60, 0), step(TX_PUSH, 0x10, 0x5e01, 3 | 0x0100 << 8),
+        burst(32), step(CONF, MCAST_CLEAR)], empty_ring(), 8)
     # Copy mode, many bursts of various sizes.
     yield "copy_mode", script(flags(port=1), [
         burst(1), burst(33), pkt(3, 9000, 0), burst(256), pkt(1, 60, 0),
@@ -221,6 +234,20 @@ def tx_seeds():
         step(RX_POST, 0, 15, 0 | 1 << 8), burst(32, FORWARD),
         step(TX_SEND, NB[1], 1514, 0x80 | 3 << 8)], empty_ring(), 16,
         features=FEAT_ALL | NO_CSUM)
+    # A guest that stops posting RX buffers while frames wait: stalled
+    # after a second of the fake clock, its frames dropped, then back.
+    yield "rx_stall", script(flags(), [
+        step(RX_POST, 0, 1, 8 | 1 << 8), step(TX_SEND, NB[33], 1514, 0),
+        step(TICK, T_WINDOW_PLUS), step(TX_SEND, NB[32], 1514, 0),
+        step(TICK, T_LONG), step(TX_SEND, NB[32], 1514, 1 << 31),
+        step(TX_SEND, NB[33], 1514, 0), step(TICK, T_MS),
+        step(RX_POST, 0, 15, 0 | 1 << 8), step(TICK, T_MS),
+        step(TX_SEND, NB[1], 3000, 0)], empty_ring(), 16)
+    # A guest that asked for multicast control gets only what it joined.
+    yield "mcast_filter", script(flags(), [
+        step(CONF, MCAST_CTRL), step(RECONNECT), step(RX_POST, 0, 15, 0 | 1 << 8),
+        step(TX_SEND, NB[32], 200, 1 << 31), step(TX_SEND, NB[1], 200, 0)],
+        empty_ring(), 16)
     # A guest short of buffers, then one that posts bad and read-only ones.
     yield "rx_short", script(flags(), [
         step(RX_POST, 0, 1, 8 | 1 << 8), step(TX_SEND, NB[33], 3000, 0),

@@ -85,7 +85,9 @@
 #define FZ_EXT_SEGS	4096
 #define FZ_DOMID	1
 #define FZ_T0		(1ull << 40)
-#define FZ_MAGIC	0x4658424eu	/* the first bytes of a packet we sent */
+/* The first bytes of a packet we sent, then its serial; bit 0 (the
+ * destination's multicast bit) stays the frame's own. */
+#define FZ_MAGIC	0x4658424eu
 
 enum fz_op {
 	FZ_TX_WRITE,	/* a: len-1 (0-3), b: ring page offset, c: bytes */
@@ -106,6 +108,9 @@ enum fz_op {
 	FZ_RX_WRITE,	/* RX ring page bytes, as FZ_TX_WRITE */
 	FZ_TX_SEND,	/* packets the application builds, sent to the guest */
 	FZ_TX_FWD,	/* held mbufs sent to the guest (lent pages among them) */
+	FZ_CONF,	/* the toolstack or frontend: a%4 0 rate key (b bytes,
+			 * c usec), 1 no rate, 2 multicast control on/off at the
+			 * next connect, 3 multicast list cleared */
 	FZ_NB_OPS
 };
 
@@ -167,6 +172,7 @@ static struct {
 	uint64_t compared;		/* RX packets checked byte for byte */
 	uint64_t csum_checked;		/* checksums the backend completed, verified */
 	bool no_csum_check;		/* XNB_FUZZ_NO_CSUM_CHECK: skip that check */
+	bool mcast_ctrl_next;		/* feature-multicast-control at the next connect */
 	struct rte_mbuf *held[FZ_MAX_HELD];
 	uint32_t nheld;
 	struct rte_mbuf *pkts[256];
@@ -218,6 +224,25 @@ fz_fail(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	abort();
+}
+
+/* Writes the marker of serial i over the first 8 bytes at d. */
+static void
+fz_mark(uint8_t *d, uint32_t i)
+{
+	uint32_t w[2] = { FZ_MAGIC | (d[0] & 1), 0x5a5a0000u | i };
+
+	memcpy(d, w, 8);
+}
+
+/* The serial a frame's first 8 bytes carry, or -1. */
+static int32_t
+fz_marked(const uint8_t *d)
+{
+	uint32_t w[2];
+
+	memcpy(w, d, 8);
+	return (w[0] & ~1u) == FZ_MAGIC && (w[1] >> 16) == 0x5a5a ? (int32_t)(w[1] & 0xffff) : -1;
 }
 
 /* ---- what the shim (xnb_fuzz_shim.h) and the driver's other files give ---- */
@@ -736,25 +761,22 @@ fz_rx_harvest(bool compare)
 		}
 		i = j + 1;
 		if (compare && !bad && len >= 8) {
-			uint32_t m0, m1;
+			int32_t m1 = fz_marked(fz.pkt);
 
-			memcpy(&m0, fz.pkt, 4);
-			memcpy(&m1, fz.pkt + 4, 4);
-			if (m0 == FZ_MAGIC && (m1 >> 16) == 0x5a5a && (m1 & 0xffff) < fz.nsent &&
-			    fz.sent[m1 & 0xffff].off != UINT32_MAX) {
-				const struct fz_sent *s = &fz.sent[m1 & 0xffff];
+			if (m1 >= 0 && (uint32_t)m1 < fz.nsent && fz.sent[m1].off != UINT32_MAX) {
+				const struct fz_sent *s = &fz.sent[m1];
 
 				fz.compared++;
 				if (s->len != len)
 					fz_fail("RX packet %u: %u bytes arrived, %u sent",
-						m1 & 0xffff, len, s->len);
+						m1, len, s->len);
 				for (uint32_t b = 0; b < len; b++)
 					if (fz.pkt[b] != fz.exp[s->off + b] &&
 					    !fz_csum_byte(s, b))
 						fz_fail("RX packet %u: byte %u is %#x, sent %#x",
-							m1 & 0xffff, b, fz.pkt[b],
+							m1, b, fz.pkt[b],
 							fz.exp[s->off + b]);
-				fz_tx_csum_check(s, fz.pkt, len, r->flags, m1 & 0xffff);
+				fz_tx_csum_check(s, fz.pkt, len, r->flags, m1);
 			}
 		}
 	}
@@ -777,6 +799,7 @@ fz_connect(void)
 	}
 	BACK_RING_ATTACH(&fz.rxq->ring, fz.txs, trsp, XNB_PAGE_SIZE);
 	BACK_RING_ATTACH(&fz.txq->ring, fz.rxs, rrsp, XNB_PAGE_SIZE);
+	fz.port->fe.mcast_ctrl = fz.mcast_ctrl_next;
 	fz.tx_start = fz.tx_seen = trsp;
 	fz.tx_overcommit = fz.tx_lost = false;
 	fz.tag_base = fz.tags_used;
@@ -806,6 +829,10 @@ fz_disconnect(void)
 	 * ring must not see the answer). */
 	failed = replace_before - fz.fake.fail_replace_calls;
 	fz.stale += failed;
+	/* As xnb_xenbus.c's disconnect does. */
+	xnb_mcast_clear(fz.port);
+	fz.txq->stall_since = 0;
+	__atomic_store_n(&fz.txq->stalled, 0, __ATOMIC_RELEASE);
 	fz_tx_harvest();
 	fz_rx_harvest(false);
 	taken = fz.rxq->ring.req_cons - fz.tx_start;
@@ -1026,11 +1053,8 @@ fz_tx_send(struct rte_mbuf **pkts, uint16_t n, bool mark)
 		struct fz_sent *s = &fz.sent[i];
 
 		if (mark && RTE_MBUF_DIRECT(m) && rte_mbuf_refcnt_read(m) == 1 &&
-		    m->data_len >= 8) {
-			uint32_t w[2] = { FZ_MAGIC, 0x5a5a0000u | i };
-
-			memcpy(rte_pktmbuf_mtod(m, uint8_t *), w, 8);
-		}
+		    m->data_len >= 8)
+			fz_mark(rte_pktmbuf_mtod(m, uint8_t *), i);
 		s->len = m->pkt_len;
 		s->off = UINT32_MAX;	/* not kept: not compared */
 		fz_csum_fields(m, s);
@@ -1059,16 +1083,13 @@ fz_tx_send(struct rte_mbuf **pkts, uint16_t n, bool mark)
 	 * or a clone sharing its data) makes that marker ambiguous: neither is
 	 * compared. */
 	for (uint16_t i = 0; i < n; i++) {
-		uint32_t buf[2], w[2];
-		const void *p = pkts[i]->pkt_len >= 8 ?
+		uint8_t buf[8];
+		const uint8_t *p = pkts[i]->pkt_len >= 8 ?
 			rte_pktmbuf_read(pkts[i], 0, 8, buf) : NULL;
+		int32_t j = p != NULL ? fz_marked(p) : -1;
 
-		if (p == NULL)
-			continue;
-		memcpy(w, p, 8);
-		if (w[0] == FZ_MAGIC && (w[1] >> 16) == 0x5a5a &&
-		    (w[1] & 0xffff) != i && (w[1] & 0xffff) < n) {
-			fz.sent[w[1] & 0xffff].off = UINT32_MAX;
+		if (j >= 0 && j != i && j < n) {
+			fz.sent[j].off = UINT32_MAX;
 			fz.sent[i].off = UINT32_MAX;
 		}
 	}
@@ -1156,9 +1177,10 @@ fz_tx_build_send(const struct fz_step *st)
 		head->pkt_len = pos;
 		bytes += pos;
 		if (head->data_len >= 8) {
-			uint32_t w[2] = { FZ_MAGIC, 0x5a5a0000u | i };
+			uint8_t *d = rte_pktmbuf_mtod(head, uint8_t *);
 
-			memcpy(rte_pktmbuf_mtod(head, uint8_t *), w, 8);
+			d[0] = c >> 31;		/* a multicast destination */
+			fz_mark(d, i);
 		}
 		head->l2_len = RTE_ETHER_HDR_LEN;
 		head->l3_len = (const uint8_t[]){ 20, 40, 0, 60 }[(c >> 10) & 3];
@@ -1380,8 +1402,10 @@ fz_step(const struct fz_step *st)
 		const uint64_t amount[] = { 0, fz.tsc_per_ms, w - 1, w, w + 1, 10 * w };
 
 		fz.now += amount[st->a % 6];
-		if (!(st->a & 0x80))
+		if (!(st->a & 0x80)) {
 			xnb_rxq_tick(fz.rxq);
+			xnb_txq_tick(fz.txq);
+		}
 		break;
 	}
 	case FZ_GRANT: {
@@ -1458,8 +1482,23 @@ fz_step(const struct fz_step *st)
 	case FZ_TX_SEND:
 		fz_tx_build_send(st);
 		break;
-	default:
+	case FZ_TX_FWD:
 		fz_tx_forward(fz_nb[st->a % 5]);
+		break;
+	default:
+		switch (st->a % 4) {
+		case 0:
+			xnb_port_rate_set(fz.port, (uint64_t)st->b * 64, st->c & 0xfffff);
+			break;
+		case 1:
+			xnb_port_rate_set(fz.port, 0, 0);
+			break;
+		case 2:
+			fz.mcast_ctrl_next = !fz.mcast_ctrl_next;
+			break;
+		default:
+			xnb_mcast_clear(fz.port);
+		}
 		break;
 	}
 	if (fz.verbose)
@@ -1497,6 +1536,9 @@ fz_port_init(struct xnb_port *port, uint16_t id, enum xnb_copy_mode mode,
 	port->header_copy = XNB_DEFAULT_HEADER_COPY;
 	port->copy_threshold = 256;
 	port->max_mapped = max_mapped;
+	/* A guest without RX buffers for a second, of the fake clock, is
+	 * stalled (two configurations; the others never stall). */
+	port->rx_stall_ms = id < 2 ? 1000 : 0;
 	port->port_id = id;
 	port->plat = &xnb_fake_ops;
 	port->gnt = xnb_fake_gnt(&fz.fake);
@@ -1780,6 +1822,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz.port->fe.sg = hdr[1] & 1;
 	fz.port->fe.gso_tcpv4 = hdr[1] & 2;
 	fz.port->fe.gso_tcpv6 = hdr[1] & 4;
+	/* A port as fresh as the last input left it: no rate, no credit, no
+	 * multicast list, not stalled (the clock starts again at FZ_T0). */
+	fz.mcast_ctrl_next = false;
+	xnb_mcast_clear(fz.port);
+	xnb_port_rate_set(fz.port, 0, 0);
+	memset(&fz.rxq->credit, 0, sizeof(fz.rxq->credit));
+	fz.txq->stall_since = 0;
+	fz.txq->stalled = 0;
 	fz.port->fe.csum = !(hdr[1] & 0x40);
 	fz.port->fe.ipv6_csum = hdr[1] & 0x80;
 	fz.port->rx_linear = hdr[1] & 8;

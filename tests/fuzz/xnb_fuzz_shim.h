@@ -5,9 +5,9 @@
 /*
  * Force-included (clang -include) ahead of the driver files the fuzz
  * harnesses build, so that the driver stays unchanged and yet:
- *  - time is the harness's: the tracker's rte_get_tsc_cycles() reads a
- *    clock the input advances (aging in a few steps, no sleeping, every
- *    run the same);
+ *  - time is the harness's: rte_get_tsc_cycles() and rte_rdtsc() read a
+ *    clock the input advances (aging, rate-limit windows and stalls in a
+ *    few steps, no sleeping, every run the same);
  *  - the driver's rte_malloc memory (burst scratch, tracker arrays, the
  *    buffers of linear frames) comes from the C heap, where
  *    AddressSanitizer puts red zones around it: a walk past a scratch array
@@ -42,6 +42,7 @@ void *xnb_fuzz_malloc(size_t size, unsigned int align, int zero);
 void xnb_fuzz_free(void *p);
 
 #define rte_get_tsc_cycles()	xnb_fuzz_tsc()
+#define rte_rdtsc()		xnb_fuzz_tsc()
 #define rte_zmalloc_socket(name, size, align, socket) \
 	xnb_fuzz_malloc((size), (align), 1)
 #define rte_malloc_socket(name, size, align, socket) \
