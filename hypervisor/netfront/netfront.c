@@ -102,10 +102,11 @@ nf_rsp_prod_check(struct nf_dev *dev, const struct nf_queue *q, const char *ring
 	}
 	dev->st.rsp_prod_violations++;
 	dev->broken = true;
-	fprintf(stderr, "netfront dom%u vif%u: ERROR: queue %u %s rsp_prod %u %s "
+	fprintf(stderr, "netfront dom%u vif%u: ERROR: queue %d %s rsp_prod %u %s "
 		"(highest seen %u, rsp_cons %u, req_prod_pvt %u): illegal number of "
-		"responses, vif disabled\n", dev->cfg.domid, dev->cfg.handle, q->id,
-		ring, prod, what, *seen,
+		"responses, vif disabled\n", dev->cfg.domid, dev->cfg.handle,
+		q != NULL ? (int)q->id : -1, q != NULL ? ring : "CTRL", prod, what, *seen,
+		q == NULL ? dev->ctrl->ring.rsp_cons :
 		strcmp(ring, "TX") == 0 ? q->tx.rsp_cons : q->rx.rsp_cons, req_prod_pvt);
 	return false;
 }
@@ -363,6 +364,63 @@ queue_setup(struct nf_dev *dev, struct nf_queue *q, bool split)
 	return 0;
 }
 
+/* ---- the control ring ------------------------------------------------------ */
+
+static void
+ctrl_teardown(struct nf_dev *dev)
+{
+	struct nf_ctrl *c = dev->ctrl;
+
+	if (c == NULL)
+		return;
+	if (c->port != 0)
+		xnbsim_evtchn_unbind(dev->evh, c->port);
+	if (c->ring.sring != NULL && nf_grant_end(dev, c->ring_ref, c->ring_gfn))
+		xnbsim_page_free(dev->sim, c->ring_gfn);
+	if (c->data_va != NULL)
+		xnbsim_page_free(dev->sim, c->data_gfn);
+	free(c);
+	dev->ctrl = NULL;
+}
+
+static int
+ctrl_setup(struct nf_dev *dev)
+{
+	struct nf_ctrl *c = calloc(1, sizeof(*c));
+	void *va;
+	int rc;
+
+	if (c == NULL)
+		return -ENOMEM;
+	dev->ctrl = c;
+	c->ring_ref = NF_GREF_NONE;
+	rc = ring_page(dev, &c->ring_gfn, &va, &c->ring_ref);
+	if (rc < 0)
+		return rc;
+	SHARED_RING_INIT((xen_netif_ctrl_sring_t *)va);
+	FRONT_RING_INIT(&c->ring, (xen_netif_ctrl_sring_t *)va, NF_PAGE_SIZE);
+	rc = xnbsim_page_alloc(dev->sim, &c->data_gfn, &c->data_va);
+	if (rc < 0) {
+		c->data_va = NULL;
+		return rc;
+	}
+	rc = xnbsim_evtchn_alloc_unbound(dev->evh, dev->be_domid);
+	if (rc < 0)
+		return rc;
+	c->port = (uint32_t)rc;
+	return 0;
+}
+
+/* A new connection starts from the backend's defaults (no hash). */
+static void
+hash_reset(struct nf_dev *dev)
+{
+	uint64_t gen = dev->hash.generation + 1;
+
+	memset(&dev->hash, 0, sizeof(dev->hash));
+	dev->hash.generation = gen;
+}
+
 static void
 disconnect(struct nf_dev *dev)
 {
@@ -373,6 +431,8 @@ disconnect(struct nf_dev *dev)
 		return;
 	inflight = nf_tx_inflight(dev);
 	dev->up = false;
+	ctrl_teardown(dev);
+	hash_reset(dev);
 	for (i = 0; i < dev->nq; i++)
 		queue_teardown(dev, &dev->queues[i]);
 	free(dev->queues);
@@ -399,6 +459,8 @@ read_features(struct nf_dev *dev)
 				      "feature-no-csum-offload", 0) != 1;
 	f->ipv6_csum_offload = xs_get_long(dev, dev->be_path,
 					   "feature-ipv6-csum-offload", 0) == 1;
+	f->ctrl_ring = xs_get_long(dev, dev->be_path, "feature-ctrl-ring", 0) == 1;
+	f->mcast_ctrl = xs_get_long(dev, dev->be_path, "feature-multicast-control", 0) == 1;
 	mq = xs_get_long(dev, dev->be_path, "multi-queue-max-queues", 1);
 	f->max_queues = mq < 1 ? 1 : (unsigned int)mq;
 }
@@ -433,6 +495,17 @@ write_queue_keys(struct nf_dev *dev, xs_transaction_t t, struct nf_queue *q,
 	return rc;
 }
 
+/* A feature key we write as "1", or remove (an earlier connection of ours
+ * may have left it). */
+static int
+xs_flag(struct nf_dev *dev, xs_transaction_t t, const char *key, bool on)
+{
+	if (on)
+		return xs_put(dev, t, dev->fe_path, key, "1");
+	xs_del(dev, t, dev->fe_path, key);
+	return 0;
+}
+
 /* All keys in one transaction, as netfront's talk_to_netback: the backend
  * must never see half of them. */
 static int
@@ -441,7 +514,6 @@ write_keys(struct nf_dev *dev)
 	static const char *const ones[] = {
 		"request-rx-copy", "feature-rx-notify", "feature-sg",
 		"feature-gso-tcpv4", "feature-gso-tcpv6",
-		"feature-ipv6-csum-offload",
 	};
 	xs_transaction_t t;
 	unsigned int i;
@@ -462,6 +534,23 @@ again:
 		rc = write_queue_keys(dev, t, &dev->queues[i], dev->nq > 1);
 	for (i = 0; i < sizeof(ones) / sizeof(ones[0]) && rc == 0; i++)
 		rc = xs_put(dev, t, dev->fe_path, ones[i], "1");
+	if (rc == 0)
+		rc = xs_flag(dev, t, "feature-ipv6-csum-offload", !dev->cfg.no_ipv6_csum);
+	if (rc == 0)
+		rc = xs_flag(dev, t, "feature-no-csum-offload", dev->cfg.no_csum_offload);
+	if (rc == 0)
+		rc = xs_flag(dev, t, "request-multicast-control",
+			     dev->cfg.mcast_ctrl && dev->feat.mcast_ctrl);
+	/* The control ring's keys go before Connected (netif.h). */
+	if (rc == 0 && dev->ctrl != NULL) {
+		rc = xs_put(dev, t, dev->fe_path, "ctrl-ring-ref", "%u", dev->ctrl->ring_ref);
+		if (rc == 0)
+			rc = xs_put(dev, t, dev->fe_path, "event-channel-ctrl", "%u",
+				    dev->ctrl->port);
+	} else if (rc == 0) {
+		xs_del(dev, t, dev->fe_path, "ctrl-ring-ref");
+		xs_del(dev, t, dev->fe_path, "event-channel-ctrl");
+	}
 	if (rc != 0) {
 		xs_transaction_end(dev->xs, t, true);
 		return rc;
@@ -502,6 +591,13 @@ connect(struct nf_dev *dev)
 			goto fail;
 		}
 	}
+	if (dev->cfg.ctrl_ring && dev->feat.ctrl_ring) {
+		rc = ctrl_setup(dev);
+		if (rc < 0) {
+			nf_log(dev, "control ring setup failed: %s", strerror(-rc));
+			goto fail;
+		}
+	}
 	rc = write_keys(dev);
 	if (rc < 0) {
 		nf_log(dev, "writing xenstore keys failed: %s", strerror(-rc));
@@ -510,8 +606,8 @@ connect(struct nf_dev *dev)
 	/* Buffers are posted before we say Connected, as netfront does. */
 	for (i = 0; i < dev->nq; i++)
 		nf_rx_refill(&dev->queues[i]);
-	nf_log(dev, "rings ready: %u queue(s), %s event channels", dev->nq,
-	       split ? "split" : "shared");
+	nf_log(dev, "rings ready: %u queue(s), %s event channels%s", dev->nq,
+	       split ? "split" : "shared", dev->ctrl != NULL ? ", control ring" : "");
 	return 0;
 fail:
 	disconnect(dev);
@@ -830,6 +926,18 @@ nf_stats_get(const struct nf_dev *dev, struct nf_stats *st)
 {
 	*st = dev->st;
 	st->grants_pending = dev->ndeferred;
+}
+
+void
+nf_rx_pause(struct nf_dev *dev, bool pause)
+{
+	unsigned int i;
+
+	dev->rx_paused = pause;
+	if (pause || !dev->up || dev->broken)
+		return;
+	for (i = 0; i < dev->nq; i++)
+		nf_rx_refill(&dev->queues[i]);
 }
 
 const struct nf_hist *

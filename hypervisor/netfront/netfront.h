@@ -36,6 +36,10 @@ struct nf_config {
 	unsigned int queues;	/* wanted; clamped to the backend's maximum */
 	bool split_evtchn;	/* separate TX/RX channels when offered */
 	bool quiet;		/* no state messages on stderr */
+	bool ctrl_ring;		/* give the backend a control ring when offered */
+	bool no_csum_offload;	/* write feature-no-csum-offload=1 */
+	bool no_ipv6_csum;	/* withhold feature-ipv6-csum-offload */
+	bool mcast_ctrl;	/* request-multicast-control when offered */
 };
 
 /* What the backend wrote under its directory, read at each connect. */
@@ -47,7 +51,22 @@ struct nf_backend_features {
 	bool split_evtchn;
 	bool csum_offload;	/* IPv4: !feature-no-csum-offload */
 	bool ipv6_csum_offload;
+	bool ctrl_ring;		/* feature-ctrl-ring */
+	bool mcast_ctrl;	/* feature-multicast-control */
 	unsigned int max_queues;
+};
+
+/* The hash settings the backend acknowledged (XEN_NETIF_CTRL_STATUS_SUCCESS)
+ * on this connection's control ring, as netif.h defines their effect: a
+ * new key replaces the old one (zero-padded), a new mapping size zeroes
+ * the table, SET_HASH_MAPPING writes a sub-table. */
+struct nf_hash_state {
+	uint32_t alg;		/* XEN_NETIF_CTRL_HASH_ALGORITHM_* */
+	uint32_t flags;		/* XEN_NETIF_CTRL_HASH_TYPE_* */
+	uint8_t key[40];
+	uint32_t size;		/* mapping entries; 0: hash % queues */
+	uint32_t mapping[128];
+	uint64_t generation;	/* bumped at every change and connect */
 };
 
 /* How a TX packet is cut into slots. Linear fills whole pages from offset 0
@@ -102,6 +121,12 @@ typedef void (*nf_rx_fn)(void *arg, unsigned int queue,
 	X(rx_err_id)		/* id differs from the ring slot */ \
 	X(rx_err_extra)		/* bad or missing extra info */ \
 	X(rx_err_slots)		/* more data slots than allowed */ \
+	X(rx_hash)		/* packets with a hash extra */ \
+	X(rx_csum_blank_violations) /* csum_blank we did not accept (IPv4 with \
+				   feature-no-csum-offload, IPv6 without \
+				   feature-ipv6-csum-offload) */ \
+	X(rx_multicast)		/* group destination, not broadcast */ \
+	X(rx_broadcast) \
 	X(rx_notify) \
 	X(events)		/* event-channel upcalls handled */ \
 	X(connects) \
@@ -109,7 +134,14 @@ typedef void (*nf_rx_fn)(void *arg, unsigned int queue,
 	X(grants_deferred)	/* end_access refused (-EBUSY), retried later */ \
 	X(grants_pending)	/* of those, still not ended now */ \
 	X(tx_max_outstanding)	/* most TX slots awaiting responses, one queue */ \
-	X(rsp_prod_violations)	/* rsp_prod moved back or past our requests */
+	X(rsp_prod_violations)	/* rsp_prod moved back or past our requests */ \
+	X(ctrl_requests)	/* control-ring requests answered */ \
+	X(ctrl_errors)		/* of those, not XEN_NETIF_CTRL_STATUS_SUCCESS */ \
+	X(ctrl_timeouts)	/* no answer within the timeout */ \
+	X(ctrl_rsp_bad)		/* answers with an id we were not waiting for */ \
+	X(tx_mcast)		/* MCAST_ADD/DEL requests sent */ \
+	X(tx_mcast_ok)		/* of those, answered NETIF_RSP_OKAY */ \
+	X(tx_mcast_error)	/* answered otherwise */
 
 struct nf_stats {
 #define NF_STATS_FIELD(n) uint64_t n;
@@ -168,6 +200,35 @@ int nf_rx_poll(struct nf_dev *dev, unsigned int q, unsigned int budget,
 	       nf_rx_fn fn, void *arg);
 
 void nf_stats_get(const struct nf_dev *dev, struct nf_stats *st);
+
+/* Stops (true) or resumes posting RX buffers on every queue; responses are
+ * still consumed. A guest whose RX side stalls, for the backend's
+ * rx_stall_ms. */
+void nf_rx_pause(struct nf_dev *dev, bool pause);
+
+/*
+ * The control ring (netif.h "Control ring"), set up at each connect when
+ * cfg.ctrl_ring is set and the backend offers feature-ctrl-ring. A request
+ * is answered before the call returns (waiting at most timeout_ms; the
+ * xenbus state machine runs meanwhile): the XEN_NETIF_CTRL_STATUS_* of the
+ * answer and its data, or -ENOTCONN (no control ring / link down),
+ * -ETIMEDOUT, -EIO (the backend broke the ring). The key and mapping calls
+ * put their table in a page granted readonly for the call.
+ */
+bool nf_ctrl_connected(const struct nf_dev *dev);
+int nf_ctrl_call(struct nf_dev *dev, uint32_t type, uint32_t d0, uint32_t d1,
+		 uint32_t d2, uint32_t *data, int timeout_ms);
+int nf_ctrl_set_hash_key(struct nf_dev *dev, const uint8_t *key, uint32_t len);
+int nf_ctrl_set_hash_mapping(struct nf_dev *dev, const uint32_t *tbl, uint32_t n,
+			     uint32_t off);
+const struct nf_hash_state *nf_hash_state(const struct nf_dev *dev);
+
+/* Queues a dummy TX request carrying a XEN_NETIF_EXTRA_TYPE_MCAST_ADD (or
+ * _DEL) extra for mac on queue q, as netif.h describes and Linux netback
+ * consumes it (a request of size 0 and gref 0 that it answers without
+ * sending anything). The answer is counted (tx_mcast_ok / tx_mcast_error)
+ * by nf_tx_collect. 0, -EAGAIN (ring or ids full), -ENOTCONN. */
+int nf_mcast(struct nf_dev *dev, unsigned int q, bool add, const uint8_t mac[6]);
 
 /* CLOCK_MONOTONIC in ns: the clock of every timestamp above. */
 uint64_t nf_now_ns(void);

@@ -22,9 +22,11 @@
 
 #define ETH_LEN		14u
 #define IP4_LEN		20u
+#define IP6_LEN		40u
 #define UDP_LEN		8u
 #define TCP_LEN		20u
 #define ETHERTYPE_IP4	0x0800
+#define ETHERTYPE_IP6	0x86dd
 #define PROTO_TCP	6
 #define PROTO_UDP	17
 #define FRAME_MAGIC	0x584e
@@ -106,17 +108,25 @@ csum_fold(uint64_t sum)
 	return (uint16_t)sum;
 }
 
-/* Sum of the IPv4 pseudo-header for an L4 segment of l4_len bytes. */
+/* Sum of the pseudo-header (IPv4, or IPv6 when ip[0] says so) for an L4
+ * segment of l4_len bytes. */
 static uint64_t
 pseudo_sum(const uint8_t *ip, uint8_t proto, uint32_t l4_len)
 {
-	uint8_t ph[12];
+	uint8_t ph[40];
 
+	if ((ip[0] >> 4) == 6) {
+		memcpy(ph, ip + 8, 32);
+		put_be32(ph + 32, l4_len);
+		memset(ph + 36, 0, 3);
+		ph[39] = proto;
+		return csum_add(0, ph, 40);
+	}
 	memcpy(ph, ip + 12, 8);
 	ph[8] = 0;
 	ph[9] = proto;
 	put_be16(ph + 10, (uint16_t)l4_len);
-	return csum_add(0, ph, sizeof(ph));
+	return csum_add(0, ph, 12);
 }
 
 static uint64_t
@@ -168,17 +178,37 @@ header_check(const uint8_t *h)
 	return (uint16_t)(splitmix64(a ^ splitmix64(b)) >> 48);
 }
 
+uint32_t
+nf_frame_min_len(const struct nf_gen *g)
+{
+	uint32_t l3 = g->ipv6 ? IP6_LEN : IP4_LEN, l4 = g->tcp ? TCP_LEN : UDP_LEN;
+	uint32_t min = ETH_LEN + l3 + l4 + NF_FRAME_HDR_LEN;
+
+	return min > NF_FRAME_MIN_LEN ? min : NF_FRAME_MIN_LEN;
+}
+
+static void
+ip6_addr(uint8_t *a, uint32_t v4)
+{
+	memset(a, 0, 16);
+	a[0] = 0xfd;
+	put_be32(a + 12, v4);
+}
+
 int
 nf_frame_build(const struct nf_gen *g, uint8_t flow, uint64_t seq,
 	       uint32_t len, uint8_t *buf, struct nf_frame_meta *meta)
 {
 	bool gso = g->gso && len > NF_FRAME_MTU_LEN;
-	uint32_t l4_hdr = gso ? TCP_LEN : UDP_LEN;
-	uint32_t l4_off = ETH_LEN + IP4_LEN;
+	bool tcp = gso || g->tcp;
+	uint32_t l3_len = g->ipv6 ? IP6_LEN : IP4_LEN;
+	uint32_t l4_hdr = tcp ? TCP_LEN : UDP_LEN;
+	uint32_t l4_off = ETH_LEN + l3_len;
 	uint32_t pl_off = l4_off + l4_hdr;
 	uint32_t l4_len = len - l4_off;
 	bool blank = g->csum_offload || gso;
 	uint8_t *ip = buf + ETH_LEN, *l4 = buf + l4_off, *h = buf + pl_off;
+	uint8_t proto = tcp ? PROTO_TCP : PROTO_UDP;
 	uint16_t csum;
 
 	if (len < NF_FRAME_MIN_LEN || len > NF_FRAME_MAX_LEN ||
@@ -187,24 +217,33 @@ nf_frame_build(const struct nf_gen *g, uint8_t flow, uint64_t seq,
 
 	memcpy(buf, g->dst_mac, 6);
 	memcpy(buf + 6, g->src_mac, 6);
-	put_be16(buf + 12, ETHERTYPE_IP4);
+	if (g->ipv6) {
+		put_be16(buf + 12, ETHERTYPE_IP6);
+		put_be32(ip, 6u << 28 | flow);	/* the flow label says the flow */
+		put_be16(ip + 4, (uint16_t)l4_len);
+		ip[6] = proto;
+		ip[7] = 64;
+		ip6_addr(ip + 8, g->src_ip);
+		ip6_addr(ip + 24, g->dst_ip);
+	} else {
+		put_be16(buf + 12, ETHERTYPE_IP4);
+		ip[0] = 0x45;
+		ip[1] = 0;
+		put_be16(ip + 2, (uint16_t)(len - ETH_LEN));
+		put_be16(ip + 4, (uint16_t)seq);
+		put_be16(ip + 6, 0x4000);	/* DF: these frames are never fragmented */
+		ip[8] = 64;
+		ip[9] = proto;
+		put_be16(ip + 10, 0);
+		put_be32(ip + 12, g->src_ip);
+		put_be32(ip + 16, g->dst_ip);
+		csum = (uint16_t)~csum_fold(csum_add(0, ip, IP4_LEN));
+		memcpy(ip + 10, &csum, 2);
+	}
 
-	ip[0] = 0x45;
-	ip[1] = 0;
-	put_be16(ip + 2, (uint16_t)(len - ETH_LEN));
-	put_be16(ip + 4, (uint16_t)seq);
-	put_be16(ip + 6, 0x4000);	/* DF: these frames are never fragmented */
-	ip[8] = 64;
-	ip[9] = gso ? PROTO_TCP : PROTO_UDP;
-	put_be16(ip + 10, 0);
-	put_be32(ip + 12, g->src_ip);
-	put_be32(ip + 16, g->dst_ip);
-	csum = (uint16_t)~csum_fold(csum_add(0, ip, IP4_LEN));
-	memcpy(ip + 10, &csum, 2);
-
-	if (gso) {
-		put_be16(l4, (uint16_t)(10000 + flow));
-		put_be16(l4 + 2, (uint16_t)(20000 + g->stream));
+	put_be16(l4, (uint16_t)(10000 + flow));
+	put_be16(l4 + 2, (uint16_t)(20000 + g->stream));
+	if (tcp) {
 		put_be32(l4 + 4, (uint32_t)seq * NF_FRAME_MSS);
 		put_be32(l4 + 8, 0);
 		l4[12] = 5 << 4;
@@ -213,8 +252,6 @@ nf_frame_build(const struct nf_gen *g, uint8_t flow, uint64_t seq,
 		put_be16(l4 + 16, 0);
 		put_be16(l4 + 18, 0);
 	} else {
-		put_be16(l4, (uint16_t)(10000 + flow));
-		put_be16(l4 + 2, (uint16_t)(20000 + g->stream));
 		put_be16(l4 + 4, (uint16_t)l4_len);
 		put_be16(l4 + 6, 0);
 	}
@@ -222,7 +259,8 @@ nf_frame_build(const struct nf_gen *g, uint8_t flow, uint64_t seq,
 	put_be16(h, FRAME_MAGIC);
 	memcpy(h + 2, &g->stream, 2);
 	h[4] = flow;
-	h[5] = (uint8_t)((gso ? NF_FRAME_F_GSO | NF_FRAME_F_TCP : 0) |
+	h[5] = (uint8_t)((gso ? NF_FRAME_F_GSO : 0) | (tcp ? NF_FRAME_F_TCP : 0) |
+			 (g->ipv6 ? NF_FRAME_F_IPV6 : 0) |
 			 (blank ? NF_FRAME_F_CSUM_BLANK : 0));
 	{
 		uint16_t l16 = (uint16_t)len;
@@ -239,18 +277,20 @@ nf_frame_build(const struct nf_gen *g, uint8_t flow, uint64_t seq,
 	/* CHECKSUM_PARTIAL as Linux leaves it: the field holds the folded
 	 * pseudo-header sum and the peer completes it over the segment. */
 	if (blank) {
-		csum = csum_fold(pseudo_sum(ip, ip[9], l4_len));
+		csum = csum_fold(pseudo_sum(ip, proto, l4_len));
 	} else {
-		csum = (uint16_t)~csum_fold(csum_add(pseudo_sum(ip, ip[9], l4_len),
+		csum = (uint16_t)~csum_fold(csum_add(pseudo_sum(ip, proto, l4_len),
 						    l4, l4_len));
-		if (!gso && csum == 0)
+		if (!tcp && csum == 0)
 			csum = 0xffff;	/* 0 means "no checksum" in UDP */
 	}
-	memcpy(l4 + (gso ? 16 : 6), &csum, 2);
+	memcpy(l4 + (tcp ? 16 : 6), &csum, 2);
 
+	memset(meta, 0, sizeof(*meta));
 	meta->csum_blank = blank;
 	meta->data_validated = blank;
-	meta->gso_type = gso ? XEN_NETIF_GSO_TYPE_TCPV4 : 0;
+	meta->gso_type = !gso ? 0 : g->ipv6 ? XEN_NETIF_GSO_TYPE_TCPV6 :
+		XEN_NETIF_GSO_TYPE_TCPV4;
 	meta->gso_size = gso ? NF_FRAME_MSS : 0;
 	return 0;
 }
@@ -312,23 +352,32 @@ nf_frame_verify(const uint8_t *p, uint32_t len, const struct nf_frame_meta *meta
 		struct nf_frame_id *id)
 {
 	const uint8_t *ip = p + ETH_LEN, *l4, *h;
-	uint32_t l4_hdr, pl_off;
-	uint16_t hlen, check;
-	uint8_t proto;
-	bool gso_sent;
+	uint32_t l3_len, l4_hdr, pl_off;
+	uint16_t hlen, check, et;
+	uint8_t proto, want_gso;
+	bool gso_sent, v6;
 
 	if (len < NF_FRAME_MIN_LEN)
 		return NF_VERR_RUNT;
-	if (get_be16(p + 12) != ETHERTYPE_IP4 || ip[0] != 0x45)
+	et = get_be16(p + 12);
+	if (et == ETHERTYPE_IP4 && ip[0] == 0x45) {
+		v6 = false;
+		l3_len = IP4_LEN;
+		proto = ip[9];
+	} else if (et == ETHERTYPE_IP6 && (ip[0] >> 4) == 6) {
+		v6 = true;
+		l3_len = IP6_LEN;
+		proto = ip[6];
+	} else {
 		return NF_VERR_FOREIGN;
-	proto = ip[9];
+	}
 	if (proto != PROTO_UDP && proto != PROTO_TCP)
 		return NF_VERR_FOREIGN;
 	l4_hdr = proto == PROTO_TCP ? TCP_LEN : UDP_LEN;
-	pl_off = ETH_LEN + IP4_LEN + l4_hdr;
+	pl_off = ETH_LEN + l3_len + l4_hdr;
 	if (len < pl_off + NF_FRAME_HDR_LEN)
 		return NF_VERR_RUNT;
-	l4 = ip + IP4_LEN;
+	l4 = ip + l3_len;
 	h = p + pl_off;
 	if (get_be16(h) != FRAME_MAGIC)
 		return NF_VERR_FOREIGN;
@@ -342,18 +391,21 @@ nf_frame_verify(const uint8_t *p, uint32_t len, const struct nf_frame_meta *meta
 	memcpy(&id->seq, h + 8, 8);
 	memcpy(&hlen, h + 6, 2);
 
-	if (hlen != len || get_be16(ip + 2) != len - ETH_LEN ||
-	    (proto == PROTO_UDP && get_be16(l4 + 4) != len - ETH_LEN - IP4_LEN))
+	if (hlen != len || (proto == PROTO_UDP &&
+			    get_be16(l4 + 4) != len - ETH_LEN - l3_len))
 		return NF_VERR_LENGTH;
-	if (csum_fold(csum_add(0, ip, IP4_LEN)) != 0xffff)
+	if (v6 ? get_be16(ip + 4) != len - ETH_LEN - IP6_LEN :
+		 get_be16(ip + 2) != len - ETH_LEN)
+		return NF_VERR_LENGTH;
+	if (!v6 && csum_fold(csum_add(0, ip, IP4_LEN)) != 0xffff)
 		return NF_VERR_IP;
-	if (!l4_csum_ok(ip, l4, len - ETH_LEN - IP4_LEN, proto, meta))
+	if (!l4_csum_ok(ip, l4, len - ETH_LEN - l3_len, proto, meta))
 		return NF_VERR_L4CSUM;
 
 	gso_sent = (id->flags & NF_FRAME_F_GSO) != 0;
+	want_gso = v6 ? XEN_NETIF_GSO_TYPE_TCPV6 : XEN_NETIF_GSO_TYPE_TCPV4;
 	if (gso_sent != (meta->gso_type != 0) ||
-	    (gso_sent && (meta->gso_type != XEN_NETIF_GSO_TYPE_TCPV4 ||
-			  meta->gso_size != NF_FRAME_MSS)))
+	    (gso_sent && (meta->gso_type != want_gso || meta->gso_size != NF_FRAME_MSS)))
 		return NF_VERR_GSO;
 
 	if (!pattern_ok(h + NF_FRAME_HDR_LEN, len - pl_off - NF_FRAME_HDR_LEN,

@@ -4,13 +4,13 @@
 
 /*
  * Test frames: the traffic generator writes, and the sink checks, frames that
- * real switches accept (Ethernet/IPv4/UDP, or TCP for GSO frames) and whose
- * payload says who sent it, in which order, and what every byte must be, so
- * any corruption, loss, duplication or reordering on the way is caught.
- * Nothing here knows about rings or grants.
+ * real switches accept (Ethernet, IPv4 or IPv6, UDP or TCP; TCP for GSO
+ * frames) and whose payload says who sent it, in which order, and what every
+ * byte must be, so any corruption, loss, duplication or reordering on the way
+ * is caught. Nothing here knows about rings or grants.
  *
  * Payload header, right after the UDP/TCP header (18 bytes, so a 60-byte
- * frame still carries it):
+ * IPv4/UDP frame still carries it; TCP and IPv6 frames are longer):
  *   0  u16 magic 0x584e ("XN", big endian)
  *   2  u16 stream        (little endian, as all fields below)
  *   4  u8  flow
@@ -37,16 +37,19 @@
 #define NF_FRAME_F_GSO		0x01	/* sent as a GSO frame */
 #define NF_FRAME_F_CSUM_BLANK	0x02	/* sent with the L4 checksum left blank */
 #define NF_FRAME_F_TCP		0x04
+#define NF_FRAME_F_IPV6		0x08
 
 /* What goes into the frames one generator sends. */
 struct nf_gen {
 	uint8_t dst_mac[6];
 	uint8_t src_mac[6];
 	uint32_t src_ip;	/* host byte order */
-	uint32_t dst_ip;
+	uint32_t dst_ip;	/* IPv6: fd00::<the IPv4 address> */
 	uint16_t stream;
 	bool csum_offload;	/* leave the L4 checksum to the peer */
 	bool gso;		/* frames above NF_FRAME_MTU_LEN become TCP + GSO */
+	bool tcp;		/* every frame TCP (GSO or not), not UDP */
+	bool ipv6;		/* IPv6 frames (GSO type TCPV6) */
 };
 
 /* Offload metadata travelling with a frame (in either direction). */
@@ -55,6 +58,11 @@ struct nf_frame_meta {
 	bool data_validated;
 	uint8_t gso_type;	/* XEN_NETIF_GSO_TYPE_*, 0 = none */
 	uint16_t gso_size;
+	/* A XEN_NETIF_EXTRA_TYPE_HASH extra (received; never sent). */
+	bool hash_valid;
+	uint8_t hash_type;	/* _XEN_NETIF_CTRL_HASH_TYPE_* */
+	uint8_t hash_alg;	/* XEN_NETIF_CTRL_HASH_ALGORITHM_* */
+	uint32_t hash;
 };
 
 struct nf_frame_id {
@@ -63,6 +71,10 @@ struct nf_frame_id {
 	uint8_t flags;
 	uint64_t seq;
 };
+
+/* The shortest frame g builds: 60 bytes, more when its headers need it
+ * (TCP, IPv6). */
+uint32_t nf_frame_min_len(const struct nf_gen *g);
 
 /* Builds frame (flow, seq) of len bytes into buf (at least len bytes) and
  * fills meta. Returns 0, or -EINVAL when len is out of range. */

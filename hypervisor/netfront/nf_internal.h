@@ -22,6 +22,7 @@
 #define NF_TX_RING_SIZE		__CONST_RING_SIZE(netif_tx, NF_PAGE_SIZE)
 #define NF_RX_RING_SIZE		__CONST_RING_SIZE(netif_rx, NF_PAGE_SIZE)
 #define NF_GREF_NONE		UINT32_MAX
+#define NF_GREF_MCAST		(UINT32_MAX - 1)	/* a TX id held by an MCAST request */
 #define NF_NO_ID		UINT16_MAX
 
 struct xs_handle;
@@ -69,6 +70,17 @@ struct nf_queue {
 	uint64_t max_outstanding;
 };
 
+/* The control ring and the page its key/mapping tables travel in. */
+struct nf_ctrl {
+	xen_netif_ctrl_front_ring_t ring;
+	uint32_t ring_gfn, ring_ref;
+	uint32_t port;
+	uint32_t data_gfn;
+	void *data_va;
+	RING_IDX rsp_seen;
+	uint16_t next_id;
+};
+
 /* A grant the backend would not let go of yet, and the page behind it. */
 struct nf_deferred {
 	uint32_t ref;
@@ -103,8 +115,12 @@ struct nf_dev {
 	uint64_t deferred_retry_ns;
 	uint64_t last_scan_ns;	/* states re-read at least this often */
 
+	struct nf_ctrl *ctrl;	/* NULL: no control ring on this connection */
+	struct nf_hash_state hash;
+
 	struct nf_stats st;
 	struct nf_hist tx_wait;
+	bool rx_paused;		/* nf_rx_pause */
 	bool evil_no_rx_buffers;	/* nf_evil.c: never post RX buffers */
 };
 
@@ -124,7 +140,8 @@ void nf_notify(struct nf_dev *dev, uint32_t port, uint64_t *counter);
  * this ring (*seen) nor past req_prod_pvt, in wrap-safe RING_IDX terms.
  * Otherwise the backend is broken: an error line on stderr (always, even
  * quiet), rsp_prod_violations counted, the device disabled; returns false
- * and the caller consumes nothing. ring: "TX" or "RX" for the message.
+ * and the caller consumes nothing. ring: "TX" or "RX" for the message; q
+ * NULL: the control ring ("CTRL").
  */
 bool nf_rsp_prod_check(struct nf_dev *dev, const struct nf_queue *q, const char *ring,
 		       RING_IDX prod, RING_IDX *seen, RING_IDX req_prod_pvt);

@@ -27,7 +27,7 @@ nf_rx_refill(struct nf_queue *q)
 	unsigned int posted = 0;
 	int notify, ref;
 
-	if (dev->evil_no_rx_buffers)
+	if (dev->evil_no_rx_buffers || dev->rx_paused)
 		return;
 	while (q->rx_nfree > 0 &&
 	       q->rx.req_prod_pvt - q->rx.rsp_cons < NF_RX_RING_SIZE) {
@@ -72,6 +72,34 @@ rx_recycle(struct nf_queue *q, RING_IDX i, bool ended)
 	q->rx_buf_free[q->rx_nfree++] = b;
 }
 
+/* Counts what the packet's addresses and flags say: group destinations,
+ * and a csum_blank the backend must not have sent (feature-no-csum-offload
+ * for IPv4, no feature-ipv6-csum-offload for IPv6: netif.h). */
+static void
+rx_classify(struct nf_dev *dev, const struct nf_rx_pkt *pkt)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	uint32_t off = 12;
+	uint16_t et;
+
+	if (pkt->len < 14)
+		return;
+	if (memcmp(pkt->data, bcast, 6) == 0)
+		dev->st.rx_broadcast++;
+	else if (pkt->data[0] & 1)
+		dev->st.rx_multicast++;
+	if (!pkt->meta.csum_blank)
+		return;
+	et = (uint16_t)(pkt->data[off] << 8 | pkt->data[off + 1]);
+	while ((et == 0x8100 || et == 0x88a8) && pkt->len >= off + 6) {
+		off += 4;
+		et = (uint16_t)(pkt->data[off] << 8 | pkt->data[off + 1]);
+	}
+	if ((et == 0x0800 && dev->cfg.no_csum_offload) ||
+	    (et == 0x86dd && dev->cfg.no_ipv6_csum))
+		dev->st.rx_csum_blank_violations++;
+}
+
 /* Handles the packet starting at rsp_cons. Returns slots consumed, or 0 when
  * the backend has not published all of its slots yet. */
 static unsigned int
@@ -87,6 +115,8 @@ rx_one(struct nf_queue *q, RING_IDX prod, nf_rx_fn fn, void *arg)
 	bool bad = false, too_many = false, more;
 	uint8_t gso_type = 0;
 	uint16_t gso_size = 0, flags;
+	bool hash = false;
+	struct netif_extra_info hx = { 0 };
 
 	memcpy(&r, RING_GET_RESPONSE(&q->rx, cons), sizeof(r));
 	flags = r.flags;
@@ -106,6 +136,9 @@ rx_one(struct nf_queue *q, RING_IDX prod, nf_rx_fn fn, void *arg)
 			} else if (ex.type == XEN_NETIF_EXTRA_TYPE_GSO) {
 				gso_type = ex.u.gso.type;
 				gso_size = ex.u.gso.size;
+			} else if (ex.type == XEN_NETIF_EXTRA_TYPE_HASH) {
+				hash = true;
+				hx = ex;
 			}
 			more = (ex.flags & XEN_NETIF_EXTRA_FLAG_MORE) != 0;
 		} while (more);
@@ -183,6 +216,18 @@ rx_one(struct nf_queue *q, RING_IDX prod, nf_rx_fn fn, void *arg)
 	pkt.meta.data_validated = (flags & NETRXF_data_validated) != 0;
 	pkt.meta.gso_type = gso_type;
 	pkt.meta.gso_size = gso_size;
+	if (hash) {
+		pkt.meta.hash_valid = true;
+		pkt.meta.hash_type = hx.u.hash.type;
+		pkt.meta.hash_alg = hx.u.hash.algorithm;
+		/* Little endian on the wire, whatever the host (netif.h). */
+		pkt.meta.hash = (uint32_t)hx.u.hash.value[0] |
+			(uint32_t)hx.u.hash.value[1] << 8 |
+			(uint32_t)hx.u.hash.value[2] << 16 |
+			(uint32_t)hx.u.hash.value[3] << 24;
+		dev->st.rx_hash++;
+	}
+	rx_classify(dev, &pkt);
 	dev->st.rx_packets++;
 	dev->st.rx_bytes += pkt.len;
 	dev->st.rx_slots += nslots;

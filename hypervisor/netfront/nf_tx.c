@@ -81,7 +81,9 @@ backend_can(const struct nf_dev *dev, const struct nf_tx_pkt *p,
 		return false;
 	if (p->meta.gso_type != 0 && p->meta.gso_size == 0)
 		return false;
-	if (p->meta.csum_blank && !f->csum_offload)
+	/* The first byte of the IP header says which offload applies. */
+	if (p->meta.csum_blank && p->len > ETH_HLEN &&
+	    !((p->data[ETH_HLEN] >> 4) == 6 ? f->ipv6_csum_offload : f->csum_offload))
 		return false;
 	return true;
 }
@@ -284,11 +286,21 @@ nf_tx_collect(struct nf_dev *dev, unsigned int qi)
 				dev->st.tx_rsp_bad++;
 				continue;
 			}
+			ts = &q->tx_slot[rsp.id];
+			if (ts->ref == NF_GREF_MCAST) {
+				/* A multicast filter request: no grant, no data. */
+				if (rsp.status == NETIF_RSP_OKAY)
+					dev->st.tx_mcast_ok++;
+				else
+					dev->st.tx_mcast_error++;
+				ts->ref = NF_GREF_NONE;
+				q->tx_free[q->tx_nfree++] = rsp.id;
+				continue;
+			}
 			if (rsp.status == NETIF_RSP_DROPPED)
 				dev->st.tx_rsp_dropped++;
 			else if (rsp.status != NETIF_RSP_OKAY)
 				dev->st.tx_rsp_error++;
-			ts = &q->tx_slot[rsp.id];
 			nf_hist_add(&dev->tx_wait, now - ts->pushed_ns);
 			if (!nf_grant_end(dev, ts->ref, ts->gfn)) {
 				tx_slot_replace(q, rsp.id);
@@ -314,7 +326,9 @@ nf_tx_release(struct nf_queue *q)
 
 		if (ts->va == NULL)
 			continue;
-		if (ts->ref != NF_GREF_NONE) {
+		if (ts->ref == NF_GREF_MCAST) {
+			dev->st.tx_aborted++;
+		} else if (ts->ref != NF_GREF_NONE) {
 			dev->st.tx_aborted++;
 			if (!nf_grant_end(dev, ts->ref, ts->gfn)) {
 				ts->va = NULL;

@@ -21,12 +21,19 @@
 
 #include "netfront.h"
 #include "nf_frame.h"
+#include "nf_hash.h"
+#include "nf_xen.h"
 #include "xnbsim.h"
 
 #define BURST		32u
 #define RX_BUDGET	64u
 #define REFLECT_DEPTH	1024u	/* packets a reflector holds for a full ring */
 #define MAX_FLOWS	256u
+#define MAX_DST		8u	/* --dst-mac list */
+#define MAX_MCAST_OPS	128u	/* --mcast-add/--mcast-del/--mcast-fill */
+#define MAX_GROUPS	16u	/* group destinations counted apart */
+#define CTRL_TIMEOUT_MS	5000
+#define NF_PAGE_MAX_KEY	256	/* --hash-key bytes (more than a backend takes) */
 
 enum mode { MODE_GEN, MODE_SINK, MODE_REFLECT, MODE_LOOP };
 static const char *const mode_names[] = { "gen", "sink", "reflect", "loop" };
@@ -61,6 +68,35 @@ struct opts {
 	bool quiet;
 	const char *evil;	/* a misbehaviour (nf_evil.c) instead of a mode */
 	double evil_linger;
+	bool tcp;
+	bool ipv6;
+	uint8_t dst_macs[MAX_DST][6];
+	unsigned int ndst;
+	/* netif features we take or decline */
+	bool no_csum_offload;
+	bool no_ipv6_csum;
+	/* the control ring and what we set on it at each connect */
+	bool ctrl_ring;
+	bool hash;		/* set a hash (any --hash-* option) */
+	uint32_t hash_alg;
+	uint32_t hash_types;
+	uint8_t hash_key[NF_PAGE_MAX_KEY];
+	uint32_t hash_key_len;
+	bool hash_key_set, hash_key_none;	/* --hash-key given / "none" */
+	uint32_t map_size;
+	uint32_t map[NF_HASH_MAPPING_MAX];
+	unsigned int nmap;	/* 0: spread over the queues */
+	/* multicast filter */
+	bool mcast_ctrl;
+	struct mcast_op {
+		double at;	/* seconds after link up */
+		bool add;
+		uint8_t mac[6];
+	} mcast_ops[MAX_MCAST_OPS];
+	unsigned int nmcast;
+	/* a stalled RX side: stop posting buffers at rx_stop_at for rx_stop_for */
+	double rx_stop_at, rx_stop_for;
+	bool selftest;
 };
 
 /* A frame built but not yet accepted by the ring. */
@@ -101,12 +137,36 @@ struct guest {
 	uint64_t verified;
 	uint64_t rx_seen;	/* frames handed to us, any kind */
 
+	/* hash and steering checks of received frames */
+	uint64_t rx_queue[NF_MAX_QUEUES];
+	uint64_t hash_ok, hash_bad, hash_missing, hash_unexpected, hash_none;
+	uint64_t hash_early;	/* hash extras before our settings were acknowledged */
+	uint64_t steer_ok, steer_bad;
+	uint64_t hash_cfg_errors;	/* requests at connect not answered SUCCESS */
+	uint64_t hash_cfg_gen;		/* the hash state's generation once all took */
+	uint64_t hash_cfg_done;		/* connects whose settings all took */
+	uint64_t connects_seen;
+	uint64_t t_link;	/* the latest link up */
+	bool mcast_done[MAX_MCAST_OPS];
+	unsigned int mcast_left;
+	uint64_t mcast_send_errors;
+	/* frames per group destination (and broadcast), both directions */
+	struct dst_count {
+		uint8_t mac[6];
+		uint64_t tx, rx;
+	} dst[MAX_GROUPS];
+	unsigned int ndstc;
+	bool rx_stopped, rx_stop_done;
+	uint64_t t_rx_stop, rx_stopped_ns;
+
 	uint64_t t_begin;	/* program start, for --timeout */
 	uint64_t t_start;	/* first link up: rates are over traffic time */
 	uint64_t t_gen_end, t_last_rx, t_last_progress;
 	bool stalled;
 	unsigned int nq_final;
 	struct nf_hist wait;	/* copied out before the device goes */
+	struct nf_backend_features feat_final;
+	const struct nf_backend_features *dev_feat;	/* feat_final, for the summary */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -145,7 +205,79 @@ usage(FILE *f)
 "  --quiet             no state messages\n"
 "  --evil NAME         misbehave (docs/hostile.md) instead of --mode, then die\n"
 "                      without closing; --evil list names them\n"
-"  --evil-linger S     watch the backend's answer up to S s (2)\n");
+"  --evil-linger S     watch the backend's answer up to S s (2)\n"
+"  --tcp, --ipv6       TCP frames (not only GSO ones), IPv6 frames\n"
+"  --dst-mac MAC,...   several: flow f goes to the (f mod n)-th\n"
+"  --no-csum-offload   write feature-no-csum-offload=1 (csum_blank refused)\n"
+"  --no-ipv6-csum      withhold feature-ipv6-csum-offload\n"
+"  --ctrl-ring         give the backend a control ring (feature-ctrl-ring)\n"
+"  --hash-types T,...  ipv4,ipv4-tcp,ipv6,ipv6-tcp or all: set on the control\n"
+"                      ring at each connect, and check every received frame's\n"
+"                      hash extra and queue against our own Toeplitz\n"
+"  --hash-alg A        toeplitz (default with --hash-types) or none\n"
+"  --hash-key HEX|default  the key (default: the 40-byte RSS key)\n"
+"  --hash-mapping-size N   mapping entries (0: hash mod queues)\n"
+"  --hash-mapping Q,...|spread  the table (spread: entry i = i mod queues)\n"
+"  --mcast-ctrl        request-multicast-control (filtering) when offered\n"
+"  --mcast-add MAC[@S], --mcast-del MAC@S  filter requests S s after link up\n"
+"  --mcast-fill N      add N distinct group addresses at link up\n"
+"  --rx-stop S[:D]     stop posting RX buffers S s after link up, for D s\n"
+"                      (default: until the end)\n"
+"  --selftest          check the reference hash and frame builder, exit\n");
+}
+
+static int
+parse_hex(const char *s, uint8_t *out, uint32_t cap, uint32_t *len)
+{
+	uint32_t n = 0;
+
+	while (s[0] != '\0' && s[1] != '\0') {
+		unsigned int b;
+
+		if (s[0] == ':' || s[0] == ',') {
+			s++;
+			continue;
+		}
+		if (n == cap || sscanf(s, "%2x", &b) != 1)
+			return -EINVAL;
+		out[n++] = (uint8_t)b;
+		s += 2;
+	}
+	if (*s != '\0')
+		return -EINVAL;
+	*len = n;
+	return 0;
+}
+
+static int
+parse_hash_types(const char *s, uint32_t *types)
+{
+	static const struct {
+		const char *name;
+		uint32_t bits;
+	} t[] = {
+		{ "ipv4", XEN_NETIF_CTRL_HASH_TYPE_IPV4 },
+		{ "ipv4-tcp", XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP },
+		{ "ipv6", XEN_NETIF_CTRL_HASH_TYPE_IPV6 },
+		{ "ipv6-tcp", XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP },
+		{ "all", 0xf },
+		{ "none", 0 },
+	};
+	char buf[128], *tok, *save;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	*types = 0;
+	for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		size_t i;
+
+		for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+			if (strcmp(tok, t[i].name) == 0)
+				break;
+		if (i == sizeof(t) / sizeof(t[0]))
+			return -EINVAL;
+		*types |= t[i].bits;
+	}
+	return 0;
 }
 
 static int
@@ -172,6 +304,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 		O_COUNT, O_DURATION, O_RATE, O_QUEUES, O_FLOWS, O_SPLIT, O_CSUM,
 		O_GSO, O_BUSY, O_STREAM, O_SUMMARY, O_STATS, O_LAYOUT, O_DST,
 		O_TIMEOUT, O_LINGER, O_STALL, O_QUIET, O_EVIL, O_EVIL_LINGER, O_HELP,
+		O_TCP, O_IPV6, O_NO_CSUM, O_NO_V6CSUM, O_CTRL, O_HASH_ALG, O_HASH_TYPES,
+		O_HASH_KEY, O_MAP_SIZE, O_MAP, O_MCAST_CTRL, O_MCAST_ADD, O_MCAST_DEL,
+		O_MCAST_FILL, O_RX_STOP, O_SELFTEST,
 	};
 	static const struct option lo[] = {
 		{ "sim", required_argument, NULL, O_SIM },
@@ -202,6 +337,22 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "evil", required_argument, NULL, O_EVIL },
 		{ "evil-linger", required_argument, NULL, O_EVIL_LINGER },
 		{ "help", no_argument, NULL, O_HELP },
+		{ "tcp", no_argument, NULL, O_TCP },
+		{ "ipv6", no_argument, NULL, O_IPV6 },
+		{ "no-csum-offload", no_argument, NULL, O_NO_CSUM },
+		{ "no-ipv6-csum", no_argument, NULL, O_NO_V6CSUM },
+		{ "ctrl-ring", no_argument, NULL, O_CTRL },
+		{ "hash-alg", required_argument, NULL, O_HASH_ALG },
+		{ "hash-types", required_argument, NULL, O_HASH_TYPES },
+		{ "hash-key", required_argument, NULL, O_HASH_KEY },
+		{ "hash-mapping-size", required_argument, NULL, O_MAP_SIZE },
+		{ "hash-mapping", required_argument, NULL, O_MAP },
+		{ "mcast-ctrl", no_argument, NULL, O_MCAST_CTRL },
+		{ "mcast-add", required_argument, NULL, O_MCAST_ADD },
+		{ "mcast-del", required_argument, NULL, O_MCAST_DEL },
+		{ "mcast-fill", required_argument, NULL, O_MCAST_FILL },
+		{ "rx-stop", required_argument, NULL, O_RX_STOP },
+		{ "selftest", no_argument, NULL, O_SELFTEST },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, mode = -1;
@@ -216,6 +367,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->linger = 2;
 	o->stall_warn = 5;
 	o->evil_linger = 2;
+	o->hash_alg = UINT32_MAX;
 	memset(o->dst_mac, 0xff, 6);
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -267,10 +419,127 @@ parse_opts(int argc, char **argv, struct opts *o)
 			else
 				return -EINVAL;
 			break;
-		case O_DST:
-			if (parse_mac(optarg, o->dst_mac) != 0)
+		case O_DST: {
+			char buf[256], *tok, *save;
+
+			snprintf(buf, sizeof(buf), "%s", optarg);
+			o->ndst = 0;
+			for (tok = strtok_r(buf, ",", &save); tok != NULL;
+			     tok = strtok_r(NULL, ",", &save)) {
+				if (o->ndst == MAX_DST || parse_mac(tok, o->dst_macs[o->ndst]) != 0)
+					return -EINVAL;
+				o->ndst++;
+			}
+			if (o->ndst == 0)
+				return -EINVAL;
+			memcpy(o->dst_mac, o->dst_macs[0], 6);
+			break;
+		}
+		case O_TCP: o->tcp = true; break;
+		case O_IPV6: o->ipv6 = true; break;
+		case O_NO_CSUM: o->no_csum_offload = true; break;
+		case O_NO_V6CSUM: o->no_ipv6_csum = true; break;
+		case O_CTRL: o->ctrl_ring = true; break;
+		case O_HASH_ALG:
+			if (strcmp(optarg, "toeplitz") == 0)
+				o->hash_alg = XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ;
+			else if (strcmp(optarg, "none") == 0)
+				o->hash_alg = XEN_NETIF_CTRL_HASH_ALGORITHM_NONE;
+			else
+				return -EINVAL;
+			o->hash = true;
+			break;
+		case O_HASH_TYPES:
+			if (parse_hash_types(optarg, &o->hash_types) != 0) {
+				fprintf(stderr, "xnb-guest: --hash-types %s\n", optarg);
+				return -EINVAL;
+			}
+			o->hash = true;
+			break;
+		case O_HASH_KEY:
+			o->hash_key_set = true;
+			if (strcmp(optarg, "none") == 0) {
+				o->hash_key_set = false;
+				o->hash_key_none = true;
+			} else if (strcmp(optarg, "default") == 0) {
+				memcpy(o->hash_key, nf_hash_default_key, NF_HASH_KEY_MAX);
+				o->hash_key_len = NF_HASH_KEY_MAX;
+			} else if (parse_hex(optarg, o->hash_key, NF_PAGE_MAX_KEY,
+					     &o->hash_key_len) != 0) {
+				fprintf(stderr, "xnb-guest: --hash-key: hex bytes\n");
+				return -EINVAL;
+			}
+			o->hash = true;
+			break;
+		case O_MAP_SIZE:
+			o->map_size = (uint32_t)strtoul(optarg, NULL, 0);
+			o->hash = true;
+			break;
+		case O_MAP:
+			o->hash = true;
+			if (strcmp(optarg, "spread") == 0) {
+				o->nmap = 0;
+				break;
+			}
+			{
+				char buf[1024], *tok, *save;
+
+				snprintf(buf, sizeof(buf), "%s", optarg);
+				o->nmap = 0;
+				for (tok = strtok_r(buf, ",", &save); tok != NULL;
+				     tok = strtok_r(NULL, ",", &save)) {
+					if (o->nmap == NF_HASH_MAPPING_MAX)
+						return -EINVAL;
+					o->map[o->nmap++] = (uint32_t)strtoul(tok, NULL, 0);
+				}
+			}
+			break;
+		case O_MCAST_CTRL: o->mcast_ctrl = true; break;
+		case O_MCAST_ADD:
+		case O_MCAST_DEL: {
+			struct mcast_op *m = &o->mcast_ops[o->nmcast];
+			char buf[64], *at;
+
+			snprintf(buf, sizeof(buf), "%s", optarg);
+			at = strchr(buf, '@');
+			if (at != NULL)
+				*at++ = '\0';
+			if (o->nmcast == MAX_MCAST_OPS || parse_mac(buf, m->mac) != 0 ||
+			    (c == O_MCAST_DEL && at == NULL))
+				return -EINVAL;
+			m->add = c == O_MCAST_ADD;
+			m->at = at != NULL ? atof(at) : 0;
+			o->nmcast++;
+			break;
+		}
+		case O_MCAST_FILL: {
+			unsigned int k, n = (unsigned int)atoi(optarg);
+
+			for (k = 0; k < n; k++) {
+				struct mcast_op *m = &o->mcast_ops[o->nmcast];
+				static const uint8_t base[6] = { 0x01, 0x00, 0x5e, 0x7f, 0, 0 };
+
+				if (o->nmcast == MAX_MCAST_OPS)
+					return -EINVAL;
+				memcpy(m->mac, base, 6);
+				m->mac[4] = (uint8_t)(k >> 8);
+				m->mac[5] = (uint8_t)k;
+				m->add = true;
+				m->at = 0;
+				o->nmcast++;
+			}
+			break;
+		}
+		case O_RX_STOP: {
+			char *colon;
+
+			o->rx_stop_at = strtod(optarg, &colon);
+			o->rx_stop_for = *colon == ':' ? atof(colon + 1) : 0;
+			if (o->rx_stop_at <= 0)
 				return -EINVAL;
 			break;
+		}
+		case O_SELFTEST: o->selftest = true; break;
 		case O_TIMEOUT: o->timeout = atof(optarg); break;
 		case O_LINGER: o->linger = atof(optarg); break;
 		case O_STALL: o->stall_warn = atof(optarg); break;
@@ -286,6 +555,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 			printf("%s\n", nf_evil_name(i));
 		exit(0);
 	}
+	if (o->selftest)
+		return 0;
 	if (o->evil != NULL && mode < 0)
 		mode = MODE_SINK;
 	if (o->sim == NULL || o->domid < 1 || o->domid >= XNBSIM_MAX_DOMAINS ||
@@ -307,6 +578,21 @@ parse_opts(int argc, char **argv, struct opts *o)
 		o->stream = o->domid;
 	if (o->mem == 0)
 		o->mem = 1024 + 600 * o->queues;
+	if (o->ndst == 0) {
+		memcpy(o->dst_macs[0], o->dst_mac, 6);
+		o->ndst = 1;
+	}
+	if (o->hash) {
+		o->ctrl_ring = true;
+		if (o->hash_alg == UINT32_MAX)
+			o->hash_alg = XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ;
+		/* A zero key hashes everything to 0: nothing to check. */
+		if (!o->hash_key_set && !o->hash_key_none) {
+			memcpy(o->hash_key, nf_hash_default_key, NF_HASH_KEY_MAX);
+			o->hash_key_len = NF_HASH_KEY_MAX;
+			o->hash_key_set = true;
+		}
+	}
 	return 0;
 }
 
@@ -385,14 +671,92 @@ reflect_put(struct guest *g, unsigned int q, const struct nf_rx_pkt *p)
 	r->tail++;
 }
 
+/* The counter of a group destination (broadcast included), NULL when
+ * MAX_GROUPS are counted already. */
+static struct dst_count *
+dst_slot(struct guest *g, const uint8_t *mac)
+{
+	unsigned int i;
+
+	for (i = 0; i < g->ndstc; i++)
+		if (memcmp(g->dst[i].mac, mac, 6) == 0)
+			return &g->dst[i];
+	if (g->ndstc == MAX_GROUPS)
+		return NULL;
+	memcpy(g->dst[g->ndstc].mac, mac, 6);
+	return &g->dst[g->ndstc++];
+}
+
+/*
+ * A received frame against the hash settings the backend acknowledged on
+ * our control ring: the hash extra must be there exactly when one of our
+ * hash types applies, carry the Toeplitz value we compute from the frame
+ * bytes, and the frame must have come on the queue our mapping names for
+ * that value (netif.h; Linux netback's xenvif_select_queue). Without
+ * settings of ours, no hash extra may come at all.
+ */
+static void
+check_hash(struct guest *g, unsigned int q, const struct nf_rx_pkt *p)
+{
+	const struct nf_hash_state *h = nf_hash_state(g->dev);
+	uint8_t type = NF_HASH_NONE;
+	uint32_t want = 0, nq = nf_num_queues(g->dev), wq;
+
+	if (!g->o.hash) {
+		if (p->meta.hash_valid)
+			g->hash_unexpected++;
+		return;
+	}
+	if (g->hash_cfg_gen != h->generation) {
+		/* Our settings are not (all) acknowledged yet. */
+		g->hash_early += p->meta.hash_valid;
+		return;
+	}
+	if (h->alg == XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ)
+		want = nf_frame_hash(p->data, p->len, h->flags, h->key, sizeof(h->key), &type);
+	if (type == NF_HASH_NONE) {
+		g->hash_none++;
+		if (p->meta.hash_valid)
+			g->hash_unexpected++;
+		return;
+	}
+	if (!p->meta.hash_valid) {
+		g->hash_missing++;
+		return;
+	}
+	if (p->meta.hash != want || p->meta.hash_type != type ||
+	    p->meta.hash_alg != XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ) {
+		if (g->hash_bad++ < 5)
+			fprintf(stderr, "xnb-guest dom%d: hash extra %08x type %u alg %u, "
+				"want %08x type %u (frame of %u bytes, queue %u)\n", g->o.domid,
+				p->meta.hash, p->meta.hash_type, p->meta.hash_alg, want, type,
+				p->len, q);
+		return;
+	}
+	g->hash_ok++;
+	wq = h->size > 0 ? h->mapping[want % h->size] : nq > 0 ? want % nq : 0;
+	if (q == wq) {
+		g->steer_ok++;
+	} else if (g->steer_bad++ < 5) {
+		fprintf(stderr, "xnb-guest dom%d: frame with hash %08x on queue %u, the "
+			"mapping names %u\n", g->o.domid, want, q, wq);
+	}
+}
+
 static void
 on_rx(void *arg, unsigned int q, const struct nf_rx_pkt *p)
 {
 	struct guest *g = arg;
 	struct nf_frame_id id;
+	struct dst_count *dc;
 	enum nf_verr e;
 
 	g->rx_seen++;
+	if (q < NF_MAX_QUEUES)
+		g->rx_queue[q]++;
+	if (p->len >= 6 && (p->data[0] & 1) && (dc = dst_slot(g, p->data)) != NULL)
+		dc->rx++;
+	check_hash(g, q, p);
 	if (g->o.mode == MODE_REFLECT) {
 		reflect_put(g, q, p);
 		return;
@@ -445,6 +809,15 @@ build_one(struct guest *g, struct txq *t, unsigned int q, unsigned int nq)
 
 	seq = g->flow_seq[flow]++;
 	len = g->o.size ? g->o.size : nf_frame_mix_size(g->generated);
+	if (len < nf_frame_min_len(&g->gen))
+		len = nf_frame_min_len(&g->gen);	/* room for TCP / IPv6 headers */
+	memcpy(g->gen.dst_mac, g->o.dst_macs[flow % g->o.ndst], 6);
+	if (g->gen.dst_mac[0] & 1) {
+		struct dst_count *dc = dst_slot(g, g->gen.dst_mac);
+
+		if (dc != NULL)
+			dc->tx++;
+	}
 	nf_frame_build(&g->gen, (uint8_t)flow, seq, len, p->buf, &p->pkt.meta);
 	p->pkt.data = p->buf;
 	p->pkt.len = len;
@@ -522,6 +895,154 @@ reflect_queue(struct guest *g, unsigned int q)
 	return sent;
 }
 
+/* ---- control ring, multicast filter, stalled RX ------------------------------ */
+
+static const char *
+ctrl_type_name(uint32_t t)
+{
+	static const char *const n[] = {
+		"INVALID", "GET_HASH_FLAGS", "SET_HASH_FLAGS", "SET_HASH_KEY",
+		"GET_HASH_MAPPING_SIZE", "SET_HASH_MAPPING_SIZE", "SET_HASH_MAPPING",
+		"SET_HASH_ALGORITHM",
+	};
+
+	return t < sizeof(n) / sizeof(n[0]) ? n[t] : "?";
+}
+
+/* One request of the settings; false (said and counted) unless SUCCESS. */
+static bool
+ctrl_ok(struct guest *g, uint32_t type, int rc)
+{
+	if (rc == XEN_NETIF_CTRL_STATUS_SUCCESS)
+		return true;
+	g->hash_cfg_errors++;
+	fprintf(stderr, "xnb-guest dom%d: control ring: %s: %s %d\n", g->o.domid,
+		ctrl_type_name(type), rc < 0 ? "error" : "status", rc < 0 ? -rc : rc);
+	return false;
+}
+
+/*
+ * Our hash settings, in the order netif.h requires (an algorithm before
+ * the flags) and Windows' xenvif sends them: algorithm, flags (after asking
+ * which the backend supports), key, mapping size, mapping. Run at every
+ * connect: a new connection starts without them.
+ */
+static void
+hash_configure(struct guest *g)
+{
+	struct nf_dev *d = g->dev;
+	const struct opts *o = &g->o;
+	uint32_t data = 0, nq = nf_num_queues(d), tbl[NF_HASH_MAPPING_MAX], i;
+	int rc;
+
+	if (!nf_ctrl_connected(d)) {
+		g->hash_cfg_errors++;
+		fprintf(stderr, "xnb-guest dom%d: control ring: the backend offers none\n",
+			o->domid);
+		return;
+	}
+	rc = nf_ctrl_call(d, XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM, o->hash_alg, 0, 0,
+			  NULL, CTRL_TIMEOUT_MS);
+	if (!ctrl_ok(g, XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM, rc))
+		return;
+	if (o->hash_alg != XEN_NETIF_CTRL_HASH_ALGORITHM_NONE) {
+		rc = nf_ctrl_call(d, XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS, 0, 0, 0, &data,
+				  CTRL_TIMEOUT_MS);
+		if (!ctrl_ok(g, XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS, rc))
+			return;
+		if (o->hash_types & ~data)
+			fprintf(stderr, "xnb-guest dom%d: control ring: the backend supports "
+				"hash types %#x, we ask for %#x\n", o->domid, data,
+				o->hash_types);
+		rc = nf_ctrl_call(d, XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS, o->hash_types, 0, 0,
+				  NULL, CTRL_TIMEOUT_MS);
+		if (!ctrl_ok(g, XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS, rc))
+			return;
+	}
+	if (o->hash_key_set || o->hash_key_none) {
+		rc = nf_ctrl_set_hash_key(d, o->hash_key, o->hash_key_len);
+		if (!ctrl_ok(g, XEN_NETIF_CTRL_TYPE_SET_HASH_KEY, rc))
+			return;
+	}
+	if (o->map_size > 0) {
+		rc = nf_ctrl_call(d, XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE, 0, 0, 0, &data,
+				  CTRL_TIMEOUT_MS);
+		if (!ctrl_ok(g, XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE, rc))
+			return;
+		if (o->map_size > data)
+			fprintf(stderr, "xnb-guest dom%d: control ring: mapping of %u entries, "
+				"the backend takes %u\n", o->domid, o->map_size, data);
+		rc = nf_ctrl_call(d, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE, o->map_size,
+				  0, 0, NULL, CTRL_TIMEOUT_MS);
+		if (!ctrl_ok(g, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE, rc))
+			return;
+		for (i = 0; i < o->map_size && i < NF_HASH_MAPPING_MAX; i++)
+			tbl[i] = o->nmap > 0 ? o->map[i % o->nmap] : i % (nq ? nq : 1);
+		rc = nf_ctrl_set_hash_mapping(d, tbl, i, 0);
+		if (!ctrl_ok(g, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, rc))
+			return;
+	}
+	g->hash_cfg_done++;
+	g->hash_cfg_gen = nf_hash_state(d)->generation;
+	fprintf(stderr, "xnb-guest dom%d: control ring: hash set (algorithm %u, types %#x, "
+		"key %u bytes, mapping %u entries over %u queues)\n", o->domid, o->hash_alg,
+		o->hash_types, o->hash_key_len, o->map_size, nq);
+}
+
+/* At each link up: settings again (a new connection has none), the
+ * multicast filter from scratch. */
+static void
+on_connect(struct guest *g, uint64_t now)
+{
+	g->t_link = now;
+	memset(g->mcast_done, 0, sizeof(g->mcast_done));
+	g->mcast_left = g->o.nmcast;
+	if (g->o.hash)
+		hash_configure(g);
+}
+
+static void
+mcast_step(struct guest *g, uint64_t now)
+{
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < g->o.nmcast && g->mcast_left > 0; i++) {
+		const struct mcast_op *m = &g->o.mcast_ops[i];
+
+		if (g->mcast_done[i] || secs(now - g->t_link) < m->at)
+			continue;
+		rc = nf_mcast(g->dev, 0, m->add, m->mac);
+		if (rc == -EAGAIN)
+			return;		/* the ring is full: next round */
+		g->mcast_done[i] = true;
+		g->mcast_left--;
+		if (rc < 0)
+			g->mcast_send_errors++;
+	}
+}
+
+static void
+rx_stop_step(struct guest *g, uint64_t now)
+{
+	if (g->o.rx_stop_at <= 0 || g->rx_stop_done)
+		return;
+	if (!g->rx_stopped && secs(now - g->t_start) >= g->o.rx_stop_at) {
+		nf_rx_pause(g->dev, true);
+		g->rx_stopped = true;
+		g->t_rx_stop = now;
+		fprintf(stderr, "xnb-guest dom%d: RX buffers no longer posted\n", g->o.domid);
+	} else if (g->rx_stopped && g->o.rx_stop_for > 0 &&
+		   secs(now - g->t_rx_stop) >= g->o.rx_stop_for) {
+		nf_rx_pause(g->dev, false);
+		g->rx_stopped = false;
+		g->rx_stop_done = true;
+		g->rx_stopped_ns = now - g->t_rx_stop;
+		fprintf(stderr, "xnb-guest dom%d: RX buffers posted again after %.1f s\n",
+			g->o.domid, secs(g->rx_stopped_ns));
+	}
+}
+
 /* ---- summary ------------------------------------------------------------------ */
 
 static void
@@ -532,7 +1053,8 @@ summary(struct guest *g, const struct nf_stats *st, const char *why,
 	double s = g->t_start ? secs(t_end - g->t_start) : 0;
 	uint64_t total = 0;
 	struct nf_seq_counts sc = { 0 };
-	char line[4096];
+	const struct nf_backend_features *bf = g->dev_feat;
+	char line[12288];
 	size_t n = 0;
 	unsigned int i;
 	FILE *f;
@@ -581,9 +1103,32 @@ summary(struct guest *g, const struct nf_stats *st, const char *why,
 	    (double)nf_hist_quantile(wait, 0.99) / 1e3, wait->count);
 	OUT("\"reconnects\":%" PRIu64 ",\"grants_deferred\":%" PRIu64
 	    ",\"grants_leaked\":%" PRIu64 ",\"reflected\":%" PRIu64
-	    ",\"reflect_dropped\":%" PRIu64 ",\"netfront\":{",
+	    ",\"reflect_dropped\":%" PRIu64 ",",
 	    st->reconnects, st->grants_deferred, st->grants_pending,
 	    g->reflected, g->reflect_dropped);
+	OUT("\"rx_csum_blank_violations\":%" PRIu64 ",", st->rx_csum_blank_violations);
+	OUT("\"backend\":{\"ctrl_ring\":%d,\"mcast_ctrl\":%d,\"csum\":%d,"
+	    "\"ipv6_csum\":%d,\"max_queues\":%u},", bf->ctrl_ring, bf->mcast_ctrl,
+	    bf->csum_offload, bf->ipv6_csum_offload, bf->max_queues);
+	OUT("\"hash\":{\"configured\":%" PRIu64 ",\"cfg_errors\":%" PRIu64
+	    ",\"ok\":%" PRIu64 ",\"bad\":%" PRIu64 ",\"missing\":%" PRIu64
+	    ",\"unexpected\":%" PRIu64 ",\"none\":%" PRIu64 ",\"early\":%" PRIu64
+	    ",\"steer_ok\":%" PRIu64 ",\"steer_bad\":%" PRIu64 "},",
+	    g->hash_cfg_done, g->hash_cfg_errors, g->hash_ok, g->hash_bad, g->hash_missing,
+	    g->hash_unexpected, g->hash_none, g->hash_early, g->steer_ok, g->steer_bad);
+	OUT("\"rx_queue\":[");
+	for (i = 0; i < (g->nq_final ? g->nq_final : 1) && i < NF_MAX_QUEUES; i++)
+		OUT("%s%" PRIu64, i ? "," : "", g->rx_queue[i]);
+	OUT("],\"mcast_send_errors\":%" PRIu64 ",\"rx_stopped_s\":%.3f,\"groups\":{",
+	    g->mcast_send_errors, secs(g->rx_stopped ? t_end - g->t_rx_stop : g->rx_stopped_ns));
+	for (i = 0; i < g->ndstc; i++) {
+		const uint8_t *m = g->dst[i].mac;
+
+		OUT("%s\"%02x:%02x:%02x:%02x:%02x:%02x\":{\"tx\":%" PRIu64 ",\"rx\":%" PRIu64
+		    "}", i ? "," : "", m[0], m[1], m[2], m[3], m[4], m[5], g->dst[i].tx,
+		    g->dst[i].rx);
+	}
+	OUT("},\"netfront\":{");
 #define NF_STATS_JSON(name) OUT("\"" #name "\":%" PRIu64 ",", st->name);
 	NF_STATS_LIST(NF_STATS_JSON)
 #undef NF_STATS_JSON
@@ -742,6 +1287,13 @@ run(struct guest *g, const char **why_out)
 		}
 
 		nf_stats_get(g->dev, &st);
+		if (st.connects != g->connects_seen) {
+			g->connects_seen = st.connects;
+			on_connect(g, now);
+		}
+		if (g->mcast_left > 0)
+			mcast_step(g, now);
+		rx_stop_step(g, now);
 		rx_before = st.rx_packets;
 		work = 0;
 		nq = nf_num_queues(g->dev);
@@ -802,6 +1354,70 @@ run(struct guest *g, const char **why_out)
 	return strcmp(why, "timeout") == 0 ? 2 : 0;
 }
 
+/* The reference hash against the published vectors, and every frame kind
+ * built, verified and hashed as a backend must hash it. */
+static int
+selftest(void)
+{
+	static uint8_t buf[NF_FRAME_MAX_LEN];
+	struct nf_gen gen = {
+		.dst_mac = { 0x01, 0x00, 0x5e, 0, 0, 1 }, .src_mac = { 0, 0x16, 0x3e, 0, 1, 0 },
+		.src_ip = 0x0a000101, .dst_ip = 0x0a0000fe, .stream = 7,
+	};
+	unsigned int bad = nf_hash_selftest(), kinds = 0;
+
+	for (unsigned int k = 0; k < 16; k++) {
+		static const uint32_t sizes[] = { 60, 92, 1514, 4097, 65535 };
+
+		gen.tcp = k & 1;
+		gen.ipv6 = k & 2;
+		gen.csum_offload = k & 4;
+		gen.gso = k & 8;
+		for (unsigned int i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			uint32_t len = sizes[i] < nf_frame_min_len(&gen) ? nf_frame_min_len(&gen) :
+				sizes[i];
+			struct nf_frame_meta m;
+			struct nf_frame_id id;
+			enum nf_verr e;
+			uint8_t type;
+			uint32_t h;
+
+			if (nf_frame_build(&gen, (uint8_t)k, i, len, buf, &m) != 0) {
+				printf("selftest: kind %u: cannot build %u bytes\n", k, len);
+				bad++;
+				continue;
+			}
+			e = nf_frame_verify(buf, len, &m, &id);
+			if (e != NF_VERR_OK || id.seq != i || id.flow != k ||
+			    ((id.flags & NF_FRAME_F_IPV6) != 0) != gen.ipv6) {
+				printf("selftest: kind %u, %u bytes: %s\n", k, len, nf_verr_name(e));
+				bad++;
+			}
+			/* A damaged L4 byte is caught (by the checksum unless partial). */
+			buf[len - 1] ^= 0x40;
+			if (nf_frame_verify(buf, len, &m, &id) == NF_VERR_OK) {
+				printf("selftest: kind %u, %u bytes: damage not caught\n", k, len);
+				bad++;
+			}
+			buf[len - 1] ^= 0x40;
+			h = nf_frame_hash(buf, len, 0xf, nf_hash_default_key, NF_HASH_KEY_MAX,
+					  &type);
+			if (type != (gen.ipv6 ? (gen.tcp || m.gso_type ?
+						 _XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP :
+						 _XEN_NETIF_CTRL_HASH_TYPE_IPV6) :
+				     (gen.tcp || m.gso_type ? _XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP :
+				      _XEN_NETIF_CTRL_HASH_TYPE_IPV4)) || (h == 0 && len > 0)) {
+				printf("selftest: kind %u, %u bytes: hash type %u value %08x\n", k,
+				       len, type, h);
+				bad++;
+			}
+			kinds++;
+		}
+	}
+	printf("selftest: %u frames built and checked, %u failure(s)\n", kinds, bad);
+	return bad ? 1 : 0;
+}
+
 /* Misbehaves, reports, and dies without closing anything, as a crashed
  * guest kernel would: its grants and channels stay until the toolstack
  * destroys the domain (_exit: no atexit handlers, no leak report). */
@@ -841,10 +1457,16 @@ main(int argc, char **argv)
 	g = calloc(1, sizeof(*g));
 	if (g == NULL)
 		return 1;
+	g->dev_feat = &g->feat_final;
 	g->t_begin = nf_now_ns();
 	if (parse_opts(argc, argv, &g->o) != 0) {
 		usage(stderr);
 		return 1;
+	}
+	if (g->o.selftest) {
+		rc = selftest();
+		free(g);
+		return rc;
 	}
 
 	memset(&sa, 0, sizeof(sa));
@@ -868,6 +1490,10 @@ main(int argc, char **argv)
 	cfg.queues = g->o.queues;
 	cfg.split_evtchn = g->o.split;
 	cfg.quiet = g->o.quiet;
+	cfg.ctrl_ring = g->o.ctrl_ring;
+	cfg.no_csum_offload = g->o.no_csum_offload;
+	cfg.no_ipv6_csum = g->o.no_ipv6_csum;
+	cfg.mcast_ctrl = g->o.mcast_ctrl;
 	g->dev = nf_open(&cfg);
 	if (g->dev == NULL) {
 		fprintf(stderr, "xnb-guest: attaching as domain %d in %s: %s\n",
@@ -883,6 +1509,8 @@ main(int argc, char **argv)
 	g->gen.stream = (uint16_t)g->o.stream;
 	g->gen.csum_offload = g->o.csum;
 	g->gen.gso = g->o.gso;
+	g->gen.tcp = g->o.tcp;
+	g->gen.ipv6 = g->o.ipv6;
 	for (i = 0; i < NF_MAX_QUEUES; i++) {
 		for (j = 0; j < BURST && gen_active(g); j++) {
 			g->txq[i].p[j].buf = malloc(NF_FRAME_MAX_LEN);
@@ -925,6 +1553,7 @@ main(int argc, char **argv)
 
 	g->nq_final = nf_num_queues(g->dev);
 	g->wait = *nf_tx_wait_hist(g->dev);
+	g->feat_final = *nf_features(g->dev);
 	nf_close(g->dev, 2000, &st);
 	g->dev = NULL;
 	summary(g, &st, why, g->t_gen_end);
