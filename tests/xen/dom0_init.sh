@@ -39,5 +39,9 @@ xl info | grep -E '^(xen_version|nr_cpus|total_memory|free_memory)' |
 SCEN=$(sed -n 's/.*xnb_scen=\([^ ]*\).*/\1/p' /proc/cmdline)
 xnb-scenarios $(echo "$SCEN" | tr + ' ')
 echo "DOM0: scenarios exited rc=$? at $(cut -d' ' -f1 /proc/uptime)s"
+# What the kernel saw go wrong in user space or in itself (its console
+# level hides these): segfaults of helpers, bad pages, warnings.
+dmesg | grep -i 'segfault\|general protection\|bad page\|BUG\|WARNING\|Call Trace\|gntdev' |
+	head -40 | sed 's/^/DOM0: dmesg: /'
 sync
 poweroff -f

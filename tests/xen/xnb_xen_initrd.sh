@@ -11,12 +11,13 @@
 # With XNB_XEN_OVS=1 (the ovs scenario) dom0 also gets Debian's OVS-DPDK
 # (ovs-vswitchd-dpdk, ovsdb-server, ovsdb-tool, ovs-vsctl, ovs-appctl) and our
 # hotplug script app/xnb-vif-ovs as /usr/lib/xnb/xnb-vif-ovs.
-# usage: xnb_xen_initrd.sh WORK librte_net_xennetback.so libxnb_linebuf.so
+# usage: xnb_xen_initrd.sh WORK librte_net_xennetback.so libxnb_linebuf.so xnb-xen-hold
 set -euo pipefail
 
 WORK=$(readlink -f "$1")
 PMD=$(readlink -f "$2")
 LINEBUF=$(readlink -f "$3")
+HOLD=$(readlink -f "$4")
 HERE=$(cd "$(dirname "$0")" && pwd)
 XB=/usr/lib/xen-4.17/bin
 DPDK_PMDS=/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0
@@ -117,6 +118,9 @@ for so in "$DPDK_PMDS/librte_mempool_ring.so" "$DPDK_PMDS/librte_net_tap.so" "$P
 	install -m755 "$(readlink -f "$so")" "$D0/usr/lib/xnb/$(basename "$so")"
 done
 install -m755 "$LINEBUF" "$D0/usr/lib/xnb/libxnb_linebuf.so"
+# The aging scenario's application (tests/xen/xnb_xen_hold.c).
+install -m755 "$HOLD" "$D0/usr/bin/xnb-xen-hold"
+xnb_copy_libs "$D0" "$HOLD"
 if [ "${XNB_XEN_OVS:-0}" = 1 ]; then
 	xnb_copy_bin "$D0" /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk \
 		/usr/sbin/ovsdb-server /usr/bin/ovsdb-tool /usr/bin/ovs-vsctl /usr/bin/ovs-appctl
@@ -125,6 +129,14 @@ if [ "${XNB_XEN_OVS:-0}" = 1 ]; then
 	install -m755 "$HERE/../../app/xnb-vif-ovs" "$D0/usr/lib/xnb/xnb-vif-ovs"
 	# The script's #!/usr/bin/env bash.
 	ln -s ../../bin/busybox "$D0/usr/bin/env"
+fi
+if [ "${XNB_XEN_NIC:-0}" = 1 ]; then
+	# The nic scenario: DPDK's e1000 driver and the kernel's ways to give a
+	# PCI device to user space.
+	so=$DPDK_PMDS/librte_net_e1000.so
+	xnb_copy_libs "$D0" "$so"
+	install -m755 "$(readlink -f "$so")" "$D0/usr/lib/xnb/librte_net_e1000.so"
+	xnb_copy_mods "$D0" uio_pci_generic vfio-pci
 fi
 mkdir -p "$D0"/etc/xen "$D0"/var/lib/xen "$D0"/var/lib/xenstored \
 	"$D0"/var/log/xen/console "$D0"/boot

@@ -8,17 +8,26 @@
 # our PMD serving real Linux netfront guests. Passes when dom0 reports every
 # check passed. Exits 77 (skip) only when this machine lacks what it needs,
 # and says what.
-# usage: xnb_xen_test.sh WORKDIR librte_net_xennetback.so libxnb_linebuf.so [SCENARIOS]
-#   SCENARIOS: '+'-separated, default baseline+pmd:always:lazy+ovs
+# usage: xnb_xen_test.sh WORKDIR librte_net_xennetback.so libxnb_linebuf.so
+#        xnb-xen-hold [SCENARIOS]
+#   SCENARIOS: '+'-separated, default baseline+pmd:always:lazy+aging+ovs
 #   (XNB_XEN_SCENARIOS): guest A copies (copy_mode=always), guest B is zero
-#   copy (lazy); then ovs (xl create with our OVS-DPDK hotplug script
+#   copy (lazy); aging (an application holds lent frames past the aging
+#   window); then ovs (xl create with our OVS-DPDK hotplug script
 #   app/xnb-vif-ovs).
+#   nic (opt-in): can DPDK drive a PCI NIC (an emulated e1000) in this dom0?
 #   XNB_XEN_TIMEOUT: seconds for the whole boot (default 840)
+#   XNB_XEN_DOM0_VCPUS: dom0's vCPUs (default 1; 2 gives testpmd's
+#   forwarding lcore a vCPU of its own, QEMU then gets one CPU more)
+#   XNB_XEN_TCG_THREAD: QEMU's TCG threading, multi (default) or single
 set -u
 WORK=$1
 PMD=$2
 LINEBUF=$3
-SCEN=${4:-${XNB_XEN_SCENARIOS:-baseline+pmd:always:lazy+ovs}}
+HOLD=$4
+SCEN=${5:-${XNB_XEN_SCENARIOS:-baseline+pmd:always:lazy+aging+ovs}}
+DOM0_VCPUS=${XNB_XEN_DOM0_VCPUS:-1}
+TCG_THREAD=${XNB_XEN_TCG_THREAD:-multi}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 cannot() {
@@ -51,27 +60,38 @@ case +$SCEN+ in
 	done
 	;;
 esac
+# The nic scenario: an e1000 that dom0 owns, on QEMU's user network (no
+# host networking: restrict=on), every frame it sends dumped to a pcap.
+NIC_ARGS=()
+case +$SCEN+ in
+*+nic+*)
+	export XNB_XEN_NIC=1
+	NIC_ARGS=(-netdev user,id=n0,restrict=on -device e1000,netdev=n0
+		-object filter-dump,id=d0,netdev=n0,file="$WORK/nic.pcap")
+	;;
+esac
 avail=$(awk '/^MemAvailable:/ {print int($2 / 1024)}' /proc/meminfo)
 [ "$avail" -ge $((QEMU_MB + 320)) ] || cannot "QEMU needs $QEMU_MB MB of RAM, $avail MB available"
 
 mkdir -p "$WORK"
 exec 9>"$WORK/lock"
 flock -n 9 || { echo "FAIL: another xen suite run holds $WORK/lock"; exit 1; }
-"$HERE/xnb_xen_initrd.sh" "$WORK" "$PMD" "$LINEBUF" || { echo "FAIL: building the images"; exit 1; }
+"$HERE/xnb_xen_initrd.sh" "$WORK" "$PMD" "$LINEBUF" "$HOLD" || { echo "FAIL: building the images"; exit 1; }
 
 LOG=$WORK/serial.log
-XEN_ARGS="dom0_mem=${DOM0_MB}M,max:${DOM0_MB}M dom0_max_vcpus=1 bootscrub=0 smap=0"
+XEN_ARGS="dom0_mem=${DOM0_MB}M,max:${DOM0_MB}M dom0_max_vcpus=$DOM0_VCPUS bootscrub=0 smap=0"
 XEN_ARGS+=" console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all"
 # QEMU splits -initrd on commas: no comma may appear in the dom0 command line.
 DOM0_ARGS="console=hvc0 earlyprintk=xen loglevel=4 xnb_scen=$SCEN"
-echo "xen suite: booting Xen under QEMU TCG, scenarios $SCEN; serial log $LOG"
+# The guests get a CPU of their own besides dom0's.
+SMP=$((DOM0_VCPUS + 1))
+echo "xen suite: booting Xen under QEMU TCG ($TCG_THREAD-threaded, $SMP CPUs," \
+	"dom0 $DOM0_VCPUS vCPU), scenarios $SCEN; serial log $LOG"
 : >"$LOG"
 t0=${EPOCHREALTIME/./}
-# One dom0 vCPU: with two, dom0 user space crashed at random under
-# multi-threaded TCG.
 timeout "${XNB_XEN_TIMEOUT:-840}" qemu-system-x86_64 \
-	-accel tcg,thread=multi -cpu max -m ${QEMU_MB}M -smp 2 -machine q35 \
-	-nographic -no-reboot -serial stdio -monitor none -net none \
+	-accel tcg,thread=$TCG_THREAD -cpu max -m ${QEMU_MB}M -smp $SMP -machine q35 \
+	-nographic -no-reboot -serial stdio -monitor none -net none "${NIC_ARGS[@]}" \
 	-kernel "$WORK/xen" -append "$XEN_ARGS" \
 	-initrd "$WORK/vmlinuz $DOM0_ARGS,$WORK/dom0.cpio.gz" </dev/null 2>&1 |
 	while IFS= read -r line; do
