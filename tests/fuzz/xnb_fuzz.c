@@ -280,12 +280,6 @@ xnb_fuzz_free(void *p)
 	free(p);
 }
 
-void
-xnb_queue_fatal(struct xnb_queue *q, const char *fmt __rte_unused, ...)
-{
-	__atomic_store_n(&q->fatal, 1, __ATOMIC_RELEASE);
-}
-
 /* ---- the guest's view of its rings ---------------------------------------- */
 
 static netif_tx_request_t *

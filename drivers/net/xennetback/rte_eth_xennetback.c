@@ -323,25 +323,6 @@ xnb_dev_configure(struct rte_eth_dev *dev)
 	return 0;
 }
 
-/* Link is up while a guest is connected and the port started (any thread
- * holding the port lock); an LSC event when that changes. */
-void
-xnb_port_link_update(struct xnb_port *port)
-{
-	struct rte_eth_dev *dev = port->dev;
-	struct rte_eth_link link = {
-		.link_speed = RTE_ETH_SPEED_NUM_10G,
-		.link_duplex = RTE_ETH_LINK_FULL_DUPLEX,
-		.link_autoneg = RTE_ETH_LINK_FIXED,
-		.link_status = port->connected && port->started && !port->stalled ?
-			RTE_ETH_LINK_UP : RTE_ETH_LINK_DOWN,
-	};
-
-	/* rte_eth_linkstatus_set returns 0 when the status changed. */
-	if (rte_eth_linkstatus_set(dev, &link) == 0 && dev->data->dev_conf.intr_conf.lsc)
-		rte_eth_dev_callback_process(dev, RTE_ETH_EVENT_INTR_LSC, NULL);
-}
-
 static int
 xnb_dev_infos_get(struct rte_eth_dev *dev, struct rte_eth_dev_info *info)
 {

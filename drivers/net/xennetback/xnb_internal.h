@@ -14,8 +14,10 @@
 #ifndef XNB_INTERNAL_H
 #define XNB_INTERNAL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <pthread.h>
 
@@ -109,6 +111,7 @@ enum xnb_copy_mode {
 	X("linear_packets", linear_pkts) \
 	X("linear_extbuf_packets", linear_extbuf) \
 	X("linear_nomem", linear_nomem) \
+	X("linear_too_long", linear_too_long) \
 	X("copied_dma_unsafe", dma_unsafe) \
 	X("bursts_busy", bursts) \
 	X("cycles_busy", cycles_busy) \
@@ -310,6 +313,11 @@ struct xnb_port {
 	struct xnb_queue queues[XNB_MAX_QUEUES];
 
 	uint64_t connects, disconnects, fatal_errors;
+	/* The first fatal error of a connection (xnb_queue_fatal) and the hook
+	 * that has the state machine act on it. */
+	uint32_t fatal_claimed;
+	char fatal_why[160];
+	void (*on_fatal)(struct xnb_port *port);
 
 	/* The control ring, while the frontend gave one (xnb_ctrl.c), and the
 	 * hash state it sets: written there, read by tx bursts. */
@@ -331,15 +339,32 @@ struct xnb_port {
 /* xnb_xenbus.c: the backend state machine, called from the ethdev ops. */
 int xnb_xenbus_init(struct xnb_port *port);	/* at probe: watch, InitWait */
 void xnb_xenbus_fini(struct xnb_port *port);	/* at close: Closed, tear down */
-/* dev_start: connect a frontend that was waiting for it. */
+/* dev_configure, dev_start: advertise, or connect a frontend that waited. */
 void xnb_xenbus_kick(struct xnb_port *port);
-/*
- * A burst found the ring state itself broken (Linux netback's
- * xenvif_fatal_tx_err): it stops using the queue at once and the control
- * thread disconnects the guest with an error node. Any lcore.
- */
-void xnb_queue_fatal(struct xnb_queue *q, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+
+/* What the frontend wrote for one queue and for the connection, read by the
+ * state machine (xnb_xenbus.c) for the connection (xnb_queue.c). */
+struct xnb_queue_keys {
+	uint32_t tx_ref, rx_ref;
+	uint32_t evtchn_tx;		/* event-channel-tx, or event-channel */
+	uint32_t evtchn_rx;		/* event-channel-rx when split */
+	bool split;
+};
+
+struct xnb_conn_keys {
+	uint16_t nb_queues;
+	struct xnb_queue_keys q[XNB_MAX_QUEUES];
+	struct xnb_frontend_features fe;
+	bool ctrl;			/* ctrl-ring-ref and event-channel-ctrl given */
+	uint32_t ctrl_ref, ctrl_evtchn;
+};
+
+/* xnb_queue.c: the connection (Linux netback's interface.c); port lock held. */
+int xnb_connect(struct xnb_port *port, const struct xnb_conn_keys *k);
+void xnb_disconnect(struct xnb_port *port);	/* quiesces the bursts first */
+/* Link up while connected, started and not stalled (port lock held). */
+void xnb_port_link_update(struct xnb_port *port);
+void xnb_guard_close(struct xnb_guard *g);	/* waits for a burst in flight */
 
 /* xnb_rx.c / xnb_tx.c: the guest's multicast list (any thread). */
 bool xnb_mcast_update(struct xnb_port *port, uint8_t op, const uint8_t *addr);
@@ -349,8 +374,8 @@ void xnb_mcast_clear(struct xnb_port *port);
 /* xnb_rx.c: the guest's rate limit changed (control thread). */
 void xnb_port_rate_set(struct xnb_port *port, uint64_t bytes, uint64_t usec);
 
-/* xnb_ctrl.c: the control ring, connected by the state machine (port lock
- * held); the hash state for the datapath. */
+/* xnb_ctrl.c: the control ring, connected with the queues (port lock held);
+ * the hash state for the datapath. */
 int xnb_ctrl_connect(struct xnb_port *port, uint32_t gref, uint32_t remote_port);
 void xnb_ctrl_disconnect(struct xnb_port *port);
 void xnb_hash_get(struct xnb_port *port, struct xnb_hash *h);
@@ -365,8 +390,38 @@ uint32_t xnb_hash_frame(const struct xnb_hash *h, const struct rte_mbuf *m, uint
 bool xnb_csum_l4(const struct rte_mbuf *m, uint8_t *h, uint32_t hlen, uint32_t ptype,
 		 const struct rte_net_hdr_lens *hl);
 
-/* rte_eth_xennetback.c: link state follows the connection (control thread). */
-void xnb_port_link_update(struct xnb_port *port);
+/*
+ * A burst found the ring state itself broken (Linux netback's
+ * xenvif_fatal_tx_err): it stops using the queue at once; the first reason
+ * is kept and the port's hook (the state machine's) disconnects the guest
+ * from the control thread, writing an error node. Any lcore.
+ */
+static inline void
+xnb_queue_fatal(struct xnb_queue *q, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static inline void
+xnb_queue_fatal(struct xnb_queue *q, const char *fmt, ...)
+{
+	struct xnb_port *port = q->port;
+	uint32_t zero = 0;
+	va_list ap;
+	int n;
+
+	if (!__atomic_compare_exchange_n(&q->fatal, &zero, 1, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return;
+	zero = 0;
+	if (__atomic_compare_exchange_n(&port->fatal_claimed, &zero, 1, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		n = snprintf(port->fatal_why, sizeof(port->fatal_why), "queue %u: ", q->id);
+		va_start(ap, fmt);
+		vsnprintf(port->fatal_why + n, sizeof(port->fatal_why) - n, fmt, ap);
+		va_end(ap);
+	}
+	if (port->on_fatal != NULL)
+		port->on_fatal(port);
+}
 
 /* xnb_rx.c / xnb_tx.c: the bursts and their per-queue state. */
 uint16_t xnb_rx_burst(void *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts);
@@ -393,8 +448,6 @@ xnb_guard_open(struct xnb_guard *g)
 {
 	__atomic_store_n(&g->allowed, 1, __ATOMIC_SEQ_CST);
 }
-
-void xnb_guard_close(struct xnb_guard *g);	/* waits for a burst in flight */
 
 /* The guard, for the datapath: false means return 0 now. */
 static inline bool

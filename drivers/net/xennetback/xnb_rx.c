@@ -687,7 +687,7 @@ xnb_rx_alloc_linear(struct xnb_rxq *rxq, uint32_t len, bool *nomem)
 {
 	size_t off = RTE_ALIGN_CEIL(sizeof(struct rte_mbuf_ext_shared_info),
 				    RTE_CACHE_LINE_SIZE);
-	uint32_t head = RTE_MIN((uint32_t)RTE_PKTMBUF_HEADROOM, UINT16_MAX - len);
+	uint32_t head = RTE_PKTMBUF_HEADROOM;
 	struct rte_mbuf_ext_shared_info *shinfo;
 	struct rte_mbuf *m;
 	uint8_t *blk;
@@ -741,6 +741,14 @@ xnb_rx_prepare(struct xnb_rxq *rxq, struct xnb_rx_pkt *p, uint16_t *nseg)
 	if (*nseg + p->nreq + nm > XNB_RX_MAX_SEGS)
 		return false;
 	if (p->len > room && linear) {
+		/* Headroom and frame in one buffer of at most 64 KiB (its
+		 * length is 16 bits): OVS aborts when it cannot push a VLAN tag
+		 * or tunnel header into headroom; vhost refuses these too. */
+		if (p->len > UINT16_MAX - RTE_PKTMBUF_HEADROOM) {
+			rxq->xs.linear_too_long++;
+			p->bad = true;
+			return true;
+		}
 		s->chain[0] = xnb_rx_alloc_linear(rxq, p->len, &nomem);
 		if (s->chain[0] == NULL && nomem) {
 			rxq->xs.linear_nomem++;

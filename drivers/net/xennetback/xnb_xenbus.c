@@ -5,7 +5,8 @@
 /*
  * The xenstore side of the backend (Linux netback's xenbus.c): the vif's
  * backend directory, its feature keys, the XenbusState it advertises, and
- * connecting the frontend's rings and event channels when it is ready.
+ * the frontend's keys, read and checked, for the connection (xnb_queue.c)
+ * when the frontend is ready.
  *
  * Everything here runs in the EAL interrupt thread (libxenstore's watch fd is
  * registered as an external interrupt, fatal errors arrive as an EAL alarm)
@@ -45,7 +46,6 @@ struct xnb_xenbus {
 	char fe_token[96];
 	bool advertised;	/* features written, frontend state watched */
 	int state;		/* what we last wrote to be/state */
-	char fatal_why[160];	/* first fatal error of this connection */
 	unsigned long long rate_bytes;	/* the `rate` key as last applied */
 	unsigned long rate_usec;
 	char rate_bad[64];	/* last malformed value, logged once */
@@ -278,171 +278,54 @@ xnb_xenbus_rate(struct xnb_port *port)
 		XNB_LOG(INFO, "%s: guest TX not rate limited", port->name);
 }
 
-/* ---- rings and channels ---------------------------------------------------- */
+/* ---- the frontend's keys ---------------------------------------------------- */
 
-static void
-xnb_queue_disconnect(struct xnb_port *port, struct xnb_queue *q)
-{
-	void *rings[2];
-	uint32_t n = 0;
-
-	if (q->tx.evtchn != 0 && q->tx.evtchn != q->rx.evtchn)
-		port->plat->evt_unbind(q->evt, q->tx.evtchn);
-	if (q->rx.evtchn != 0)
-		port->plat->evt_unbind(q->evt, q->rx.evtchn);
-	q->rx.evtchn = q->tx.evtchn = 0;
-	if (q->tx_sring != NULL)
-		rings[n++] = q->tx_sring;
-	if (q->rx_sring != NULL)
-		rings[n++] = q->rx_sring;
-	if (n > 0 && port->plat->gnt_unmap(port->gnt, n, rings) < 0)
-		XNB_LOG(ERR, "%s: queue %u: cannot unmap the rings", port->name, q->id);
-	q->tx_sring = q->rx_sring = NULL;
-	memset(&q->rx.ring, 0, sizeof(q->rx.ring));
-	memset(&q->tx.ring, 0, sizeof(q->tx.ring));
-	q->split_evtchn = false;
-	q->tx.stall_since = 0;
-	__atomic_store_n(&q->tx.stalled, 0, __ATOMIC_RELEASE);
-	__atomic_store_n(&q->fatal, 0, __ATOMIC_RELEASE);
-}
-
-/* Stops the bursts, then unmaps and unbinds everything of the connection. */
-static void
-xnb_disconnect(struct xnb_port *port)
-{
-	if (!port->connected)
-		return;
-	for (uint16_t i = 0; i < port->nb_queues; i++) {
-		xnb_guard_close(&port->queues[i].rx.guard);
-		xnb_guard_close(&port->queues[i].tx.guard);
-	}
-	xnb_ctrl_disconnect(port);
-	xnb_mcast_clear(port);
-	/* Every guest page still lent is copied out before the rings go. */
-	for (uint16_t i = 0; i < port->nb_queues; i++)
-		xnb_rxq_flush(&port->queues[i].rx);
-	for (uint16_t i = 0; i < port->nb_queues; i++)
-		xnb_queue_disconnect(port, &port->queues[i]);
-	port->nb_queues = 0;
-	port->connected = false;
-	port->disconnects++;
-	xnb_port_link_update(port);
-	XNB_LOG(INFO, "%s: guest %u disconnected", port->name, port->domid);
-}
-
-/* The frontend's ring pages, mapped writable in one call. */
+/* A queue's ring refs and channels, from <fe> or <fe>/queue-N. */
 static int
-xnb_map_rings(struct xnb_port *port, struct xnb_queue *q, const char *dir)
+xnb_xenbus_queue_keys(struct xnb_port *port, const char *dir, struct xnb_queue_keys *k)
 {
 	struct xnb_xenbus *xb = port->xb;
-	unsigned long tx_ref, rx_ref;
-	uint32_t refs[2];
-	void *va[2] = { NULL, NULL };
-	int16_t st[2];
+	unsigned long tx, rx, ev = 0, ev2 = 0;
 	int rc;
 
-	if (xnb_fe_read(xb, dir, "tx-ring-ref", UINT32_MAX, &tx_ref) < 0 ||
-	    xnb_fe_read(xb, dir, "rx-ring-ref", UINT32_MAX, &rx_ref) < 0) {
+	if (xnb_fe_read(xb, dir, "tx-ring-ref", UINT32_MAX, &tx) < 0 ||
+	    xnb_fe_read(xb, dir, "rx-ring-ref", UINT32_MAX, &rx) < 0) {
 		XNB_LOG(ERR, "%s: %s: missing or bad tx-ring-ref/rx-ring-ref",
 			port->name, dir);
 		return -EINVAL;
 	}
-	refs[0] = tx_ref;
-	refs[1] = rx_ref;
-	rc = port->plat->gnt_map(port->gnt, port->domid, 2, refs, 1, va, st);
-	if (rc < 0 || st[0] != GNTST_okay || st[1] != GNTST_okay) {
-		XNB_LOG(ERR, "%s: %s: cannot map ring grants %u/%u (status %d/%d)",
-			port->name, dir, refs[0], refs[1], rc < 0 ? rc : st[0],
-			rc < 0 ? rc : st[1]);
-		for (int i = 0; i < 2; i++)
-			if (rc >= 0 && st[i] == GNTST_okay && va[i] != NULL)
-				port->plat->gnt_unmap(port->gnt, 1, &va[i]);
-		return -EINVAL;
-	}
-	q->tx_sring = va[0];
-	q->rx_sring = va[1];
-	return 0;
-}
-
-static int
-xnb_bind(struct xnb_port *port, struct xnb_queue *q, const char *dir,
-	 const char *key, uint32_t *local)
-{
-	unsigned long remote;
-	int rc;
-
-	if (xnb_fe_read(port->xb, dir, key, UINT32_MAX, &remote) < 0 || remote == 0) {
-		XNB_LOG(ERR, "%s: %s: missing or bad %s", port->name, dir, key);
-		return -EINVAL;
-	}
-	rc = port->plat->evt_bind(q->evt, port->domid, remote);
-	if (rc <= 0) {
-		XNB_LOG(ERR, "%s: %s: cannot bind %s=%lu: %s", port->name, dir, key,
-			remote, strerror(rc < 0 ? -rc : EINVAL));
-		return -EINVAL;
-	}
-	*local = rc;
-	return 0;
-}
-
-static int
-xnb_queue_connect(struct xnb_port *port, struct xnb_queue *q, const char *dir)
-{
-	netif_tx_sring_t *txs;
-	netif_rx_sring_t *rxs;
-	unsigned long v;
-	int rc;
-
-	rc = xnb_map_rings(port, q, dir);
-	if (rc < 0)
-		return rc;
 	/* Split channels: both keys, as Linux netback reads them; else one. */
-	if (xnb_fe_read(port->xb, dir, "event-channel-tx", UINT32_MAX, &v) == 0) {
-		rc = xnb_bind(port, q, dir, "event-channel-tx", &q->rx.evtchn);
-		if (rc == 0)
-			rc = xnb_bind(port, q, dir, "event-channel-rx", &q->tx.evtchn);
-		q->split_evtchn = true;
-	} else {
-		rc = xnb_bind(port, q, dir, "event-channel", &q->rx.evtchn);
-		q->tx.evtchn = q->rx.evtchn;
+	rc = xnb_fe_read(xb, dir, "event-channel-tx", UINT32_MAX, &ev);
+	k->split = rc != -ENOENT;
+	if (k->split ? rc < 0 ||
+	    xnb_fe_read(xb, dir, "event-channel-rx", UINT32_MAX, &ev2) < 0 || ev2 == 0 :
+	    xnb_fe_read(xb, dir, "event-channel", UINT32_MAX, &ev) < 0) {
+		XNB_LOG(ERR, "%s: %s: missing or bad event channel keys", port->name, dir);
+		return -EINVAL;
 	}
-	if (rc < 0)
-		return rc;
-	/*
-	 * Attach where the frontend's indexes are (a reconnecting frontend
-	 * need not start at 0), refusing a ring that claims more requests than
-	 * it can hold.
-	 */
-	txs = q->tx_sring;
-	rxs = q->rx_sring;
-	{
-		RING_IDX tx_req = __atomic_load_n(&txs->req_prod, __ATOMIC_ACQUIRE);
-		RING_IDX tx_rsp = __atomic_load_n(&txs->rsp_prod, __ATOMIC_ACQUIRE);
-		RING_IDX rx_req = __atomic_load_n(&rxs->req_prod, __ATOMIC_ACQUIRE);
-		RING_IDX rx_rsp = __atomic_load_n(&rxs->rsp_prod, __ATOMIC_ACQUIRE);
-
-		if (tx_req - tx_rsp > __CONST_RING_SIZE(netif_tx, XNB_PAGE_SIZE) ||
-		    rx_req - rx_rsp > __CONST_RING_SIZE(netif_rx, XNB_PAGE_SIZE)) {
-			XNB_LOG(ERR, "%s: %s: ring indexes out of range (tx %u/%u rx %u/%u)",
-				port->name, dir, tx_req, tx_rsp, rx_req, rx_rsp);
-			return -EINVAL;
-		}
-		BACK_RING_ATTACH(&q->rx.ring, txs, tx_rsp, XNB_PAGE_SIZE);
-		BACK_RING_ATTACH(&q->tx.ring, rxs, rx_rsp, XNB_PAGE_SIZE);
+	if (ev == 0) {
+		XNB_LOG(ERR, "%s: %s: event channel 0", port->name, dir);
+		return -EINVAL;
 	}
-	xnb_rxq_attach(&q->rx);
+	k->tx_ref = tx;
+	k->rx_ref = rx;
+	k->evtchn_tx = ev;
+	k->evtchn_rx = k->split ? ev2 : ev;
 	return 0;
 }
 
+/* Everything the connection needs from the frontend's directory, each value
+ * a plain number in range (the guest owns these keys). */
 static int
-xnb_connect(struct xnb_port *port)
+xnb_xenbus_keys(struct xnb_port *port, struct xnb_conn_keys *k)
 {
 	struct xnb_xenbus *xb = port->xb;
-	struct xnb_frontend_features *fe = &port->fe;
-	unsigned long nq = 1, v;
+	struct xnb_frontend_features *fe = &k->fe;
+	unsigned long nq = 1, v, remote;
 	char dir[192];
 	int rc;
 
+	memset(k, 0, sizeof(*k));
 	if (xnb_fe_read(xb, xb->fe, "request-rx-copy", 1, &v) < 0 || v != 1) {
 		XNB_LOG(ERR, "%s: frontend %s does not request rx-copy (flipping is "
 			"not supported)", port->name, xb->fe);
@@ -456,6 +339,7 @@ xnb_connect(struct xnb_port *port)
 			port->name, nq, port->app_queues);
 		return -EINVAL;
 	}
+	k->nb_queues = nq;
 	fe->sg = xnb_fe_flag(xb, "feature-sg", false);
 	fe->gso_tcpv4 = xnb_fe_flag(xb, "feature-gso-tcpv4", false);
 	fe->gso_tcpv6 = xnb_fe_flag(xb, "feature-gso-tcpv6", false);
@@ -463,51 +347,27 @@ xnb_connect(struct xnb_port *port)
 	fe->ipv6_csum = xnb_fe_flag(xb, "feature-ipv6-csum-offload", false);
 	fe->rx_notify = xnb_fe_flag(xb, "feature-rx-notify", false);
 	fe->mcast_ctrl = xnb_fe_flag(xb, "request-multicast-control", false);
-
 	for (uint16_t i = 0; i < nq; i++) {
-		struct xnb_queue *q = &port->queues[i];
-
 		if (nq == 1)
 			snprintf(dir, sizeof(dir), "%s", xb->fe);
 		else
 			snprintf(dir, sizeof(dir), "%s/queue-%u", xb->fe, i);
-		rc = xnb_queue_connect(port, q, dir);
-		if (rc < 0) {
-			for (uint16_t k = 0; k <= i; k++)
-				xnb_queue_disconnect(port, &port->queues[k]);
-			return rc;
-		}
+		if (xnb_xenbus_queue_keys(port, dir, &k->q[i]) < 0)
+			return -EINVAL;
 	}
-	port->nb_queues = nq;
 	/* The control ring, if the frontend gave one (both keys, as Linux
 	 * netback's connect_ctrl_ring reads them). */
 	if (xnb_fe_read(xb, xb->fe, "ctrl-ring-ref", UINT32_MAX, &v) == 0) {
-		unsigned long remote;
-
-		rc = xnb_fe_read(xb, xb->fe, "event-channel-ctrl", UINT32_MAX, &remote);
-		if (rc == 0 && remote != 0)
-			rc = xnb_ctrl_connect(port, v, remote);
-		else
+		if (xnb_fe_read(xb, xb->fe, "event-channel-ctrl", UINT32_MAX, &remote) < 0 ||
+		    remote == 0) {
 			XNB_LOG(ERR, "%s: ctrl-ring-ref without a good event-channel-ctrl",
 				port->name);
-		if (rc != 0) {
-			for (uint16_t k = 0; k < nq; k++)
-				xnb_queue_disconnect(port, &port->queues[k]);
-			port->nb_queues = 0;
 			return -EINVAL;
 		}
+		k->ctrl = true;
+		k->ctrl_ref = v;
+		k->ctrl_evtchn = remote;
 	}
-	port->connected = true;
-	port->connects++;
-	xb->fatal_why[0] = '\0';
-	for (uint16_t i = 0; i < nq; i++) {
-		xnb_guard_open(&port->queues[i].rx.guard);
-		xnb_guard_open(&port->queues[i].tx.guard);
-	}
-	XNB_LOG(INFO, "%s: guest %u connected: %lu queue(s)%s%s%s%s", port->name,
-		port->domid, nq, port->queues[0].split_evtchn ? ", split channels" : "",
-		fe->sg ? ", sg" : "", fe->gso_tcpv4 || fe->gso_tcpv6 ? ", gso" : "",
-		port->ctrl != NULL ? ", control ring" : "");
 	return 0;
 }
 
@@ -524,16 +384,20 @@ xnb_xenbus_fail(struct xnb_port *port, const char *why)
 	xnb_xenbus_set_state(port, XenbusStateClosing);
 }
 
-/* Looks at both directories and does what the states ask. Port lock held. */
-static void
-xnb_xenbus_step(struct xnb_port *port)
+/*
+ * The backend directory half of a step: it appeared (advertise, once the
+ * application configured the port), went away, or was removed and created
+ * again between two looks. true: it is there and advertised, go on with
+ * the frontend. Port lock held.
+ */
+static bool
+xnb_xenbus_backend_dir(struct xnb_port *port)
 {
 	struct xnb_xenbus *xb = port->xb;
-	unsigned long fe_state, online;
-	int rc;
 	unsigned int len;
 	char path[192];
 	char *fe;
+	int rc;
 
 	snprintf(path, sizeof(path), "%s/frontend", xb->be);
 	fe = xs_read(xb->xs, XBT_NULL, path, &len);
@@ -573,37 +437,46 @@ xnb_xenbus_step(struct xnb_port *port)
 			xb->state = XenbusStateUnknown;
 			XNB_LOG(INFO, "%s: %s removed", port->name, xb->be);
 		}
-		return;
+		return false;
 	}
-	if (!xb->advertised) {
-		/* Not before the application configured the port: the
-		 * frontend reads how many queues it may use at InitWait. */
-		if (port->app_queues == 0) {
-			free(fe);
-			return;
-		}
-		snprintf(xb->fe, sizeof(xb->fe), "%.*s", (int)len, fe);
+	if (xb->advertised) {
 		free(fe);
-		rc = xnb_xenbus_advertise(port);
-		if (rc == -ENOENT)
-			return;		/* removed meanwhile: its watch fires */
-		if (rc < 0) {
-			XNB_LOG(ERR, "%s: cannot write %s", port->name, xb->be);
-			return;
-		}
-		snprintf(xb->fe_state, sizeof(xb->fe_state), "%s/state", xb->fe);
-		if (!xs_watch(xb->xs, xb->fe_state, xb->fe_token)) {
-			XNB_LOG(ERR, "%s: cannot watch %s: %s", port->name, xb->fe_state,
-				strerror(errno));
-			return;
-		}
-		xb->advertised = true;
-		XNB_LOG(INFO, "%s: %s in InitWait", port->name, xb->be);
-		return;		/* the new watch fires at once */
+		return true;
 	}
+	/* Not before the application configured the port: the frontend reads
+	 * how many queues it may use at InitWait. */
+	if (port->app_queues == 0) {
+		free(fe);
+		return false;
+	}
+	snprintf(xb->fe, sizeof(xb->fe), "%.*s", (int)len, fe);
 	free(fe);
+	rc = xnb_xenbus_advertise(port);
+	if (rc == -ENOENT)
+		return false;		/* removed meanwhile: its watch fires */
+	if (rc < 0) {
+		XNB_LOG(ERR, "%s: cannot write %s", port->name, xb->be);
+		return false;
+	}
+	snprintf(xb->fe_state, sizeof(xb->fe_state), "%s/state", xb->fe);
+	if (!xs_watch(xb->xs, xb->fe_state, xb->fe_token)) {
+		XNB_LOG(ERR, "%s: cannot watch %s: %s", port->name, xb->fe_state,
+			strerror(errno));
+		return false;
+	}
+	xb->advertised = true;
+	XNB_LOG(INFO, "%s: %s in InitWait", port->name, xb->be);
+	return false;		/* the new watch fires at once */
+}
 
-	xnb_xenbus_rate(port);
+/* The frontend half: do what its state (and online=0) asks. Port lock held. */
+static void
+xnb_xenbus_frontend(struct xnb_port *port)
+{
+	struct xnb_xenbus *xb = port->xb;
+	unsigned long fe_state, online;
+	struct xnb_conn_keys keys;
+
 	/* The frontend's directory gone (its domain died) counts as Closed:
 	 * libxl waits for our Closed before it removes the vif. */
 	switch (xnb_fe_read(xb, xb->fe, "state", XenbusStateReconfigured, &fe_state)) {
@@ -630,7 +503,7 @@ xnb_xenbus_step(struct xnb_port *port)
 	case XenbusStateConnected:
 		if (port->connected || xb->state != XenbusStateInitWait || !port->started)
 			break;
-		if (xnb_connect(port) < 0) {
+		if (xnb_xenbus_keys(port, &keys) < 0 || xnb_connect(port, &keys) < 0) {
 			xnb_xenbus_fail(port, "cannot connect the frontend's rings");
 			break;
 		}
@@ -651,6 +524,16 @@ xnb_xenbus_step(struct xnb_port *port)
 		xnb_xenbus_set_state(port, XenbusStateInitWait);
 		break;
 	}
+}
+
+/* Looks at both directories and does what the states ask. Port lock held. */
+static void
+xnb_xenbus_step(struct xnb_port *port)
+{
+	if (!xnb_xenbus_backend_dir(port))
+		return;
+	xnb_xenbus_rate(port);
+	xnb_xenbus_frontend(port);
 }
 
 static void
@@ -684,42 +567,18 @@ xnb_xenbus_fatal_cb(void *arg)
 		fatal |= __atomic_load_n(&port->queues[i].fatal, __ATOMIC_ACQUIRE) != 0;
 	if (port->connected && fatal) {
 		XNB_LOG(ERR, "%s: disconnecting guest %u: %s", port->name, port->domid,
-			port->xb->fatal_why);
+			port->fatal_why);
 		port->fatal_errors++;
-		xnb_xenbus_fail(port, port->xb->fatal_why);
+		xnb_xenbus_fail(port, port->fatal_why);
 	}
 	pthread_mutex_unlock(&port->lock);
 }
 
-void
-xnb_queue_fatal(struct xnb_queue *q, const char *fmt, ...)
+/* The port's fatal hook (xnb_queue_fatal, any lcore): act in this thread. */
+static void
+xnb_xenbus_on_fatal(struct xnb_port *port)
 {
-	struct xnb_port *port = q->port;
-	uint32_t zero = 0;
-	va_list ap;
-
-	if (!__atomic_compare_exchange_n(&q->fatal, &zero, 1, false,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-		return;
-	/* Only the first queue to fail writes the reason. */
-	if (port->xb->fatal_why[0] == '\0') {
-		int n = snprintf(port->xb->fatal_why, sizeof(port->xb->fatal_why),
-				 "queue %u: ", q->id);
-
-		va_start(ap, fmt);
-		vsnprintf(port->xb->fatal_why + n, sizeof(port->xb->fatal_why) - n,
-			  fmt, ap);
-		va_end(ap);
-	}
 	rte_eal_alarm_set(1, xnb_xenbus_fatal_cb, port);
-}
-
-void
-xnb_guard_close(struct xnb_guard *g)
-{
-	__atomic_store_n(&g->allowed, 0, __ATOMIC_SEQ_CST);
-	while (__atomic_load_n(&g->busy, __ATOMIC_SEQ_CST))
-		rte_pause();
 }
 
 void
@@ -743,6 +602,7 @@ xnb_xenbus_init(struct xnb_port *port)
 	if (xb == NULL)
 		return -ENOMEM;
 	port->xb = xb;
+	port->on_fatal = xnb_xenbus_on_fatal;
 	/* libxenstore picks its socket from the environment at open time. */
 	if (sock != NULL)
 		setenv("XENSTORED_PATH", sock, 1);
@@ -794,6 +654,7 @@ xnb_xenbus_fini(struct xnb_port *port)
 			rte_pause();
 		rte_intr_instance_free(xb->intr);
 	}
+	port->on_fatal = NULL;
 	rte_eal_alarm_cancel(xnb_xenbus_fatal_cb, port);
 	pthread_mutex_lock(&port->lock);
 	if (xb->xs != NULL) {
