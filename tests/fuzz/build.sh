@@ -27,12 +27,12 @@ cflags=(-g -O1 -fno-sanitize-recover=undefined -DALLOW_INTERNAL_API -DALLOW_EXPE
 san=(-fsanitize=address,undefined ${XNB_FUZZ_EXTRA_CFLAGS:-})
 shim=(-include "$src/tests/fuzz/xnb_fuzz_shim.h")
 # The files the bursts run: coverage from the first list, and from
-# xnb_csum.c (software checksums, both ways) in both; xnb_ctrl.c (the hash
+# xnb_csum.c (software checksums, both ways) in both; xnb_ctrl.c and xnb_filter.c (the hash
 # state tx steers by) and xnb_csum.c where the driver has them. A new file
 # the bursts call goes here.
 case $target in
-rx) cov=(xnb_rx xnb_csum); plain=(xnb_tx xnb_ctrl xnb_lifetime) ;;
-tx) cov=(xnb_tx xnb_csum); plain=(xnb_rx xnb_ctrl xnb_lifetime) ;;
+rx) cov=(xnb_rx xnb_csum); plain=(xnb_tx xnb_ctrl xnb_filter xnb_lifetime) ;;
+tx) cov=(xnb_tx xnb_csum); plain=(xnb_rx xnb_ctrl xnb_filter xnb_lifetime) ;;
 *) echo "build.sh: target rx or tx, not '$target'" >&2; exit 2 ;;
 esac
 objs=()

@@ -366,20 +366,22 @@ void xnb_disconnect(struct xnb_port *port);	/* quiesces the bursts first */
 void xnb_port_link_update(struct xnb_port *port);
 void xnb_guard_close(struct xnb_guard *g);	/* waits for a burst in flight */
 
-/* xnb_rx.c / xnb_tx.c: the guest's multicast list (any thread). */
-bool xnb_mcast_update(struct xnb_port *port, uint8_t op, const uint8_t *addr);
-bool xnb_mcast_match(struct xnb_port *port, const struct rte_ether_addr *addr);
-void xnb_mcast_clear(struct xnb_port *port);
 
 /* xnb_rx.c: the guest's rate limit changed (control thread). */
 void xnb_port_rate_set(struct xnb_port *port, uint64_t bytes, uint64_t usec);
 
-/* xnb_ctrl.c: the control ring, connected with the queues (port lock held);
- * the hash state for the datapath. */
+/* xnb_ctrl.c: the control ring, connected with the queues (port lock held). */
 int xnb_ctrl_connect(struct xnb_port *port, uint32_t gref, uint32_t remote_port);
 void xnb_ctrl_disconnect(struct xnb_port *port);
+
+/* xnb_filter.c: the hash state (written by the control ring, read by tx
+ * bursts) and the multicast list (written by rx bursts, read by tx). */
 void xnb_hash_get(struct xnb_port *port, struct xnb_hash *h);
+void xnb_hash_set(struct xnb_port *port, const struct xnb_hash *h);
 uint32_t xnb_hash_frame(const struct xnb_hash *h, const struct rte_mbuf *m, uint8_t *type);
+bool xnb_mcast_update(struct xnb_port *port, uint8_t op, const uint8_t *addr);
+bool xnb_mcast_match(struct xnb_port *port, const struct rte_ether_addr *addr);
+void xnb_mcast_clear(struct xnb_port *port);
 
 /*
  * xnb_csum.c: completes the TCP or UDP checksum of m, whose first hlen

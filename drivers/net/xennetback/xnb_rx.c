@@ -421,55 +421,6 @@ xnb_rx_offload(struct xnb_rxq *rxq, struct rte_mbuf *m, const struct xnb_rx_pkt 
 	return true;
 }
 
-/* MCAST_ADD / MCAST_DEL from the guest (Linux netback's xenvif_mcast_add
- * and _del): false when the list is full. */
-bool
-xnb_mcast_update(struct xnb_port *port, uint8_t op, const uint8_t *addr)
-{
-	struct xnb_mcast *mc = &port->mcast;
-	struct rte_ether_addr a;
-	bool ok = true;
-	uint32_t i;
-
-	memcpy(a.addr_bytes, addr, RTE_ETHER_ADDR_LEN);
-	rte_spinlock_lock(&mc->lock);
-	for (i = 0; i < mc->n; i++)
-		if (rte_is_same_ether_addr(&mc->addr[i], &a))
-			break;
-	if (op == XEN_NETIF_EXTRA_TYPE_MCAST_DEL) {
-		if (i < mc->n)
-			mc->addr[i] = mc->addr[--mc->n];
-	} else if (i == mc->n) {
-		if (mc->n == XNB_MCAST_MAX)
-			ok = false;
-		else
-			mc->addr[mc->n++] = a;
-	}
-	rte_spinlock_unlock(&mc->lock);
-	return ok;
-}
-
-bool
-xnb_mcast_match(struct xnb_port *port, const struct rte_ether_addr *addr)
-{
-	struct xnb_mcast *mc = &port->mcast;
-	bool found = false;
-
-	rte_spinlock_lock(&mc->lock);
-	for (uint32_t i = 0; i < mc->n && !found; i++)
-		found = rte_is_same_ether_addr(&mc->addr[i], addr);
-	rte_spinlock_unlock(&mc->lock);
-	return found;
-}
-
-void
-xnb_mcast_clear(struct xnb_port *port)
-{
-	rte_spinlock_lock(&port->mcast.lock);
-	port->mcast.n = 0;
-	rte_spinlock_unlock(&port->mcast.lock);
-}
-
 void
 xnb_port_rate_set(struct xnb_port *port, uint64_t bytes, uint64_t usec)
 {
