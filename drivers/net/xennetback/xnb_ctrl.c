@@ -25,9 +25,6 @@
 #include <rte_alarm.h>
 #include <rte_interrupts.h>
 #include <rte_pause.h>
-#include <rte_ip.h>
-#include <rte_net.h>
-#include <rte_tcp.h>
 
 #include "xnb_internal.h"
 
