@@ -34,6 +34,8 @@
 #define EVIL_BAD_REF		65000u	/* beyond any grant table */
 #define EVIL_UNGRANTED_REF	16000u	/* in the table, never granted */
 #define EVIL_OTHER_DOMID	7	/* a domain that is not our backend */
+#define EVIL_CTRL_LOG		32	/* control-ring answers kept for the summary */
+#define EVIL_CTRL_WAIT_MS	2000
 
 struct evil {
 	struct nf_dev *dev;
@@ -48,6 +50,10 @@ struct evil {
 	uint64_t rsp_bad_id;	/* answers for no request of ours outstanding */
 	uint16_t outstanding[NF_TX_RING_SIZE];	/* requests per id, unanswered */
 	int lent;		/* requests unanswered after the lent fill, -1: none */
+	/* control-ring cases: each request's answer (status, or -errno) */
+	int ctrl_st[EVIL_CTRL_LOG];
+	unsigned int nctrl;
+	uint64_t ctrl_answers, ctrl_success;
 	int expect_rsp;		/* stop lingering once this many responses came */
 	bool reconnect;		/* a xenstore case: wait for the backend's verdict */
 };
@@ -913,6 +919,245 @@ rx_prod_backwards_stream(struct evil *e, long steps)
 	return 0;
 }
 
+/* ---- the control ring ------------------------------------------------------ */
+
+static void
+ctrl_log(struct evil *e, int st)
+{
+	if (e->nctrl < EVIL_CTRL_LOG)
+		e->ctrl_st[e->nctrl++] = st;
+}
+
+/* Answers up to want (collected, logged), waiting up to ms; the number
+ * that came. The producer is judged as everywhere (Linux's check). */
+static unsigned int
+ctrl_collect(struct evil *e, unsigned int want, unsigned int ms)
+{
+	struct nf_ctrl *c = e->dev->ctrl;
+	uint64_t end = nf_now_ns() + ms * 1000000ull;
+	unsigned int got = 0;
+
+	while (got < want) {
+		RING_IDX prod = __atomic_load_n(&c->ring.sring->rsp_prod, __ATOMIC_ACQUIRE);
+
+		if (!nf_rsp_prod_check(e->dev, NULL, "CTRL", prod, &c->rsp_seen,
+				       c->ring.req_prod_pvt))
+			break;
+		for (; c->ring.rsp_cons != prod && got < want; c->ring.rsp_cons++, got++) {
+			struct xen_netif_ctrl_response r;
+
+			memcpy(&r, RING_GET_RESPONSE(&c->ring, c->ring.rsp_cons), sizeof(r));
+			e->ctrl_answers++;
+			e->ctrl_success += r.status == XEN_NETIF_CTRL_STATUS_SUCCESS;
+			ctrl_log(e, (int)r.status);
+		}
+		if (got == want || nf_now_ns() > end)
+			break;
+		evil_sleep_us(500);
+	}
+	return got;
+}
+
+static void
+ctrl_put(struct evil *e, uint32_t type, uint32_t d0, uint32_t d1, uint32_t d2)
+{
+	struct nf_ctrl *c = e->dev->ctrl;
+	struct xen_netif_ctrl_request *r = RING_GET_REQUEST(&c->ring, c->ring.req_prod_pvt++);
+
+	r->id = c->next_id++;
+	r->type = (uint16_t)type;
+	r->data[0] = d0;
+	r->data[1] = d1;
+	r->data[2] = d2;
+	e->pushed++;
+}
+
+static void
+ctrl_push(struct evil *e)
+{
+	struct nf_ctrl *c = e->dev->ctrl;
+
+	__atomic_store_n(&c->ring.sring->req_prod, c->ring.req_prod_pvt, __ATOMIC_RELEASE);
+	xnbsim_evtchn_notify(e->dev->evh, c->port);
+	e->notifies++;
+}
+
+/* One request and its answer (logged; -ETIMEDOUT logged when none). */
+static void
+ctrl_req(struct evil *e, uint32_t type, uint32_t d0, uint32_t d1, uint32_t d2)
+{
+	ctrl_put(e, type, d0, d1, d2);
+	ctrl_push(e);
+	if (ctrl_collect(e, 1, EVIL_CTRL_WAIT_MS) == 0)
+		ctrl_log(e, -ETIMEDOUT);
+}
+
+/* A page granted readonly to the backend holding n u32 entries of v (or
+ * the same value, when v is NULL, fill). Its ref, or -errno. */
+static int
+ctrl_table(struct evil *e, const uint32_t *v, uint32_t n, uint32_t fill)
+{
+	int i = evil_page(e, e->dev->be_domid, false);
+	uint32_t *t;
+
+	if (i < 0)
+		return i;
+	t = e->va[i];
+	for (uint32_t k = 0; k < n && k < NF_PAGE_SIZE / 4; k++)
+		t[k] = v != NULL ? v[k] : fill;
+	return (int)e->ref[i];
+}
+
+static int
+ctrl_ready(struct evil *e)
+{
+	return e->dev->ctrl != NULL ? 0 : -ENOTCONN;
+}
+
+/* Keys longer than the backend takes (netif.h: BUFFER_OVERFLOW), then a
+ * good one. */
+static int
+ctrl_key_too_long(struct evil *e, long arg)
+{
+	int ref = ctrl_table(e, NULL, 1024, 0x5a5a5a5a);
+
+	(void)arg;
+	if (ctrl_ready(e) < 0 || ref < 0)
+		return ref < 0 ? ref : -ENOTCONN;
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM,
+		 XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ, 0, 0);
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_SET_HASH_KEY, (uint32_t)ref, 41, 0);
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_SET_HASH_KEY, (uint32_t)ref, NF_PAGE_SIZE, 0);
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_SET_HASH_KEY, (uint32_t)ref, UINT32_MAX, 0);
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_SET_HASH_KEY, (uint32_t)ref, 40, 0);
+	return 0;
+}
+
+/* Keys from grants the backend cannot copy: beyond the table, never
+ * granted, granted to another domain; an empty key needs no grant. */
+static int
+ctrl_key_gref_bad(struct evil *e, long arg)
+{
+	int i = evil_page(e, EVIL_OTHER_DOMID, false);
+
+	(void)arg;
+	if (ctrl_ready(e) < 0 || i < 0)
+		return i < 0 ? i : -ENOTCONN;
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_SET_HASH_KEY, EVIL_BAD_REF, 40, 0);
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_SET_HASH_KEY, EVIL_UNGRANTED_REF, 40, 0);
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_SET_HASH_KEY, e->ref[i], 40, 0);
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_SET_HASH_KEY, EVIL_BAD_REF, 0, 0);
+	return 0;
+}
+
+/* Mapping entries naming queues we did not connect (we have 1). */
+static int
+ctrl_mapping_queue(struct evil *e, long arg)
+{
+	static const uint32_t one[8] = { 0, 0, 0, 0, 0, 0, 0, 1 };
+	int r1 = ctrl_table(e, one, 8, 0), r2 = ctrl_table(e, NULL, 8, UINT32_MAX);
+	int r3 = ctrl_table(e, NULL, 8, 0);
+
+	(void)arg;
+	if (ctrl_ready(e) < 0 || r1 < 0 || r2 < 0 || r3 < 0)
+		return -ENOTCONN;
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE, 8, 0, 0);
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, (uint32_t)r1, 8, 0);
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, (uint32_t)r2, 8, 0);
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, (uint32_t)r3, 8, 0);
+	return 0;
+}
+
+/* Sub-tables outside the size set (past its end, wrapping offset, larger
+ * than any table), a size beyond the backend's, a bad grant; an empty
+ * sub-table at the end is fine. */
+static int
+ctrl_mapping_beyond(struct evil *e, long arg)
+{
+	int r = ctrl_table(e, NULL, NF_PAGE_SIZE / 4, 0);
+
+	(void)arg;
+	if (ctrl_ready(e) < 0 || r < 0)
+		return r < 0 ? r : -ENOTCONN;
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE, 8, 0, 0);
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, (uint32_t)r, 8, 1);
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, (uint32_t)r, 9, 0);
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, (uint32_t)r, 2, UINT32_MAX);
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, (uint32_t)r, 1025, 0);
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, (uint32_t)r, UINT32_MAX, 0);
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE, 129, 0, 0);
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, EVIL_BAD_REF, 8, 0);
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, EVIL_BAD_REF, 0, 8);
+	return 0;
+}
+
+/* Flags before any algorithm (netif.h: an algorithm must be selected
+ * first), an unknown algorithm, unknown flag bits. */
+static int
+ctrl_hash_order(struct evil *e, long arg)
+{
+	(void)arg;
+	if (ctrl_ready(e) < 0)
+		return -ENOTCONN;
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS, 0, 0, 0);
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS, XEN_NETIF_CTRL_HASH_TYPE_IPV4, 0, 0);
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM, 7, 0, 0);
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM,
+		 XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ, 0, 0);
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS, 0x10, 0, 0);
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS, 0, 0, 0);
+	return 0;
+}
+
+/* Types no backend of ours serves: INVALID (0), the gref mapping ones
+ * (8..10), beyond the list. */
+static int
+ctrl_type_unknown(struct evil *e, long arg)
+{
+	static const uint32_t types[] = { 0, 8, 9, 10, 99, 0xffff };
+
+	(void)arg;
+	if (ctrl_ready(e) < 0)
+		return -ENOTCONN;
+	for (size_t k = 0; k < sizeof(types) / sizeof(types[0]); k++)
+		ctrl_req(e, types[k], 1, 2, 3);
+	return 0;
+}
+
+/* The whole ring at once, one notify: every request answered. */
+static int
+ctrl_ring_full(struct evil *e, long arg)
+{
+	struct nf_ctrl *c = e->dev->ctrl;
+	unsigned int n;
+
+	(void)arg;
+	if (ctrl_ready(e) < 0)
+		return -ENOTCONN;
+	n = RING_SIZE(&c->ring);
+	for (unsigned int k = 0; k < n; k++)
+		ctrl_put(e, XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE, 0, 0, 0);
+	ctrl_push(e);
+	ctrl_collect(e, n, 5000);
+	return 0;
+}
+
+/* After one good request, the producer moved by delta. */
+static int
+ctrl_prod_move(struct evil *e, long delta)
+{
+	struct nf_ctrl *c = e->dev->ctrl;
+
+	if (ctrl_ready(e) < 0)
+		return -ENOTCONN;
+	ctrl_req(e, XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE, 0, 0, 0);
+	__atomic_store_n(&c->ring.sring->req_prod, c->ring.req_prod_pvt + (RING_IDX)delta,
+			 __ATOMIC_RELEASE);
+	xnbsim_evtchn_notify(e->dev->evh, c->port);
+	e->notifies++;
+	return 0;
+}
+
 /* ---- xenstore ----------------------------------------------------------- */
 
 static int
@@ -960,6 +1205,10 @@ xs_evtchn_foreign(struct evil *e, long a)
 	snprintf(v, sizeof(v), "%d", port);
 	return xs_key_value(e, "event-channel", v);
 }
+
+static int xs_ctrl_ring_ref_bad(struct evil *e, long a) { (void)a; return xs_key_value(e, "ctrl-ring-ref", "65000"); }
+static int xs_ctrl_evtchn_missing(struct evil *e, long a) { (void)a; return xs_key_value(e, "event-channel-ctrl", NULL); }
+static int xs_ctrl_evtchn_unbound(struct evil *e, long a) { (void)a; return xs_key_value(e, "event-channel-ctrl", "999"); }
 
 /* Initialising / Connected / Closing n times as fast as xenstore goes,
  * ending Connected with the good keys. */
@@ -1075,6 +1324,15 @@ static const struct {
 	{ "rx-prod-beyond-ring", rx_prod_move, NF_RX_RING_SIZE + 50 },
 	{ "rx-prod-backwards", rx_prod_move, -5 },
 	{ "rx-prod-backwards-stream", rx_prod_backwards_stream, 400 },
+	{ "ctrl-key-too-long", ctrl_key_too_long, 0 },
+	{ "ctrl-key-gref-bad", ctrl_key_gref_bad, 0 },
+	{ "ctrl-mapping-queue", ctrl_mapping_queue, 0 },
+	{ "ctrl-mapping-beyond", ctrl_mapping_beyond, 0 },
+	{ "ctrl-hash-order", ctrl_hash_order, 0 },
+	{ "ctrl-type-unknown", ctrl_type_unknown, 0 },
+	{ "ctrl-ring-full", ctrl_ring_full, 0 },
+	{ "ctrl-prod-far-ahead", ctrl_prod_move, 100000 },
+	{ "ctrl-prod-backwards", ctrl_prod_move, -3 },
 	{ "xs-tx-ring-ref-bad", xs_tx_ring_ref_bad, 0 },
 	{ "xs-rx-ring-ref-ungranted", xs_rx_ring_ref_ungranted, 0 },
 	{ "xs-ring-ref-foreign", xs_ring_ref_foreign, 0 },
@@ -1091,6 +1349,9 @@ static const struct {
 	{ "xs-keys-vanish", xs_keys_vanish, 0 },
 	{ "xs-state-flap", xs_state_flap, 200 },
 	{ "xs-state-bogus", xs_state_bogus, 0 },
+	{ "xs-ctrl-ring-ref-bad", xs_ctrl_ring_ref_bad, 0 },
+	{ "xs-ctrl-evtchn-missing", xs_ctrl_evtchn_missing, 0 },
+	{ "xs-ctrl-evtchn-unbound", xs_ctrl_evtchn_unbound, 0 },
 };
 
 #define NEVILS (sizeof(evils) / sizeof(evils[0]))
@@ -1106,6 +1367,9 @@ nf_evil_prepare(struct nf_dev *dev, const char *name)
 	if (i == NEVILS)
 		return -EINVAL;
 	dev->evil_no_rx_buffers = strcmp(name, "rx-no-buffers") == 0;
+	/* The control-ring cases need one (the backend offers it). */
+	if (strncmp(name, "ctrl-", 5) == 0 || strncmp(name, "xs-ctrl-", 8) == 0)
+		dev->cfg.ctrl_ring = true;
 	return 0;
 }
 
@@ -1159,10 +1423,21 @@ nf_evil_run(struct nf_dev *dev, const char *name, double linger_s,
 		 ",\"rsp_dropped\":%" PRIu64 ",\"rsp_null\":%" PRIu64 ",\"rsp_bad\":%" PRIu64
 		 ",\"notifies\":%" PRIu64 ",\"ebusy\":%" PRIu64 ",\"rewrites\":%" PRIu64
 		 ",\"be_state\":%d,\"rsp_prod_violations\":%" PRIu64
-		 ",\"rsp_bad_id\":%" PRIu64 ",\"lent\":%d}",
+		 ",\"rsp_bad_id\":%" PRIu64 ",\"lent\":%d,\"ctrl_answers\":%" PRIu64
+		 ",\"ctrl_success\":%" PRIu64 ",\"ctrl\":[",
 		 name, rc, dev->cfg.domid, (double)(nf_now_ns() - t0) / 1e9, e.pushed,
 		 e.rsp_ok, e.rsp_error, e.rsp_dropped, e.rsp_null, e.rsp_bad, e.notifies,
 		 e.ebusy, e.rewrites, evil_be_state(&e), dev->st.rsp_prod_violations,
-		 e.rsp_bad_id, e.lent);
+		 e.rsp_bad_id, e.lent, e.ctrl_answers, e.ctrl_success);
+	for (i = 0; i < e.nctrl; i++) {
+		size_t n = strlen(json);
+
+		snprintf(json + n, len - n, "%s%d", i ? "," : "", e.ctrl_st[i]);
+	}
+	{
+		size_t n = strlen(json);
+
+		snprintf(json + n, len - n, "]}");
+	}
 	return rc;
 }

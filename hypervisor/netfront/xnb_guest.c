@@ -1424,7 +1424,7 @@ selftest(void)
 static void
 evil_run(struct guest *g)
 {
-	char json[1024];
+	char json[2048];
 	struct nf_stats st;
 	FILE *f;
 	int rc;

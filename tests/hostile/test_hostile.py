@@ -66,6 +66,16 @@ def ok(rsp_ok, xs=None, rsp_null=0):
     return {"kind": "ok", "rsp_ok": rsp_ok, "rsp_null": rsp_null, "xstats": xs or {}}
 
 
+# XEN_NETIF_CTRL_STATUS_*
+SUCCESS, NOT_SUPPORTED, INVALID, OVERFLOW = 0, 1, 2, 3
+
+
+def ctrl(*status, answers=None):
+    """Control-ring requests answered in order with these statuses (a tuple:
+    any of them), the vif still connected."""
+    return {"kind": "ctrl", "status": list(status), "answers": answers}
+
+
 # name -> expected outcome. xstats: exact deltas on port 0, except a tuple
 # of names whose deltas must add up to the value (">0": at least one).
 CASES = {
@@ -147,12 +157,29 @@ CASES = {
     "xs-keys-vanish": {"kind": "either"},
     "xs-state-flap": {"kind": "flap"},
     "xs-state-bogus": {"kind": "initwait"},
+    # the control ring (netif.h; bounds as Linux netback's hash.c, which
+    # answers INVALID_PARAMETER where netif.h also allows BUFFER_OVERFLOW
+    # for a table larger than the backend supports: both taken)
+    "ctrl-key-too-long": ctrl(SUCCESS, OVERFLOW, OVERFLOW, OVERFLOW, SUCCESS),
+    "ctrl-key-gref-bad": ctrl(INVALID, INVALID, INVALID, SUCCESS),
+    "ctrl-mapping-queue": ctrl(SUCCESS, INVALID, INVALID, SUCCESS),
+    "ctrl-mapping-beyond": ctrl(SUCCESS, INVALID, INVALID, INVALID, (INVALID, OVERFLOW),
+                                (INVALID, OVERFLOW), INVALID, INVALID, SUCCESS),
+    "ctrl-hash-order": ctrl(NOT_SUPPORTED, INVALID, INVALID, SUCCESS, INVALID, SUCCESS),
+    "ctrl-type-unknown": ctrl(*[NOT_SUPPORTED] * 6),
+    "ctrl-ring-full": ctrl(*[SUCCESS] * 32, answers=128),
+    "ctrl-prod-far-ahead": fatal(),
+    "ctrl-prod-backwards": fatal(),
+    "xs-ctrl-ring-ref-bad": refuse(),
+    "xs-ctrl-evtchn-missing": refuse(),
+    "xs-ctrl-evtchn-unbound": refuse(),
 }
 
 # The cases that meet pages lent to the application in the lent rounds:
 # every ring-index, slot-count, grant, extra-info and guest-RX case; the
 # xenstore ones and the event-channel storm lend nothing.
-LENT_CASES = tuple(n for n in CASES if not n.startswith("xs-") and n != "evtchn-storm")
+LENT_CASES = tuple(n for n in CASES if not n.startswith(("xs-", "ctrl-")) and
+                   n != "evtchn-storm")
 NEW_LENT = tuple(n for n in CASES if n.endswith("-lent"))
 
 # The rounds: an application and the cases it hosts. "hold" rounds hold
@@ -275,6 +302,18 @@ def check_outcome(c, host, name, exp, s, d, log_before):
         return
     c.eq(kv.get("state"), "4", f"{name}: backend state")
     c.check("error" not in kv, f"{name}: error node {kv.get('error')!r}")
+    if kind == "ctrl":
+        got = s.get("ctrl", [])
+        want = exp["status"]
+        same = len(got) == len(want) and all(
+            g in w if isinstance(w, tuple) else g == w for g, w in zip(got, want))
+        c.check(same, f"{name}: control-ring answers {got}, want {want}")
+        if exp["answers"] is not None:
+            c.eq(s["ctrl_answers"], exp["answers"], f"{name}: control-ring answers")
+            c.eq(s["ctrl_success"], exp["answers"], f"{name}: control-ring SUCCESS answers")
+        c.eq(sum(ring_errors.values()), 0, f"{name}: drop counters {ring_errors}")
+        print(f"  {name}: answers {got}", flush=True)
+        return
     if kind == "pending":
         c.eq(s["rsp_ok"] + s["rsp_error"] + s["rsp_null"], 0, f"{name}: responses")
         c.eq(sum(ring_errors.values()), 0, f"{name}: drop counters {ring_errors}")
