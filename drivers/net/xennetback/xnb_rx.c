@@ -6,13 +6,18 @@
  * Guest TX -> rte_eth_rx_burst (Linux netback's tx path, seen from the
  * application's side). Each burst reads the guest's requests once into
  * private memory (the guest may rewrite its ring at any time: the copy is
- * what is validated and used, never the ring again), then per packet:
- *  - copy (copy_mode=always, frames up to copy_threshold, or when the
- *    arena is full): the whole frame is grant-copied into mbufs;
- *  - zero copy: the first header_copy bytes are grant-copied into a head
- *    mbuf, the rest of each slot's page is grant-mapped and lent to the
- *    application as an external buffer (xnb_lifetime.c answers the guest
- *    when the mbuf is freed or has lingered too long).
+ * what is validated and used, never the ring again), within the guest's
+ * rate limit, then per packet:
+ *  - copy (copy_mode=always, frames up to copy_threshold, the arena full,
+ *    or an application that takes single segments only or has a device
+ *    lent pages would not reach): the whole frame is grant-copied, into
+ *    a chain, or one buffer for an application without RX scatter;
+ *  - zero copy: the headers are grant-copied into a head mbuf (pulled up
+ *    to the end of L4 and parsed there), the rest of each slot's page is
+ *    grant-mapped and lent to the application as an external buffer
+ *    (xnb_lifetime.c answers the guest when the mbuf is freed or has
+ *    lingered too long);
+ *  - a multicast request: applied to the guest's list, answered, not sent.
  * A burst makes at most one map, one copy and one unmap call, and notifies
  * the guest once at most.
  *
