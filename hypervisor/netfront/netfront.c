@@ -172,6 +172,51 @@ deferred_retry(struct nf_dev *dev)
 	}
 }
 
+/* ---- pages ------------------------------------------------------------------ */
+
+/*
+ * The simulator's page allocator belongs to the process: a second netfront
+ * instance of a domain (the guest's driver reloaded) starts with every page
+ * free, including those its predecessor granted to a backend and could not
+ * take back (Linux netfront keeps such pages on its deferred list for as
+ * long as the backend maps them; a guest kernel never reuses them). The
+ * grant table says which they are: pages with a grant still permitting
+ * access when we attach.
+ */
+static int
+quarantine_init(struct nf_dev *dev)
+{
+	const grant_entry_v1_t *gt = xnbsim_gnttab(dev->sim);
+	uint32_t npages, ref;
+
+	(void)xnbsim_ram(dev->sim, &npages);
+	dev->quarantine = calloc((npages + 7) / 8, 1);
+	if (dev->quarantine == NULL)
+		return -ENOMEM;
+	dev->quarantine_pages = npages;
+	for (ref = 1; ref < XNBSIM_GNTTAB_ENTRIES; ref++) {
+		uint16_t flags = __atomic_load_n(&gt[ref].flags, __ATOMIC_ACQUIRE);
+		uint32_t frame = gt[ref].frame;
+
+		if ((flags & GTF_type_mask) == GTF_permit_access && frame < npages)
+			dev->quarantine[frame / 8] |= (uint8_t)(1u << (frame % 8));
+	}
+	return 0;
+}
+
+int
+nf_page_alloc(struct nf_dev *dev, uint32_t *gfn, void **va)
+{
+	for (;;) {
+		int rc = xnbsim_page_alloc(dev->sim, gfn, va);
+
+		if (rc < 0 || dev->quarantine == NULL || *gfn >= dev->quarantine_pages ||
+		    !(dev->quarantine[*gfn / 8] & (1u << (*gfn % 8))))
+			return rc;
+		dev->st.pages_quarantined++;	/* kept allocated: never ours */
+	}
+}
+
 /* ---- xenstore helpers ------------------------------------------------------ */
 
 static char *
@@ -286,7 +331,7 @@ ring_page(struct nf_dev *dev, uint32_t *gfn, void **va, uint32_t *ref)
 {
 	int rc;
 
-	rc = xnbsim_page_alloc(dev->sim, gfn, va);
+	rc = nf_page_alloc(dev, gfn, va);
 	if (rc < 0)
 		return rc;
 	memset(*va, 0, NF_PAGE_SIZE);
@@ -331,13 +376,13 @@ queue_setup(struct nf_dev *dev, struct nf_queue *q, bool split)
 		struct nf_tx_slot *ts = &q->tx_slot[i];
 
 		ts->ref = NF_GREF_NONE;
-		rc = xnbsim_page_alloc(dev->sim, &ts->gfn, &ts->va);
+		rc = nf_page_alloc(dev, &ts->gfn, &ts->va);
 		if (rc < 0)
 			return rc;
 		q->tx_free[q->tx_nfree++] = (uint16_t)(NF_TX_RING_SIZE - 1 - i);
 	}
 	for (i = 0; i < NF_RX_RING_SIZE; i++) {
-		rc = xnbsim_page_alloc(dev->sim, &q->rx_buf[i].gfn,
+		rc = nf_page_alloc(dev, &q->rx_buf[i].gfn,
 				       &q->rx_buf[i].va);
 		if (rc < 0)
 			return rc;
@@ -399,7 +444,7 @@ ctrl_setup(struct nf_dev *dev)
 		return rc;
 	SHARED_RING_INIT((xen_netif_ctrl_sring_t *)va);
 	FRONT_RING_INIT(&c->ring, (xen_netif_ctrl_sring_t *)va, NF_PAGE_SIZE);
-	rc = xnbsim_page_alloc(dev->sim, &c->data_gfn, &c->data_va);
+	rc = nf_page_alloc(dev, &c->data_gfn, &c->data_va);
 	if (rc < 0) {
 		c->data_va = NULL;
 		return rc;
@@ -685,7 +730,7 @@ xenbus_step(struct nf_dev *dev)
 			disconnect(dev);
 			set_fe_state(dev, XenbusStateClosed);
 		}
-		if (dev->fe_state == XenbusStateClosed)
+		if (dev->fe_state == XenbusStateClosed && nf_now_ns() >= dev->closed_until_ns)
 			set_fe_state(dev, XenbusStateInitialising);
 		if (!dev->announced_wait) {
 			nf_log(dev, "backend closed; waiting for it to return");
@@ -744,6 +789,9 @@ nf_open(const struct nf_config *cfg)
 		err = errno;
 		goto fail;
 	}
+	err = -quarantine_init(dev);
+	if (err != 0)
+		goto fail;
 
 	snprintf(dev->fe_path, sizeof(dev->fe_path), "/local/domain/%u/device/vif/%u",
 		 cfg->domid, cfg->handle);
@@ -779,6 +827,7 @@ nf_open(const struct nf_config *cfg)
 	set_fe_state(dev, XenbusStateInitialising);
 	return dev;
 fail:
+	free(dev->quarantine);
 	if (dev->evh != NULL)
 		xnbsim_evtchn_close(dev->evh);
 	if (dev->xs != NULL)
@@ -887,6 +936,7 @@ nf_close(struct nf_dev *dev, int grace_ms, struct nf_stats *final)
 	xnbsim_evtchn_close(dev->evh);
 	xnbsim_close(dev->sim);
 	free(dev->deferred);
+	free(dev->quarantine);
 	free(dev);
 }
 
@@ -926,6 +976,27 @@ nf_stats_get(const struct nf_dev *dev, struct nf_stats *st)
 {
 	*st = dev->st;
 	st->grants_pending = dev->ndeferred;
+}
+
+void
+nf_reconnect(struct nf_dev *dev, int closed_ms)
+{
+	uint64_t end = nf_now_ns() + 2000000000ull;
+	int be;
+
+	nf_log(dev, "reconnecting");
+	dev->up = false;
+	set_fe_state(dev, XenbusStateClosing);
+	do {
+		be = read_be_state(dev);
+		if (be == XenbusStateClosing || be == XenbusStateClosed ||
+		    be == XenbusStateUnknown)
+			break;
+		poll(NULL, 0, 10);
+	} while (nf_now_ns() < end);
+	disconnect(dev);
+	dev->closed_until_ns = nf_now_ns() + (uint64_t)closed_ms * 1000000ull;
+	set_fe_state(dev, XenbusStateClosed);
 }
 
 void

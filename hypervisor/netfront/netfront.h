@@ -141,7 +141,8 @@ typedef void (*nf_rx_fn)(void *arg, unsigned int queue,
 	X(ctrl_rsp_bad)		/* answers with an id we were not waiting for */ \
 	X(tx_mcast)		/* MCAST_ADD/DEL requests sent */ \
 	X(tx_mcast_ok)		/* of those, answered NETIF_RSP_OKAY */ \
-	X(tx_mcast_error)	/* answered otherwise */
+	X(tx_mcast_error)	/* answered otherwise */ \
+	X(pages_quarantined)	/* pages an earlier instance left granted, skipped */
 
 struct nf_stats {
 #define NF_STATS_FIELD(n) uint64_t n;
@@ -200,6 +201,13 @@ int nf_rx_poll(struct nf_dev *dev, unsigned int q, unsigned int budget,
 	       nf_rx_fn fn, void *arg);
 
 void nf_stats_get(const struct nf_dev *dev, struct nf_stats *st);
+
+/* Drops the connection and asks for a new one, as Linux netfront does on
+ * resume: Closing, the backend's Closing/Closed awaited (up to 2 s), rings
+ * torn down (grants the backend still maps deferred, as at any
+ * disconnect), Closed; after closed_ms, Initialising, and the state machine
+ * connects again when the backend is back in InitWait. */
+void nf_reconnect(struct nf_dev *dev, int closed_ms);
 
 /* Stops (true) or resumes posting RX buffers on every queue; responses are
  * still consumed. A guest whose RX side stalls, for the backend's

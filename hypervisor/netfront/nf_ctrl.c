@@ -157,7 +157,7 @@ ctrl_table_call(struct nf_dev *dev, uint32_t type, const void *tbl, uint32_t byt
 	if (dev->ctrl != c)
 		return rc;	/* torn down meanwhile: its grant went with it */
 	if (!nf_grant_end(dev, (uint32_t)ref, c->data_gfn) &&
-	    xnbsim_page_alloc(dev->sim, &c->data_gfn, &c->data_va) < 0) {
+	    nf_page_alloc(dev, &c->data_gfn, &c->data_va) < 0) {
 		c->data_va = NULL;
 		return -ENOMEM;
 	}

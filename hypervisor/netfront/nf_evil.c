@@ -73,7 +73,7 @@ evil_page(struct evil *e, uint16_t to, bool rw)
 
 	if (e->npages == EVIL_PAGES)
 		return -ENOSPC;
-	rc = xnbsim_page_alloc(dev->sim, &e->gfn[e->npages], &e->va[e->npages]);
+	rc = nf_page_alloc(dev, &e->gfn[e->npages], &e->va[e->npages]);
 	if (rc < 0)
 		return rc;
 	p = e->va[e->npages];

@@ -114,9 +114,15 @@ struct nf_dev {
 	unsigned int ndeferred, deferred_cap;
 	uint64_t deferred_retry_ns;
 	uint64_t last_scan_ns;	/* states re-read at least this often */
+	uint64_t closed_until_ns;	/* nf_reconnect: stay Closed until then */
 
 	struct nf_ctrl *ctrl;	/* NULL: no control ring on this connection */
 	struct nf_hash_state hash;
+
+	/* Pages granted by an earlier instance of this guest and never ended
+	 * (a backend still maps them): not ours to reuse (nf_page_alloc). */
+	uint8_t *quarantine;
+	uint32_t quarantine_pages;
 
 	struct nf_stats st;
 	struct nf_hist tx_wait;
@@ -133,6 +139,10 @@ void nf_log(const struct nf_dev *dev, const char *fmt, ...)
 bool nf_grant_end(struct nf_dev *dev, uint32_t ref, uint32_t gfn);
 
 void nf_notify(struct nf_dev *dev, uint32_t port, uint64_t *counter);
+
+/* A page of the domain's memory for the device: xnbsim_page_alloc, less
+ * the pages the quarantine holds (those are taken and kept, never used). */
+int nf_page_alloc(struct nf_dev *dev, uint32_t *gfn, void **va);
 
 /*
  * Linux netfront's check on a response producer, made strict: prod (just

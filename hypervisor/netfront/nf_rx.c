@@ -65,7 +65,7 @@ rx_recycle(struct nf_queue *q, RING_IDX i, bool ended)
 	uint16_t b = q->rx_slot_buf[i & RX_MASK];
 	struct nf_rx_buf *rb = &q->rx_buf[b];
 
-	if (!ended && xnbsim_page_alloc(q->dev->sim, &rb->gfn, &rb->va) < 0) {
+	if (!ended && nf_page_alloc(q->dev, &rb->gfn, &rb->va) < 0) {
 		rb->va = NULL;
 		return;
 	}

@@ -248,7 +248,7 @@ tx_slot_replace(struct nf_queue *q, uint16_t id)
 	struct nf_tx_slot *ts = &q->tx_slot[id];
 
 	ts->ref = NF_GREF_NONE;
-	if (xnbsim_page_alloc(q->dev->sim, &ts->gfn, &ts->va) < 0) {
+	if (nf_page_alloc(q->dev, &ts->gfn, &ts->va) < 0) {
 		ts->va = NULL;
 		return;
 	}

@@ -96,6 +96,8 @@ struct opts {
 	unsigned int nmcast;
 	/* a stalled RX side: stop posting buffers at rx_stop_at for rx_stop_for */
 	double rx_stop_at, rx_stop_for;
+	/* drop the connection and ask for a new one (once) */
+	double reconnect_at, reconnect_closed;
 	bool selftest;
 };
 
@@ -156,6 +158,7 @@ struct guest {
 		uint64_t tx, rx;
 	} dst[MAX_GROUPS];
 	unsigned int ndstc;
+	bool reconnected;
 	bool rx_stopped, rx_stop_done;
 	uint64_t t_rx_stop, rx_stopped_ns;
 
@@ -223,6 +226,8 @@ usage(FILE *f)
 "  --mcast-fill N      add N distinct group addresses at link up\n"
 "  --rx-stop S[:D]     stop posting RX buffers S s after link up, for D s\n"
 "                      (default: until the end)\n"
+"  --reconnect S[:C]   S s after link up, drop the connection (as on resume)\n"
+"                      and, after C s Closed (0), ask for a new one\n"
 "  --selftest          check the reference hash and frame builder, exit\n");
 }
 
@@ -306,7 +311,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		O_TIMEOUT, O_LINGER, O_STALL, O_QUIET, O_EVIL, O_EVIL_LINGER, O_HELP,
 		O_TCP, O_IPV6, O_NO_CSUM, O_NO_V6CSUM, O_CTRL, O_HASH_ALG, O_HASH_TYPES,
 		O_HASH_KEY, O_MAP_SIZE, O_MAP, O_MCAST_CTRL, O_MCAST_ADD, O_MCAST_DEL,
-		O_MCAST_FILL, O_RX_STOP, O_SELFTEST,
+		O_MCAST_FILL, O_RX_STOP, O_SELFTEST, O_RECONNECT,
 	};
 	static const struct option lo[] = {
 		{ "sim", required_argument, NULL, O_SIM },
@@ -353,6 +358,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "mcast-fill", required_argument, NULL, O_MCAST_FILL },
 		{ "rx-stop", required_argument, NULL, O_RX_STOP },
 		{ "selftest", no_argument, NULL, O_SELFTEST },
+		{ "reconnect", required_argument, NULL, O_RECONNECT },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, mode = -1;
@@ -540,6 +546,15 @@ parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		}
 		case O_SELFTEST: o->selftest = true; break;
+		case O_RECONNECT: {
+			char *colon;
+
+			o->reconnect_at = strtod(optarg, &colon);
+			o->reconnect_closed = *colon == ':' ? atof(colon + 1) : 0;
+			if (o->reconnect_at <= 0)
+				return -EINVAL;
+			break;
+		}
 		case O_TIMEOUT: o->timeout = atof(optarg); break;
 		case O_LINGER: o->linger = atof(optarg); break;
 		case O_STALL: o->stall_warn = atof(optarg); break;
@@ -1283,6 +1298,14 @@ run(struct guest *g, const char **why_out)
 		if (!nf_link_up(g->dev)) {
 			nf_poll(g->dev, 100);
 			watch_stall(g, now, false);
+			continue;
+		}
+		if (g->o.reconnect_at > 0 && !g->reconnected &&
+		    secs(now - g->t_start) >= g->o.reconnect_at) {
+			g->reconnected = true;
+			fprintf(stderr, "xnb-guest dom%d: dropping the connection (%u TX slots "
+				"outstanding)\n", g->o.domid, nf_tx_inflight(g->dev));
+			nf_reconnect(g->dev, (int)(g->o.reconnect_closed * 1000));
 			continue;
 		}
 

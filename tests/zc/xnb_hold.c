@@ -17,13 +17,22 @@
  *    memory while we hold its pages: the copied headers cannot change, the
  *    backend survives;
  *  - --intr N: rx interrupt mode, sleeping on the queue's event channel,
- *    receives all N frames of a paced guest.
+ *    receives all N frames of a paced guest;
+ *  - --stale MS (issue 14 item 4; the test injects failed page swaps with
+ *    xnb-simctl fault replace): every frame of the first guest held, aging
+ *    off; after its disconnect, whose copy-outs fail, the held pages stay
+ *    mapped (the simulator's count equals rx_copyout_failed) and read the
+ *    same; a second frontend of the domain connects, its frames freed at
+ *    once; MS after it connected we free the held frames: their pages are
+ *    unmapped while it streams (the test checks its ring saw no answer it
+ *    did not ask for), and once it has gone nothing of the domain is
+ *    mapped.
  * It plays dom0's toolstack for the last two (the simulator's API).
  * With --fwd it is instead a forwarding application (xnb_hold_fwd.c).
  *
  * usage: xnb-hold <EAL args with one net_xennetback vdev> -- --sim DIR
  *        --domid D [--hold-every N] [--hold-ms MS] [--header H]
- *        [--aging-ms MS (the port's)] [--scribble] [--intr FRAMES]
+ *        [--aging-ms MS (the port's)] [--scribble] [--intr FRAMES] [--stale MS]
  *        xnb-hold <EAL args, any ports> -- --fwd [options: xnb_hold_fwd.c]
  * Prints "hold: ..." lines; exit status 0 only if every check passed.
  */
@@ -68,7 +77,8 @@ static struct {
 	int scribble;
 	int intr;
 	unsigned int expect;	/* --intr: frames the guest sends */
-} opt = { .every = 10, .hold_ms = 2000, .header = 128, .aging_ms = 500 };
+	int stale_ms;		/* --stale: -1 off */
+} opt = { .every = 10, .hold_ms = 2000, .header = 128, .aging_ms = 500, .stale_ms = -1 };
 
 static struct held held[HOLD_MAX];
 static unsigned int nheld;
@@ -348,6 +358,90 @@ run_scribble(struct xnbsim *sim)
 	release(0, true);
 }
 
+/* Every held frame still reads as when received: false (said) if not. */
+static bool
+held_intact(const char *when)
+{
+	unsigned int bad = 0;
+
+	for (unsigned int i = 0; i < nheld; i++)
+		bad += frame_sum(held[i].m, held[i].m->pkt_len) != held[i].sum;
+	CHECK(bad == 0, "%u of %u held mbufs changed %s", bad, nheld, when);
+	return bad == 0;
+}
+
+/* Receives and frees at once (a second frontend's frames). */
+static uint64_t
+drain(void)
+{
+	struct rte_mbuf *pkts[BURST];
+	uint16_t n = rte_eth_rx_burst(port, 0, pkts, BURST);
+
+	rte_pktmbuf_free_bulk(pkts, n);
+	return n;
+}
+
+static void
+run_stale(struct xnbsim *sim)
+{
+	uint64_t hz = rte_get_tsc_hz(), t, second = 0;
+	unsigned int seq = 0;
+	uint64_t failed, mapped, lent;
+
+	while (link_up())
+		receive(&seq, true, HOLD_MAX);
+	failed = xstat("rx_copyout_failed");
+	lent = xstat("rx_zerocopy_packets");
+	/* The disconnect flushed: a held slot's swap failed or it is copied. */
+	rte_delay_ms(100);
+	mapped = grants_mapped(sim);
+	printf("hold: link down with %u mbufs held (%" PRIu64 " zero-copy): copy-outs "
+	       "failed %" PRIu64 ", at disconnect %" PRIu64 ", guest pages still mapped %"
+	       PRIu64 "\n", nheld, lent, failed, xstat("rx_disconnect_copyouts"), mapped);
+	fflush(stdout);
+	CHECK(nheld > 0 && lent > 0, "nothing lent was held at the disconnect");
+	CHECK(failed > 0, "no copy-out failed: was the fault injected?");
+	CHECK(mapped == failed, "guest pages mapped %" PRIu64 " != failed copy-outs %" PRIu64
+	      " (the rings must be gone, the failed slots stay)", mapped, failed);
+	CHECK(xstat("rx_slots_mapped_now") == failed, "rx_slots_mapped_now %" PRIu64,
+	      xstat("rx_slots_mapped_now"));
+	held_intact("after the failed copy-outs");
+
+	/* The stale slots stay as they are while nobody is connected. */
+	t = rte_get_tsc_cycles();
+	while (!link_up() && rte_get_tsc_cycles() - t < 30 * hz)
+		rte_delay_ms(10);
+	CHECK(link_up(), "no second frontend within 30 s");
+	if (!link_up())
+		return;
+	CHECK(grants_mapped(sim) >= failed, "stale pages unmapped while still held: %u",
+	      grants_mapped(sim));
+	printf("hold: a second frontend connected, %u mbufs still held\n", nheld);
+	fflush(stdout);
+	t = rte_get_tsc_cycles();
+	while (link_up()) {
+		second += drain();
+		if (nheld > 0 && rte_get_tsc_cycles() - t >= (uint64_t)opt.stale_ms * hz / 1000) {
+			held_intact("at their release");
+			printf("hold: freeing the %u held mbufs while the second frontend "
+			       "streams (%" PRIu64 " of its frames so far)\n", nheld, second);
+			fflush(stdout);
+			release(0, false);
+		}
+	}
+	printf("hold: the second frontend left after %" PRIu64 " frames\n", second);
+	CHECK(second > 0, "no frame of the second frontend");
+	CHECK(nheld == 0, "the held mbufs were never freed (it left within %d ms)",
+	      opt.stale_ms);
+	CHECK(wait_unmapped(sim, 2000) == 0, "guest pages still mapped after the second "
+	      "frontend left and the stale slots were freed: %u", grants_mapped(sim));
+	CHECK(xstat("rx_slots_mapped_now") == 0, "rx_slots_mapped_now %" PRIu64,
+	      xstat("rx_slots_mapped_now"));
+	CHECK(xstat("rx_copyout_failed") == failed, "more failed copy-outs: %" PRIu64,
+	      xstat("rx_copyout_failed"));
+	printf("hold: nothing of the domain mapped\n");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -360,6 +454,7 @@ main(int argc, char **argv)
 		{ "aging-ms", required_argument, NULL, 'a' },
 		{ "scribble", no_argument, NULL, 'S' },
 		{ "intr", required_argument, NULL, 'i' },
+		{ "stale", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
 	/* Scatter: zero copy lends pages as segments of a chain. */
@@ -392,6 +487,7 @@ main(int argc, char **argv)
 		case 'a': opt.aging_ms = (unsigned int)atoi(optarg); break;
 		case 'S': opt.scribble = 1; break;
 		case 'i': opt.intr = 1; opt.expect = (unsigned int)atoi(optarg); break;
+		case 'T': opt.stale_ms = atoi(optarg); break;
 		default: return 1;
 		}
 	}
@@ -422,6 +518,8 @@ main(int argc, char **argv)
 		run_intr();
 	else if (opt.scribble)
 		run_scribble(sim);
+	else if (opt.stale_ms >= 0)
+		run_stale(sim);
 	else
 		run_hold(sim);
 	rte_eth_dev_stop(port);
