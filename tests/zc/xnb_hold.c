@@ -26,13 +26,21 @@
  *    once; MS after it connected we free the held frames: their pages are
  *    unmapped while it streams (the test checks its ring saw no answer it
  *    did not ask for), and once it has gone nothing of the domain is
- *    mapped.
+ *    mapped;
+ *  - --iova FRAMES (issue 16 item 3): every segment of every frame carries
+ *    the IOVA EAL's translation gives for its address (rte_mem_virt2iova:
+ *    the address in IOVA-as-VA mode, the physical address in IOVA-as-PA
+ *    mode), when received and again when a held frame is freed (after its
+ *    aged copy-out, if any); lent segments (guest pages, outside EAL's
+ *    memory) are counted, and frames copied instead must be accounted for
+ *    by the port (rx_copied_dma_unsafe, rx_iova_failed).
  * It plays dom0's toolstack for the last two (the simulator's API).
  * With --fwd it is instead a forwarding application (xnb_hold_fwd.c).
  *
  * usage: xnb-hold <EAL args with one net_xennetback vdev> -- --sim DIR
  *        --domid D [--hold-every N] [--hold-ms MS] [--header H]
  *        [--aging-ms MS (the port's)] [--scribble] [--intr FRAMES] [--stale MS]
+ *        [--iova FRAMES]
  *        xnb-hold <EAL args, any ports> -- --fwd [options: xnb_hold_fwd.c]
  * Prints "hold: ..." lines; exit status 0 only if every check passed.
  */
@@ -49,6 +57,7 @@
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_memory.h>
 
 #include "xnb_hold.h"
 #include "xnbsim.h"
@@ -78,6 +87,7 @@ static struct {
 	int intr;
 	unsigned int expect;	/* --intr: frames the guest sends */
 	int stale_ms;		/* --stale: -1 off */
+	unsigned int iova;	/* --iova: frames to check, 0 off */
 } opt = { .every = 10, .hold_ms = 2000, .header = 128, .aging_ms = 500, .stale_ms = -1 };
 
 static struct held held[HOLD_MAX];
@@ -358,6 +368,99 @@ run_scribble(struct xnbsim *sim)
 	release(0, true);
 }
 
+/* ---- IOVAs ------------------------------------------------------------------ */
+
+static struct {
+	uint64_t frames, segs, lent, bad_rx, bad_release, released;
+} iv;
+
+/* Segments of m whose buf_iova is not EAL's translation of buf_addr;
+ * *lent: how many are outside EAL's memory (guest pages). */
+static unsigned int
+iova_bad(const struct rte_mbuf *m, uint64_t *lent, uint64_t *segs)
+{
+	unsigned int bad = 0;
+
+	for (const struct rte_mbuf *s = m; s != NULL; s = s->next) {
+		rte_iova_t want = rte_mem_virt2iova(s->buf_addr);
+
+		if (segs != NULL)
+			(*segs)++;
+		if (lent != NULL && RTE_MBUF_HAS_EXTBUF(s) &&
+		    rte_mem_virt2memseg(s->buf_addr, NULL) == NULL)
+			(*lent)++;
+		if (want == RTE_BAD_IOVA || s->buf_iova != want) {
+			if (bad++ == 0 && iv.bad_rx + iv.bad_release < 5)
+				printf("hold: segment at %p (data_len %u): buf_iova %#" PRIx64
+				       ", EAL says %#" PRIx64 "\n", s->buf_addr, s->data_len,
+				       (uint64_t)s->buf_iova, (uint64_t)want);
+		}
+	}
+	return bad;
+}
+
+/* Receives, checks every frame's IOVAs, holds every opt.every-th for
+ * opt.hold_ms (aged copy-outs happen meanwhile) and checks it again when
+ * it is freed. */
+static void
+run_iova(void)
+{
+	uint64_t hz = rte_get_tsc_hz(), t0 = rte_get_tsc_cycles();
+
+	while (link_up() && iv.frames < opt.iova &&
+	       rte_get_tsc_cycles() - t0 < 120 * hz) {
+		struct rte_mbuf *pkts[BURST];
+		uint16_t n = rte_eth_rx_burst(port, 0, pkts, BURST);
+		uint64_t now = rte_get_tsc_cycles();
+
+		for (uint16_t i = 0; i < n; i++) {
+			struct rte_mbuf *m = pkts[i];
+
+			iv.bad_rx += iova_bad(m, &iv.lent, &iv.segs) != 0;
+			if (iv.frames++ % opt.every == 0 && nheld < HOLD_MAX) {
+				held[nheld].m = m;
+				held[nheld].t_rx = now;
+				held[nheld].sum = frame_sum(m, m->pkt_len);
+				nheld++;
+			} else {
+				rte_pktmbuf_free(m);
+			}
+		}
+		/* Due ones, in order of arrival. */
+		while (nheld > 0 && (now - held[0].t_rx) * 1000 >= (uint64_t)opt.hold_ms * hz) {
+			iv.bad_release += iova_bad(held[0].m, NULL, NULL) != 0;
+			CHECK(frame_sum(held[0].m, held[0].m->pkt_len) == held[0].sum,
+			      "a held mbuf changed");
+			rte_pktmbuf_free(held[0].m);
+			iv.released++;
+			memmove(held, held + 1, --nheld * sizeof(held[0]));
+		}
+	}
+	for (unsigned int i = 0; i < nheld; i++) {
+		iv.bad_release += iova_bad(held[i].m, NULL, NULL) != 0;
+		rte_pktmbuf_free(held[i].m);
+		iv.released++;
+	}
+	nheld = 0;
+	printf("hold: IOVA mode %s: %" PRIu64 " frames, %" PRIu64 " segments (%" PRIu64
+	       " lent), IOVA wrong in %" PRIu64 " frames at receive and %" PRIu64 " of %"
+	       PRIu64 " held frames when freed; zero-copy packets %" PRIu64 ", aged copy-outs %"
+	       PRIu64 ", copied as DMA-unsafe %" PRIu64 ", IOVA unreadable %" PRIu64 "\n",
+	       rte_eal_iova_mode() == RTE_IOVA_PA ? "PA" : "VA", iv.frames, iv.segs, iv.lent,
+	       iv.bad_rx, iv.bad_release, iv.released, xstat("rx_zerocopy_packets"),
+	       xstat("rx_aged_copyouts"), xstat("rx_copied_dma_unsafe"),
+	       xstat("rx_iova_failed"));
+	CHECK(iv.frames >= opt.iova, "only %" PRIu64 " frames of %u", iv.frames, opt.iova);
+	CHECK(iv.bad_rx == 0, "%" PRIu64 " frames with a wrong IOVA when received", iv.bad_rx);
+	CHECK(iv.bad_release == 0, "%" PRIu64 " held frames with a wrong IOVA when freed",
+	      iv.bad_release);
+	/* Lent, or the port says why it copied. */
+	CHECK(iv.lent > 0 || xstat("rx_copied_dma_unsafe") > 0 || xstat("rx_iova_failed") > 0,
+	      "nothing lent, and the port gives no reason");
+	CHECK(xstat("rx_zerocopy_packets") == 0 || iv.lent > 0,
+	      "zero-copy packets counted but no segment outside EAL's memory");
+}
+
 /* Every held frame still reads as when received: false (said) if not. */
 static bool
 held_intact(const char *when)
@@ -455,6 +558,7 @@ main(int argc, char **argv)
 		{ "scribble", no_argument, NULL, 'S' },
 		{ "intr", required_argument, NULL, 'i' },
 		{ "stale", required_argument, NULL, 'T' },
+		{ "iova", required_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	/* Scatter: zero copy lends pages as segments of a chain. */
@@ -488,6 +592,7 @@ main(int argc, char **argv)
 		case 'S': opt.scribble = 1; break;
 		case 'i': opt.intr = 1; opt.expect = (unsigned int)atoi(optarg); break;
 		case 'T': opt.stale_ms = atoi(optarg); break;
+		case 'V': opt.iova = (unsigned int)atoi(optarg); break;
 		default: return 1;
 		}
 	}
@@ -520,6 +625,8 @@ main(int argc, char **argv)
 		run_scribble(sim);
 	else if (opt.stale_ms >= 0)
 		run_stale(sim);
+	else if (opt.iova > 0)
+		run_iova();
 	else
 		run_hold(sim);
 	rte_eth_dev_stop(port);
