@@ -30,6 +30,14 @@ ports, simulated guests (xnb-guest) on both sides, each phase its own rig.
          by the port); one that did not request it gets everything though
          it added M1 too; a filter DEL takes effect; the list goes with the
          connection; the 65th address is refused (Linux's limit of 64).
+  rate   the toolstack's rate key (libxl's "bytes,usec", written with
+         xenstore-write): a guest limited to 100 Mbit/s and an unlimited one
+         stream 1514-byte frames flat out through the same testpmd: the
+         limited one's rate over 10 s is within 5 % above the limit and,
+         when the machine can carry it (the unlimited guest got at least
+         twice the limit), at least 90 % of it; the key changed to
+         200 Mbit/s acts at once, without a reconnect; 64 KiB TCP GSO
+         frames are limited the same way; the key removed lifts it.
   stall  rx_stall_ms=1000: a receiver that stops posting RX buffers for 5 s
          while a sender streams at a fixed rate: the port's link goes down
          (telemetry, testpmd's LSC events) about 1 s after its ring ran
@@ -38,7 +46,7 @@ ports, simulated guests (xnb-guest) on both sides, each phase its own rig.
          and the link comes back once the receiver posts buffers again,
          frames flowing to it again.
 
-usage: test_parity.py BUILDDIR --phase hash|csum|mcast|stall [--count N]
+usage: test_parity.py BUILDDIR --phase hash|csum|mcast|rate|stall [--count N]
 """
 
 import argparse
@@ -450,8 +458,129 @@ def phase_stall(c, rig, n):
     tel.close()
 
 
+# ---- rate limit ------------------------------------------------------------------
+
+RATE_INTERVAL_US = 50000	# libxl's default rate interval
+
+
+def xs_write(rig, path, value):
+    env = dict(os.environ, XENSTORED_PATH=f"{rig.sim}/xenstored.sock")
+    cmd = ["xenstore-write", path, value] if value is not None else ["xenstore-rm", path]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)}: {r.stderr.strip()}")
+
+
+def measure(tel, ports, secs):
+    """Bytes per second each port received over secs (telemetry ibytes)."""
+    b0 = [tel.get(f"/ethdev/stats,{p}").get("ibytes", 0) for p in ports]
+    t0 = time.time()
+    time.sleep(secs)
+    b1 = [tel.get(f"/ethdev/stats,{p}").get("ibytes", 0) for p in ports]
+    dt = time.time() - t0
+    return [(b - a) / dt for a, b in zip(b0, b1)]
+
+
+def phase_rate(c, rig, n):
+    """libxl's rate= (bytes per interval): a limited guest (dom1) and an
+    unlimited one (dom3) stream flat out side by side; the limit holds
+    within 5 % above and, when the machine carries it, 10 % below; changes
+    of the key act at once; a TCP GSO stream is limited the same way."""
+    rig.start_sim((1, 2, 3, 4))
+    # Plain io (no retry): a slow receiver must not hold up the other pair.
+    tp, tel = rig.start_testpmd((1, 2, 3, 4), ["--forward-mode=io", "--auto-start",
+                                               "--stats-period", "3600"])
+    alive = lambda: tp.poll() is None  # noqa: E731
+    key = "/local/domain/0/backend/vif/1/0/rate"
+    sinks = [rig.start_guest(f"sink{d}", d, "sink", "--duration", 60, "--timeout", 90,
+                             "--quiet") for d in (2, 4)]
+    for p in (1, 3):
+        if not wait_link(tel, p, True, 20, alive):
+            raise RuntimeError(f"port {p} not up")
+
+    def limit(mbit):
+        per = int(mbit * 1e6 / 8 * RATE_INTERVAL_US / 1e6)
+        xs_write(rig, key, f"{per},{RATE_INTERVAL_US}")
+        return per * 1e6 / RATE_INTERVAL_US	# bytes per second
+
+    def judge(tag, want, got, free):
+        """got against want (bytes/s); free: what the unlimited guest got."""
+        mb = lambda x: x * 8 / 1e6  # noqa: E731
+        print(f"rate {tag}: limited guest {mb(got):.1f} Mbit/s for a limit of "
+              f"{mb(want):.1f} ({got / want:.3f}); unlimited guest beside it "
+              f"{mb(free):.1f} Mbit/s", flush=True)
+        c.check(got <= 1.05 * want, f"rate {tag}: {mb(got):.1f} Mbit/s exceeds the limit "
+                f"{mb(want):.1f} by more than 5 %")
+        # The machine could carry more than the limit if the unlimited
+        # guest, sharing the same cores and testpmd, got twice as much.
+        if free >= 2 * want:
+            c.check(got >= 0.90 * want, f"rate {tag}: only {mb(got):.1f} Mbit/s of "
+                    f"{mb(want):.1f} while the unlimited guest got {mb(free):.1f}")
+        else:
+            print(f"rate {tag}: NOTE: the lower bound is not judged: the unlimited "
+                  f"guest got only {mb(free):.1f} Mbit/s (under twice the limit): this "
+                  "machine is too busy to show it", flush=True)
+
+    want = limit(100)
+    gens = [rig.start_guest(f"gen{d}", d, "gen", "--size", 1514, "--duration", 17,
+                            "--timeout", 60, "--quiet") for d in (1, 3)]
+    for p in (0, 2):
+        if not wait_link(tel, p, True, 20, alive):
+            raise RuntimeError(f"port {p} not up")
+    conn0 = xstat(tel.get("/ethdev/xstats,0"), "guest_connects")
+    time.sleep(1)		# past the first window's burst
+    got, free = measure(tel, (0, 2), 10)
+    judge("100 Mbit/s, 1514-byte UDP, 10 s", want, got, free)
+    # A change takes effect without a reconnect.
+    want = limit(200)
+    time.sleep(0.5)
+    got, free = measure(tel, (0, 2), 5)
+    judge("changed to 200 Mbit/s, 5 s", want, got, free)
+    for g in gens:
+        g.wait(timeout=60)
+    x0 = tel.get("/ethdev/xstats,0")
+    c.eq(xstat(x0, "guest_connects"), conn0, "port 0: connects while the key changed")
+    c.check(xstat(x0, "rx_rate_limited") > 0, "port 0: rx_rate_limited never counted")
+    c.eq(xstat(tel.get("/ethdev/xstats,2"), "rx_rate_limited"), 0,
+         "port 2 (no rate key): rx_rate_limited")
+    for d in (1, 3):
+        s = rig.summary(f"gen{d}")
+        c.eq(s["reconnects"], 0, f"gen{d}: reconnects")
+        c.eq(s["tx_errors"], 0, f"gen{d}: tx_errors")
+    for p in (0, 2):
+        wait_link(tel, p, False, 15, alive)
+
+    # TCP with GSO, 64 KiB frames, at 200 Mbit/s; then the key removed.
+    gens = [rig.start_guest(f"tcp{d}", d, "gen", "--size", 65535, "--gso", "--duration", 10,
+                            "--timeout", 60, "--quiet") for d in (1, 3)]
+    for p in (0, 2):
+        if not wait_link(tel, p, True, 20, alive):
+            raise RuntimeError(f"port {p} not up")
+    time.sleep(1)
+    got, free = measure(tel, (0, 2), 5)
+    judge("200 Mbit/s, 64 KiB TCP GSO, 5 s", want, got, free)
+    xs_write(rig, key, None)
+    time.sleep(0.5)
+    got, free = measure(tel, (0, 2), 3)
+    print(f"rate: key removed: {got * 8 / 1e6:.1f} Mbit/s (unlimited guest "
+          f"{free * 8 / 1e6:.1f})", flush=True)
+    c.check(got > 1.5 * want or free < 3 * want,
+            f"rate: {got * 8 / 1e6:.1f} Mbit/s with the key removed (limit was "
+            f"{want * 8 / 1e6:.1f})")
+    for g in gens:
+        g.wait(timeout=60)
+    for sk in sinks:
+        sk.send_signal(signal.SIGINT)
+        sk.wait(timeout=30)
+    for d in (2, 4):
+        s = rig.summary(f"sink{d}")
+        guest_clean(c, f"sink{d}", s)
+    c.check(alive(), "dpdk-testpmd exited")
+    tel.close()
+
+
 PHASES = {"hash": (phase_hash, 10000), "csum": (phase_csum, 10000),
-          "mcast": (phase_mcast, 3000), "stall": (phase_stall, 0)}
+          "mcast": (phase_mcast, 3000), "stall": (phase_stall, 0), "rate": (phase_rate, 0)}
 
 
 def main():
