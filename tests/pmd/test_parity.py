@@ -120,6 +120,10 @@ MAPPING = "1,0,0,1,1,1,0,0"	# not the application's choice (rx queue q -> tx que
 
 
 def phase_hash(c, rig, n):
+    # The guest's reference first: Toeplitz against the published vectors.
+    r = subprocess.run([rig.guest, "--selftest"], capture_output=True, text=True)
+    print(r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.stderr, flush=True)
+    c.eq(r.returncode, 0, f"xnb-guest --selftest:\n{r.stdout}{r.stderr}")
     rig.start_sim((1, 2, 3, 4))
     tp, tel = rig.start_testpmd((1, 2, 3, 4), ["--forward-mode=io", "--auto-start",
                                                "--stats-period", "3600", "--rxq=2",
