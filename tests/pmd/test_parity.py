@@ -15,7 +15,10 @@ ports, simulated guests (xnb-guest) on both sides, each phase its own rig.
          were steered away from the application's queue. Beside it a
          receiver without a control ring gets the same traffic and no hash
          extra, and the hashing receiver, restarted without a control ring,
-         gets none either (the settings died with the connection).
+         gets none either (the settings died with the connection);
+         restarted with the IPv4 TCP and IPv6 types only and no mapping,
+         IPv4 UDP frames come without a hash, IPv6 UDP frames with the
+         address hash on queue hash mod 2.
   csum   issue 14 item 5: senders leave L4 checksums blank (testpmd asks
          for TX checksum offloads, so the frames stay partial to the
          sending port); a receiver that wrote feature-no-csum-offload=1
@@ -204,6 +207,34 @@ def phase_hash(c, rig, n):
     s = rig.summary("again-sink")
     guest_clean(c, "again-sink", s, m)
     c.eq(s["netfront"]["rx_hash"], 0, "again-sink: hash extras left from the last connection")
+
+    # Narrower types and no mapping (hash mod queues): IPv4 UDP frames fall
+    # under no type (IPv4 TCP only: no extra, the application's queue),
+    # IPv6 UDP frames under the IPv6 address type.
+    wait_link(tel, 1, False, 15, alive)
+    narrow = rig.start_guest("narrow-sink", 2, "sink", "--queues", 2, "--hash-types",
+                             "ipv4-tcp,ipv6", "--count", 2 * m, "--timeout", 60)
+    if not wait_link(tel, 1, True, 20, alive):
+        raise RuntimeError("port 1 not up again")
+    if not wait_log(rig, "narrow-sink", "control ring: hash set", 15):
+        raise RuntimeError(f"the receiver did not set its hash:\n{rig.tail('narrow-sink')}")
+    for tag, args in (("v4udp", []), ("v6udp", ["--ipv6"])):
+        wait_link(tel, 0, False, 15, alive)
+        g = rig.start_guest(f"gen1-{tag}", 1, "gen", "--queues", 2, "--count", m,
+                            "--timeout", 60, "--quiet", "--flows", 16, *args)
+        g.wait()
+        sender_clean(c, f"gen1-{tag}", g, rig.summary(f"gen1-{tag}"), m)
+    finish(rig, tel, 1, narrow)
+    s = rig.summary("narrow-sink")
+    h = s["hash"]
+    print(f"narrow-sink: {s['rx_packets']} frames, per queue {s['rx_queue']}, hash {h}",
+          flush=True)
+    guest_clean(c, "narrow-sink", s, 2 * m)
+    c.eq(h["none"], m, "narrow-sink: IPv4 UDP frames under no hash type")
+    c.eq(h["ok"], m, "narrow-sink: IPv6 UDP frames with the address hash")
+    c.eq(h["steer_ok"], m, "narrow-sink: IPv6 frames on queue hash mod 2")
+    for k in ("bad", "missing", "unexpected", "steer_bad", "cfg_errors"):
+        c.eq(h[k], 0, f"narrow-sink: hash {k}")
     tel.close()
 
 
