@@ -340,13 +340,17 @@ xnb_tx_respond(struct xnb_txq *txq, const struct rte_mbuf *m, const struct xnb_t
 static bool
 xnb_tx_mcast_wanted(struct xnb_txq *txq, const struct rte_mbuf *m)
 {
-	struct rte_ether_addr copy;
-	const struct rte_ether_addr *dst = rte_pktmbuf_read(m, 0, sizeof(copy), &copy);
+	struct rte_ether_addr dst;
+	const void *p = rte_pktmbuf_read(m, 0, sizeof(dst), &dst);
 
-	if (dst == NULL || !rte_is_multicast_ether_addr(dst) ||
-	    rte_is_broadcast_ether_addr(dst))
+	if (p == NULL)
 		return true;
-	return xnb_mcast_match(txq->q->port, dst);
+	/* The application's data offset may be odd: work on an aligned copy. */
+	if (p != &dst)
+		memcpy(&dst, p, sizeof(dst));
+	if (!rte_is_multicast_ether_addr(&dst) || rte_is_broadcast_ether_addr(&dst))
+		return true;
+	return xnb_mcast_match(txq->q->port, &dst);
 }
 
 enum xnb_tx_plan {
