@@ -614,15 +614,17 @@ fz_l4_sum(const uint8_t *p, uint32_t len, bool v4, uint32_t l2, uint32_t l3,
 	return sum;
 }
 
-/* Whether the IP header at l2 says the frame is exactly len bytes. */
+/* Whether the IP header at l2 is one a receiver takes (its version, an
+ * IPv4 header length of l3) and says the frame is exactly len bytes. */
 static bool
-fz_ip_len_exact(const uint8_t *p, uint32_t len, bool v4, uint32_t l2)
+fz_ip_well_formed(const uint8_t *p, uint32_t len, bool v4, uint32_t l2, uint32_t l3)
 {
 	if (l2 + (v4 ? 20u : 40u) > len)
 		return false;
 	if (v4)
-		return (uint32_t)(p[l2 + 2] << 8 | p[l2 + 3]) + l2 == len;
-	return (uint32_t)(p[l2 + 4] << 8 | p[l2 + 5]) + l2 + 40 == len;
+		return p[l2] >> 4 == 4 && (p[l2] & 0xf) * 4u == l3 &&
+			(uint32_t)(p[l2 + 2] << 8 | p[l2 + 3]) + l2 == len;
+	return p[l2] >> 4 == 6 && (uint32_t)(p[l2 + 4] << 8 | p[l2 + 5]) + l2 + 40 == len;
 }
 
 /* Where xnb_tx.c finds the checksum it completes: the offsets and L4
@@ -674,9 +676,9 @@ fz_tx_csum_check(const struct fz_sent *s, const uint8_t *buf, uint32_t len,
 
 	if (fz.no_csum_check || !s->partial || s->l4type == 0 ||
 	    !(rxflags & NETRXF_data_validated) || (rxflags & NETRXF_csum_blank) ||
-	    !fz_ip_len_exact(buf, len, s->v4, s->l2))
+	    !fz_ip_well_formed(buf, len, s->v4, s->l2, s->l3))
 		return;
-	/* A well-formed frame (its IP length is the frame's): it checks. */
+	/* A well-formed frame: its checksum checks. */
 	sum = fz_l4_sum(buf, len, s->v4, s->l2, s->l3, s->l4type, &past);
 	if (sum != 0xffff)
 		fz_fail("RX packet %u: checksum completed by the backend does not "
