@@ -71,6 +71,9 @@ xnb_ctrl_do(struct xnb_ctrl *c, const xnb_ctrl_req_t *req, uint32_t *data)
 	xnb_hash_get(port, &h);
 	switch (req->type) {
 	case XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS:
+		/* netif.h: a valid algorithm must be selected first. */
+		if (h.alg == XEN_NETIF_CTRL_HASH_ALGORITHM_NONE)
+			return XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED;
 		*data = XNB_HASH_TYPES;
 		return XEN_NETIF_CTRL_STATUS_SUCCESS;
 	case XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS:
