@@ -46,6 +46,7 @@ struct xnb_slot {
 	struct xnb_lt *lt;
 	void *va;
 	rte_iova_t iova;	/* what a device may DMA from (xnb_lt_iova) */
+	struct rte_mbuf *m;	/* the mbuf it was lent in */
 	uint64_t map_tsc;
 	uint32_t gref;
 	uint16_t domid;		/* whose grant gref is */
@@ -189,6 +190,11 @@ xnb_lt_free_cb(void *addr __rte_unused, void *opaque)
 	uint32_t orphaned;
 
 	__atomic_fetch_add(&lt->held, 1, __ATOMIC_ACQ_REL);
+	/* IOVA-as-PA: a copy-out writes the new IOVA into the mbuf that holds
+	 * the page; that mbuf must not go back to its pool meanwhile. */
+	if (lt->iova_pa)
+		while (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == XNB_SLOT_COPYING)
+			rte_pause();
 	/* Capacity is nslots and a slot is enqueued once per lending. */
 	rte_ring_mp_enqueue(lt->freed, (void *)(uintptr_t)s->idx);
 	orphaned = __atomic_load_n(&lt->orphaned, __ATOMIC_SEQ_CST);
@@ -418,6 +424,7 @@ xnb_lt_attach(struct xnb_lt *lt, uint32_t slot, struct rte_mbuf *m,
 
 	s->off = off;
 	s->len = len;
+	s->m = m;
 	rte_mbuf_ext_refcnt_set(&s->shinfo, 1);
 	rte_pktmbuf_attach_extbuf(m, s->va, s->iova, XNB_PAGE_SIZE, &s->shinfo);
 	m->data_off = off;
@@ -515,8 +522,11 @@ xnb_lt_copy_out(struct xnb_lt *lt, bool disconnect, struct xnb_lt_done *done,
 	xengnttab_grant_copy_segment_t seg[XNB_LT_BATCH];
 	struct xnb_slot *v[XNB_LT_BATCH];
 	void *page[XNB_LT_BATCH];
+	rte_iova_t iova[XNB_LT_BATCH];
 	uint64_t now = rte_get_tsc_cycles();
-	uint32_t n = 0, nd = 0, i;
+	/* IOVA-as-PA: our page must stay where its physical address says. */
+	int pinned = lt->iova_pa ? MAP_LOCKED | MAP_POPULATE : 0;
+	uint32_t n = 0, nd = 0, ns = 0, i;
 
 	while (n < RTE_MIN(max, (uint32_t)XNB_LT_BATCH) && lt->age_head != XNB_NIL) {
 		struct xnb_slot *s = &lt->slots[lt->age_head];
@@ -524,7 +534,7 @@ xnb_lt_copy_out(struct xnb_lt *lt, bool disconnect, struct xnb_lt_done *done,
 		if (!disconnect && now - s->map_tsc < lt->aging_tsc)
 			break;
 		page[n] = mmap(NULL, XNB_PAGE_SIZE, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			       MAP_PRIVATE | MAP_ANONYMOUS | pinned, -1, 0);
 		if (page[n] == MAP_FAILED) {
 			if (!disconnect)
 				break;		/* try again at the next tick */
@@ -577,11 +587,31 @@ xnb_lt_copy_out(struct xnb_lt *lt, bool disconnect, struct xnb_lt_done *done,
 		}
 		xnb_lt_hist(lt, s, now);
 		lt->st.mapped_now--;
-		__atomic_store_n(&s->state, XNB_SLOT_COPIED, __ATOMIC_RELEASE);
 		done[nd].id = s->req_id;
 		done[nd].status = s->cancelled ? s->cancel_status : NETIF_RSP_OKAY;
 		nd++;
 		(*counter)++;
+		v[ns] = s;
+		page[ns++] = s->va;
+	}
+	/* Same address, another page: under IOVA-as-PA the mbuf holding it
+	 * (while it is the only holder: xnb_lt_free_cb keeps it out of its
+	 * pool until the state below changes) gets the new physical address.
+	 * A clone the application made earlier keeps the old one. */
+	if (lt->iova_pa)
+		xnb_lt_iova(lt, page, ns, iova);
+	for (i = 0; i < ns; i++) {
+		struct xnb_slot *s = v[i];
+		struct rte_mbuf *m = s->m;
+
+		if (lt->iova_pa) {
+			s->iova = iova[i];
+			if (rte_mbuf_ext_refcnt_read(&s->shinfo) == 1 &&
+			    RTE_MBUF_HAS_EXTBUF(m) && m->shinfo == &s->shinfo &&
+			    m->buf_addr == s->va)
+				m->buf_iova = iova[i];
+		}
+		__atomic_store_n(&s->state, XNB_SLOT_COPIED, __ATOMIC_RELEASE);
 	}
 	return nd;
 }
