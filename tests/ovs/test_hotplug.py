@@ -41,7 +41,7 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 from xnb_ovs import Checker, Ovs, XnbRig, guest_mac, wait_backend_state  # noqa: E402
 
 LIBXL_INIT_TIMEOUT = 10

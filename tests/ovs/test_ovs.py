@@ -42,7 +42,7 @@ import signal
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 from xnb_ovs import (Checker, Ovs, XnbRig, guest_mac, mix_size, wait_backend_state,  # noqa: E402
                      xstat)
 

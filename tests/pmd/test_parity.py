@@ -59,7 +59,7 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 from xnb_testpmd import Checker, XnbRig, wait_link, xstat  # noqa: E402
 
 # io forwarding with retry: a receiver that verifies every byte is slower

@@ -34,8 +34,7 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ovs"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 from xnb_testpmd import Checker, XnbRig, wait_link, xstat  # noqa: E402
 from xnb_ovs import mix_size  # noqa: E402
 

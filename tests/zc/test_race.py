@@ -43,7 +43,7 @@ import signal
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pmd"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 from xnb_testpmd import Checker, XnbRig, wait_link, xstat  # noqa: E402
 
 DOM = 1

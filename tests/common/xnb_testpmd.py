@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright(c) 2026 The xennetback authors
-"""What the testpmd-suite scripts share: a private simulator, the distro
+"""The rig every Python test and app/xnb-bench share (the testpmd, zerocopy,
+hostile and ovs suites): a private simulator, the distro
 dpdk-testpmd (or the in-tree xnb-hold --fwd) with net_xennetback ports and
 its telemetry socket, xnb-guest runs with their JSON summaries, and a
 checker that prints every failed assertion before the script exits
