@@ -1,56 +1,13 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright(c) 2026 The xennetback authors
 #
-# Shared by the guest suite's shell tests: a private simulator in a fresh
-# directory, processes that are always cleaned up, and JSON assertions on
-# xnb-guest summaries. Sourced with the tools' paths as "$@":
+# What the guest suite's shell tests add to tests/common/xnb_lib.sh: domains
+# with a vif, the reference backend, and JSON assertions on xnb-guest
+# summaries (every failure fatal). Sourced with the tools' paths as "$@":
 #   xnb-simd xnb-simctl xnb-guest refback
 
-set -u
 SIMD=$1 SIMCTL=$2 GUEST=$3 REFBACK=$4
-
-T_DIR=$(mktemp -d /tmp/xnb-guest-test-XXXXXX)
-SIM=$T_DIR/sim
-T_PIDS=()
-
-cleanup() {
-	local p
-	for p in "${T_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for p in "${T_PIDS[@]}"; do
-		for _ in 1 2 3 4 5 6 7 8 9 10; do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.2
-		done
-		kill -KILL "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	rm -rf "$T_DIR"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
-	for f in "$T_DIR"/*.log; do
-		[ -f "$f" ] || continue
-		echo "--- $f" >&2
-		tail -n 20 "$f" >&2
-	done
-	exit 1
-}
-
-sim_start() {
-	"$SIMD" --dir "$SIM" --foreground >"$T_DIR/simd.log" 2>&1 &
-	T_PIDS+=($!)
-	for _ in $(seq 100); do
-		[ -f "$SIM/simd.pid" ] && return 0
-		sleep 0.1
-	done
-	fail "xnb-simd did not start"
-}
-
-simctl() {
-	"$SIMCTL" --dir "$SIM" "$@" || fail "xnb-simctl $*"
-}
+. "$(dirname "${BASH_SOURCE[0]}")/../common/xnb_lib.sh" guest-test
 
 # A domain with one vif: domid pages
 guest_domain() {
@@ -71,20 +28,20 @@ refback_start() {
 be_state_write() {
 	XENSTORED_PATH=$SIM/xenstored.sock xenstore-write \
 		"/local/domain/0/backend/vif/$1/0/state" "$2" ||
-		fail "xenstore-write state $2"
+		die "xenstore-write state $2"
 }
 
 # expect FILE JQ-EXPR OP VALUE: numeric or string comparison of a field.
 expect() {
 	local file=$1 expr=$2 op=$3 want=$4 got
-	got=$(jq -r "$expr" "$file") || fail "jq $expr on $(cat "$file")"
+	got=$(jq -r "$expr" "$file") || die "jq $expr on $(cat "$file")"
 	case $op in
 	=) [ "$got" = "$want" ] ;;
 	'>') [ "$got" -gt "$want" ] ;;
 	'>=') [ "$got" -ge "$want" ] ;;
 	'<=') [ "$got" -le "$want" ] ;;
 	*) false ;;
-	esac || fail "$file: $expr is $got, expected $op $want: $(cat "$file")"
+	esac || die "$file: $expr is $got, expected $op $want: $(cat "$file")"
 }
 
 # Fields every clean run must show.

@@ -33,9 +33,9 @@ timeout 80 "$GUEST" --sim "$SIM" --domid 4 --mode loop --count 5000 --size mix \
 	--summary "$T_DIR/g4.json" --quiet >/dev/null 2>>"$T_DIR/guest4.log" &
 G4=$!
 T_PIDS+=($G4)
-wait $G2 || fail "guest 2 exit $?"
-wait $G3 || fail "guest 3 exit $?"
-wait $G4 || fail "guest 4 exit $?"
+wait $G2 || die "guest 2 exit $?"
+wait $G3 || die "guest 3 exit $?"
+wait $G4 || die "guest 4 exit $?"
 
 for g in 2 3; do
 	S=$T_DIR/g$g.json

@@ -27,7 +27,7 @@ for _ in $(seq 100); do
 	grep -q "rx [1-9]" "$T_DIR/guest.log" 2>/dev/null && break
 	sleep 0.1
 done
-grep -q "rx [1-9]" "$T_DIR/guest.log" || fail "no traffic before the kill"
+grep -q "rx [1-9]" "$T_DIR/guest.log" || die "no traffic before the kill"
 
 sleep 1
 kill -KILL "$REFBACK_PID"
@@ -40,7 +40,7 @@ kill -KILL "$REFBACK_PID"
 sleep 2			# nobody tells the guest this time
 refback_start 1 refback3.log
 
-wait $GUEST_PID || fail "xnb-guest exit $?"
+wait $GUEST_PID || die "xnb-guest exit $?"
 kill -TERM "$REFBACK_PID"
 wait "$REFBACK_PID"
 
@@ -53,16 +53,16 @@ expect "$S" .rx_errors = 0
 expect "$S" .verified = "$(jq .rx_packets "$S")"
 # What was in flight at each kill is lost (gaps), nothing else.
 [ "$(jq '.tx_packets - .rx_packets' "$S")" -le "$(jq '.tx_aborted + 600' "$S")" ] ||
-	fail "lost more than the frames in flight: $(cat "$S")"
+	die "lost more than the frames in flight: $(cat "$S")"
 
 # The clean messages: the closed backend, the silent one, the resets.
 grep -q "backend closed; waiting for it to return" "$T_DIR/guest.log" ||
-	fail "no message about the closed backend"
+	die "no message about the closed backend"
 grep -q "backend has not answered" "$T_DIR/guest.log" ||
-	fail "no message about the silent backend"
+	die "no message about the silent backend"
 [ "$(grep -c "netfront dom1 vif0: connected" "$T_DIR/guest.log")" = 3 ] ||
-	fail "expected 3 connects"
+	die "expected 3 connects"
 # Traffic continued on the last backend: it reflected frames.
 grep -Eq "rx [1-9][0-9]* \(errors 0\)" "$T_DIR/refback3.log" ||
-	fail "the third backend carried no traffic"
+	die "the third backend carried no traffic"
 echo "reconnect: $(jq -c '{tx_packets,rx_packets,reconnects,tx_aborted,gaps,grants_deferred,grants_leaked}' "$S")"

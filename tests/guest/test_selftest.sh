@@ -16,7 +16,7 @@ refback_start 1 refback.log --quiet
 S=$T_DIR/loop.json
 timeout 110 "$GUEST" --sim "$SIM" --domid 1 --mode loop --count $N \
 	--size mix --gso --layout mix --timeout 100 --summary "$S" --quiet \
-	>"$T_DIR/guest.out" 2>>"$T_DIR/guest.log" || fail "xnb-guest exit $?"
+	>"$T_DIR/guest.out" 2>>"$T_DIR/guest.log" || die "xnb-guest exit $?"
 
 expect_clean "$S"
 expect "$S" .exit = count
@@ -38,6 +38,6 @@ expect "$S" .tx_wait_samples '>=' $N
 # Clean shutdown: every grant came back.
 expect "$S" .grants_leaked = 0
 # The summary on stdout is the same single JSON line.
-[ "$(wc -l <"$T_DIR/guest.out")" = 1 ] || fail "stdout is not one line"
-cmp -s "$T_DIR/guest.out" "$S" || fail "stdout and --summary differ"
+[ "$(wc -l <"$T_DIR/guest.out")" = 1 ] || die "stdout is not one line"
+cmp -s "$T_DIR/guest.out" "$S" || die "stdout and --summary differ"
 echo "selftest: $(jq -c '{tx_packets,rx_packets,seconds,rx_gbps,tx_wait_us_p99}' "$S")"

@@ -11,17 +11,13 @@
 # usage: test_probe.sh xnb-simd xnb-simctl librte_net_xennetback.so
 set -u
 SIMD=$1 SIMCTL=$2 SO=$(readlink -f "$3")
-T=$(mktemp -d /tmp/xnb-probe-XXXXXX)
-PIDS=()
-trap 'kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$T" /var/run/dpdk/xnbprobe$$*' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+. "$(dirname "$0")/../common/xnb_lib.sh" test_probe
+T=$T_DIR
+T_REMOVE+=("/var/run/dpdk/xnbprobe$$*")
 
-"$SIMD" --dir "$T/sim" >"$T/simd.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do [ -f "$T/sim/simd.pid" ] && break; sleep 0.05; done
-"$SIMCTL" --dir "$T/sim" create 1 --mem 256
-"$SIMCTL" --dir "$T/sim" create 2 --mem 256
+sim_start
+simctl create 1 --mem 256
+simctl create 2 --mem 256
 export XENSTORED_PATH=$T/sim/xenstored.sock
 
 n=0
@@ -64,10 +60,10 @@ for case in "${bad[@]}"; do
 done
 
 # A good port with the vif already there: InitWait and the features.
-"$SIMCTL" --dir "$T/sim" vif-add 1 0
+simctl vif-add 1 0
 # queues=4, but the application polls 2: the guest is offered 2.
 testpmd "net_xennetback_1_0,domid=1,queues=4,platform=sim,sim=$T/sim" 8 --rxq=2 --txq=2 &
-PIDS+=($!)
+T_PIDS+=($!)
 be=/local/domain/0/backend/vif/1/0
 for _ in $(seq 100); do
 	[ "$(xenstore-read $be/state 2>/dev/null)" = 2 ] && break
@@ -81,23 +77,23 @@ done
 [ "$(xenstore-read $be/multi-queue-max-queues 2>/dev/null)" = 2 ] ||
 	fail "max queues: $(xenstore-read $be/multi-queue-max-queues 2>/dev/null), want 2 (configured)"
 [ "$(xenstore-read $be/hotplug-status 2>/dev/null)" = connected ] || fail "hotplug-status"
-wait "${PIDS[-1]}"
+wait "${T_PIDS[-1]}"
 [ "$(xenstore-read $be/state 2>/dev/null)" = 6 ] || fail "not Closed after testpmd exit"
 
 # The toolstack creates the backend dir after testpmd started.
 testpmd "net_xennetback_2_0,domid=2,platform=sim,sim=$T/sim" 10 &
-PIDS+=($!)
+T_PIDS+=($!)
 sleep 3
 [ -z "$(xenstore-read /local/domain/0/backend/vif/2/0/state 2>/dev/null)" ] ||
 	fail "backend dir existed too early"
-"$SIMCTL" --dir "$T/sim" vif-add 2 0
+simctl vif-add 2 0
 be=/local/domain/0/backend/vif/2/0
 for _ in $(seq 50); do
 	[ "$(xenstore-read $be/state 2>/dev/null)" = 2 ] && break
 	sleep 0.1
 done
 [ "$(xenstore-read $be/state 2>/dev/null)" = 2 ] || fail "late dir: not in InitWait"
-wait "${PIDS[-1]}"
+wait "${T_PIDS[-1]}"
 grep -q "in InitWait" "$T/out" || fail "no InitWait log line"
 # One vif more than the distro DPDK has ports for: not a silent failure.
 max=$(sed -n 's/^#define RTE_MAX_ETHPORTS \([0-9]*\)/\1/p' \
@@ -116,6 +112,4 @@ if [ -n "$max" ]; then
 else
 	fail "RTE_MAX_ETHPORTS not found in rte_build_config.h"
 fi
-kill -0 "${PIDS[0]}" || fail "xnb-simd died"
-[ $fails -eq 0 ] && echo "test_probe: all checks passed"
-exit $((fails > 0))
+finish

@@ -9,16 +9,13 @@
 # usage: test_cli.sh xnb-simd xnb-simctl
 set -u
 SIMD=$1 SIMCTL=$2
-T=$(mktemp -d /tmp/xnb-xs-test-XXXXXX)
-trap 'kill $SIMPID $WPID 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
-fails=0
-check() { if eval "$2"; then :; else echo "FAIL: $1" >&2; fails=$((fails + 1)); fi; }
+. "$(dirname "$0")/../common/xnb_lib.sh" test_cli
+T=$T_DIR
+check() { eval "$2" || fail "$1"; }
 
-"$SIMD" --dir "$T/sim" >"$T/simd.log" 2>&1 &
-SIMPID=$!
-for _ in $(seq 100); do [ -f "$T/sim/simd.pid" ] && break; sleep 0.05; done
-"$SIMCTL" --dir "$T/sim" create 1 --mem 64
-"$SIMCTL" --dir "$T/sim" create 2 --mem 64
+sim_start
+simctl create 1 --mem 64
+simctl create 2 --mem 64
 D0=$T/sim/xenstored.sock D1=$T/sim/xs-dom1.sock D2=$T/sim/xs-dom2.sock
 as() { local s=$1; shift; XENSTORED_PATH=$s "$@"; }
 
@@ -37,14 +34,13 @@ check "guest cannot chmod what it does not own" '! as $D2 xenstore-chmod /local/
 
 as $D0 xenstore-watch -n 2 /tool/w >"$T/watch.out" 2>&1 &
 WPID=$!
+T_PIDS+=($WPID)
 sleep 0.5
 as $D0 xenstore-write /tool/w/child 1
 for _ in $(seq 50); do kill -0 $WPID 2>/dev/null || break; sleep 0.1; done
 check "watch: initial fire and a descendant change" 'grep -qx /tool/w "$T/watch.out" && grep -qx /tool/w/child "$T/watch.out"'
 
-"$SIMCTL" --dir "$T/sim" destroy 2
+simctl destroy 2
 check "destroyed domain tree gone" '! as $D0 xenstore-exists /local/domain/2 2>/dev/null'
 check "destroyed domain socket gone" '[ ! -e $D2 ]'
-kill -0 $SIMPID || { echo "FAIL: xnb-simd died" >&2; fails=$((fails + 1)); }
-[ $fails -eq 0 ] && echo "test_cli: all checks passed"
-exit $((fails > 0))
+finish

@@ -18,15 +18,11 @@ SIMD=$1 SIMCTL=$2 GUEST=$3 HOLD=$4 SO=$(readlink -f "$5")
 AGING=200
 SLACK=1000	# ms over the window: the tick, a copy-out round, and scheduling on a
 		# 2-core box shared with other jobs (seen: 20..550 ms)
-T=$(mktemp -d /tmp/xnb-hold-XXXXXX)
-PIDS=()
-trap 'kill -9 "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$T" /var/run/dpdk/xnbhold$$*' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+. "$(dirname "$0")/../common/xnb_lib.sh" test_hold
+T=$T_DIR
+T_REMOVE+=("/var/run/dpdk/xnbhold$$*")
 
-"$SIMD" --dir "$T/sim" >"$T/simd.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do [ -f "$T/sim/simd.pid" ] && break; sleep 0.05; done
+sim_start
 
 # copy_threshold=256: standard-size frames must be lent too (the default
 # copies them whole, docs/lifetime.md), or there would be little to hold.
@@ -40,11 +36,11 @@ hold() {	# domid extra-devargs hold-args...
 }
 
 # 1. hold 10% for 2 s, aging at 200 ms
-"$SIMCTL" --dir "$T/sim" create 1 --mem 4096 && "$SIMCTL" --dir "$T/sim" vif-add 1 0
+simctl create 1 --mem 4096 && simctl vif-add 1 0
 hold 1 ",aging_ms=$AGING" --aging-ms $AGING --hold-every 10 --hold-ms 2000 \
 	>"$T/hold1.log" 2>&1 &
 HP=$!
-PIDS+=($HP)
+T_PIDS+=($HP)
 "$GUEST" --sim "$T/sim" --domid 1 --mode gen --size mix --gso --csum --layout mix \
 	--count 30000 --rate 5000 --timeout 60 --quiet --summary "$T/gen1.json" >/dev/null
 wait $HP || fail "xnb-hold (hold) failed"
@@ -63,10 +59,10 @@ sys.exit(0 if ok else 1)
 PY
 
 # 2. aging off: the guest gives up waiting and disconnects with pages mapped
-"$SIMCTL" --dir "$T/sim" create 3 --mem 4096 && "$SIMCTL" --dir "$T/sim" vif-add 3 0
+simctl create 3 --mem 4096 && simctl vif-add 3 0
 hold 3 ",aging_ms=0" --aging-ms 0 --hold-every 1 --hold-ms 100000 >"$T/hold3.log" 2>&1 &
 HP=$!
-PIDS+=($HP)
+T_PIDS+=($HP)
 # 80 frames of 3 slots fit the ring: the guest sends them all, waits 5 s
 # for answers that cannot come while they are held, and disconnects.
 "$GUEST" --sim "$T/sim" --domid 3 --mode gen --size 9000 --count 80 --rate 2000 \
@@ -76,10 +72,10 @@ wait $HP || fail "xnb-hold (aging off) failed"
 cat "$T/hold3.log"
 
 # 3. rx interrupt mode
-"$SIMCTL" --dir "$T/sim" create 4 --mem 4096 && "$SIMCTL" --dir "$T/sim" vif-add 4 0
+simctl create 4 --mem 4096 && simctl vif-add 4 0
 hold 4 "" --intr 3000 >"$T/hold4.log" 2>&1 &
 HP=$!
-PIDS+=($HP)
+T_PIDS+=($HP)
 "$GUEST" --sim "$T/sim" --domid 4 --mode gen --size mix --count 3000 --rate 1000 \
 	--timeout 60 --quiet >/dev/null ||
 	fail "guest 4 exit status $? (3: the backend broke the ring protocol)"
@@ -87,15 +83,13 @@ wait $HP || fail "xnb-hold (interrupt mode) failed"
 cat "$T/hold4.log"
 
 # 4. scribble, then destroy
-"$SIMCTL" --dir "$T/sim" create 2 --mem 4096 && "$SIMCTL" --dir "$T/sim" vif-add 2 0
+simctl create 2 --mem 4096 && simctl vif-add 2 0
 hold 2 "" --scribble >"$T/hold2.log" 2>&1 &
 HP=$!
-PIDS+=($HP)
+T_PIDS+=($HP)
 "$GUEST" --sim "$T/sim" --domid 2 --mode gen --size 9000 --layout scatter --rate 500 \
 	--count 100000 --timeout 40 --quiet >/dev/null 2>&1 &
-PIDS+=($!)
+T_PIDS+=($!)
 wait $HP || fail "xnb-hold (scribble) failed"
 cat "$T/hold2.log"
-kill -0 "${PIDS[0]}" || fail "xnb-simd died"
-[ $fails -eq 0 ] && echo "test_hold: all checks passed"
-exit $((fails > 0))
+finish
