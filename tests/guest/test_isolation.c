@@ -30,6 +30,7 @@
 #include "xnbsim.h"
 
 #include "xnb_check.h"
+#include "xnb_test_sim.h"
 
 #define SECRET		"dom1 secret page, nobody else may read this"
 #define DOM_PAGES	64
@@ -39,47 +40,6 @@ struct info {
 	uint32_t ref_a, ref_b;
 	uint32_t port_for_dom0;
 };
-
-static pid_t
-sim_start(const char *simd, const char *dir)
-{
-	char pidfile[512];
-	pid_t pid;
-	int i;
-
-	pid = fork();
-	if (pid == 0) {
-		execl(simd, simd, "--dir", dir, "--foreground", (char *)NULL);
-		perror("exec xnb-simd");
-		_exit(127);
-	}
-	snprintf(pidfile, sizeof(pidfile), "%s/simd.pid", dir);
-	for (i = 0; i < 200; i++) {
-		if (access(pidfile, F_OK) == 0)
-			return pid;
-		if (waitpid(pid, NULL, WNOHANG) == pid)
-			return -1;
-		usleep(50000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	return -1;
-}
-
-static void
-sim_stop(pid_t pid)
-{
-	int i;
-
-	kill(pid, SIGTERM);
-	for (i = 0; i < 100; i++) {
-		if (waitpid(pid, NULL, WNOHANG) == pid)
-			return;
-		usleep(50000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-}
 
 static void
 fill_secret(void *va)
@@ -285,21 +245,19 @@ guest2(const char *dir, const struct info *in)
 int
 main(int argc, char **argv)
 {
-	char dir[] = "/tmp/xnb-guest-iso-XXXXXX", cmd[600];
+	struct xnb_test_sim sim;
+	const char *dir = sim.dir;
 	int to_parent[2], from_parent[2], status;
 	struct xnbsim *dom0;
 	struct info in;
-	pid_t simd, child;
+	pid_t child;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: %s PATH-TO-xnb-simd\n", argv[0]);
 		return 2;
 	}
-	if (mkdtemp(dir) == NULL)
-		return 2;
-	simd = sim_start(argv[1], dir);
-	if (simd < 0) {
-		fprintf(stderr, "FAIL: xnb-simd did not start in %s\n", dir);
+	if (xnb_test_sim_start(&sim, argv[1], "guest-iso") < 0) {
+		xnb_test_sim_stop(&sim);
 		return 1;
 	}
 	dom0 = xnbsim_open(dir, 0);
@@ -337,10 +295,7 @@ main(int argc, char **argv)
 out:
 	if (dom0 != NULL)
 		xnbsim_close(dom0);
-	sim_stop(simd);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
+	xnb_test_sim_stop(&sim);
 	if (xnb_failures) {
 		fprintf(stderr, "%d check(s) failed\n", xnb_failures);
 		return 1;

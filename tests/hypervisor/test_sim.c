@@ -27,45 +27,10 @@
 #include "xnbsim.h"
 
 #include "xnb_check.h"
+#include "xnb_test_sim.h"
 
-static char dir[256];
-static pid_t simd_pid;
-
-static void
-sim_start(const char *simd)
-{
-	char pidfile[300];
-
-	snprintf(dir, sizeof(dir), "/tmp/xnb-test-sim-XXXXXX");
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
-		exit(1);
-	}
-	simd_pid = fork();
-	if (simd_pid == 0) {
-		execl(simd, simd, "--dir", dir, (char *)NULL);
-		_exit(127);
-	}
-	snprintf(pidfile, sizeof(pidfile), "%s/simd.pid", dir);
-	for (int i = 0; i < 100 && access(pidfile, F_OK) != 0; i++)
-		usleep(50000);
-	if (access(pidfile, F_OK) != 0) {
-		fprintf(stderr, "xnb-simd did not start\n");
-		exit(1);
-	}
-}
-
-static void
-sim_stop(void)
-{
-	char cmd[300];
-
-	kill(simd_pid, SIGTERM);
-	waitpid(simd_pid, NULL, 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cleanup of %s failed\n", dir);
-}
+static struct xnb_test_sim sim;
+static const char *dir = sim.dir;
 
 static int16_t
 map1(struct xnbsim *be, uint16_t dom, uint32_t ref, int writable, void **va)
@@ -500,11 +465,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: test_sim PATH-TO-xnb-simd\n");
 		return 2;
 	}
-	sim_start(argv[1]);
+	if (xnb_test_sim_start(&sim, argv[1], "test-sim") < 0)
+		return 1;
 	be = xnbsim_open(dir, 0);
 	CHECK(be != NULL, "attach as dom0: %s", strerror(errno));
 	if (be == NULL) {
-		sim_stop();
+		xnb_test_sim_stop(&sim);
 		return 1;
 	}
 	CHECK(xnbsim_domain_create(be, 1, 256) == 0, "create dom1");
@@ -523,7 +489,7 @@ main(int argc, char **argv)
 	}
 	test_two_processes(be);
 	xnbsim_close(be);
-	sim_stop();
+	xnb_test_sim_stop(&sim);
 	if (xnb_failures) {
 		printf("test_sim: %d failure(s)\n", xnb_failures);
 		return 1;

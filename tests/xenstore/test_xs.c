@@ -26,8 +26,10 @@
 #include <xenstore.h>
 
 #include "xnb_check.h"
+#include "xnb_test_sim.h"
 
-static char dir[64];
+static struct xnb_test_sim sim;
+static const char *dir = sim.dir;
 
 static struct xs_handle *
 xs_as(const char *sock)
@@ -82,23 +84,13 @@ main(int argc, char **argv)
 {
 	struct xs_handle *a, *b, *w;
 	xs_transaction_t t;
-	char *v, pidfile[200];
+	char *v;
 	unsigned int len;
-	pid_t simd;
 
 	if (argc < 3)
 		return 2;
-	snprintf(dir, sizeof(dir), "/tmp/xnb-xs-XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (xnb_test_sim_start(&sim, argv[1], "test-xs") < 0)
 		return 1;
-	simd = fork();
-	if (simd == 0) {
-		execl(argv[1], argv[1], "--dir", dir, (char *)NULL);
-		_exit(127);
-	}
-	snprintf(pidfile, sizeof(pidfile), "%s/simd.pid", dir);
-	for (int i = 0; i < 100 && access(pidfile, F_OK) != 0; i++)
-		usleep(50000);
 
 	a = xs_as("xenstored.sock");
 	b = xs_as("xenstored.sock");
@@ -240,15 +232,8 @@ out:
 		xs_close(b);
 	if (w)
 		xs_close(w);
-	kill(simd, SIGTERM);
-	waitpid(simd, NULL, 0);
-	{
-		char cmd[200];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-		if (system(cmd) != 0)
-			xnb_failures++;
-	}
+	if (xnb_test_sim_stop(&sim) < 0)
+		xnb_failures++;
 	if (xnb_failures) {
 		printf("test_xs: %d failure(s)\n", xnb_failures);
 		return 1;
