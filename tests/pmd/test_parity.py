@@ -41,6 +41,13 @@ ports, simulated guests (xnb-guest) on both sides, each phase its own rig.
          twice the limit), at least 90 % of it; the key changed to
          200 Mbit/s acts at once, without a reconnect; 64 KiB TCP GSO
          frames are limited the same way; the key removed lifts it.
+  queues the application polls and sends on 2 queues per port (testpmd
+         --rxq=2 --txq=2, queues=2): a 2-queue sender's 16 flows arrive on
+         both rx queues and io forwarding sends each on the same tx queue
+         number, towards a receiver that took 1 queue: every frame must
+         arrive and verify (frames the application sends on a queue the
+         guest did not take share the guest's queues), and the sender's
+         port really received on both queues.
   stall  rx_stall_ms=1000: a receiver that stops posting RX buffers for 5 s
          while a sender streams at a fixed rate: the port's link goes down
          (telemetry, testpmd's LSC events) about 1 s after its ring ran
@@ -49,7 +56,7 @@ ports, simulated guests (xnb-guest) on both sides, each phase its own rig.
          and the link comes back once the receiver posts buffers again,
          frames flowing to it again.
 
-usage: test_parity.py BUILDDIR --phase hash|csum|mcast|rate|stall [--count N]
+usage: test_parity.py BUILDDIR --phase hash|csum|mcast|rate|queues|stall [--count N]
 """
 
 import argparse
@@ -614,8 +621,35 @@ def phase_rate(c, rig, n):
     tel.close()
 
 
+# ---- queues -------------------------------------------------------------------
+
+def phase_queues(c, rig, n):
+    rig.start_sim((1, 2))
+    tp, tel = rig.start_testpmd((1, 2), ["--forward-mode=io", "--auto-start",
+                                         "--stats-period", "3600", "--rxq=2", "--txq=2"],
+                                RETRY, ",queues=2")
+    alive = lambda: tp.poll() is None  # noqa: E731
+    sink = rig.start_guest("one-queue-sink", 2, "sink", "--count", n, "--timeout", 100)
+    if not wait_link(tel, 1, True, 20, alive):
+        raise RuntimeError("port 1 not up within 20 s")
+    g = rig.start_guest("two-queue-gen", 1, "gen", "--queues", 2, "--tcp", "--flows", 16,
+                        "--size", "mix", "--count", n, "--timeout", 60, "--quiet")
+    g.wait()
+    sender_clean(c, "two-queue-gen", g, rig.summary("two-queue-gen"), n)
+    finish(rig, tel, 1, sink)
+    c.check(alive(), "dpdk-testpmd exited")
+    x0 = tel.get("/ethdev/xstats,0")
+    per_q = [xstat(x0, f"rx_q{q}_packets") for q in (0, 1)]
+    print(f"port 0: received per queue {per_q}", flush=True)
+    c.check(all(p > 0 for p in per_q), f"port 0: both rx queues carried frames: {per_q}")
+    s = rig.summary("one-queue-sink")
+    c.eq(len(s["rx_queue"]), 1, "one-queue-sink: queues taken")
+    guest_clean(c, "one-queue-sink", s, n)
+
+
 PHASES = {"hash": (phase_hash, 10000), "csum": (phase_csum, 10000),
-          "mcast": (phase_mcast, 3000), "stall": (phase_stall, 0), "rate": (phase_rate, 0)}
+          "mcast": (phase_mcast, 3000), "stall": (phase_stall, 0), "rate": (phase_rate, 0),
+          "queues": (phase_queues, 20000)}
 
 
 def main():

@@ -643,8 +643,16 @@ uint16_t
 xnb_tx_burst(void *arg, struct rte_mbuf **pkts, uint16_t nb_pkts)
 {
 	struct xnb_txq *txq = arg;
+	struct xnb_port *port = txq->q->port;
+	uint16_t nq = __atomic_load_n(&port->nb_queues, __ATOMIC_RELAXED);
 
-	if (unlikely(__atomic_load_n(&txq->q->port->hash.alg, __ATOMIC_RELAXED) !=
+	/* The application may send on more queues than the guest took (an
+	 * lcore per queue, a 1-vCPU guest): those frames share the guest's
+	 * queues, under their locks, as Linux netback picks a queue the
+	 * guest has. */
+	if (unlikely(txq->qid >= nq) && nq > 0)
+		txq = &port->queues[txq->qid % nq].tx;
+	if (unlikely(__atomic_load_n(&port->hash.alg, __ATOMIC_RELAXED) !=
 		     XEN_NETIF_CTRL_HASH_ALGORITHM_NONE))
 		return xnb_tx_steer(txq, pkts, nb_pkts);
 	return xnb_tx_queue(txq, pkts, nb_pkts, NULL);
