@@ -7,6 +7,7 @@
 # a ping to its peer, then READY; it serves until dom0 shuts it down
 # (/sbin/poweroff) or destroys it.
 # Kernel command line: xnb_ip=ADDR xnb_peer=ADDR (a /24) xnb_mtu=MTU
+#   xnb_nf_queues=N     netfront's max_queues (default: one per vCPU)
 #   xnb_src=BYTES       size of /tmp/www/src.bin, random bytes made at boot
 #                       and announced as "DOMU: SRC <bytes> <sha256>", and per
 #                       MiB as "DOMU: SRCMB <i> <sha256's first 16 digits>"
@@ -30,6 +31,12 @@
 #                       RXMB r i <16 digits>"; iperf: xnb_src bytes of random
 #                       data (iperf3 -R), its -J report as "DOMU-J<r>: " lines.
 #                       Then "DOMU: G2G_DONE".
+#   xnb_g2g_ping=S      before the turns, 3 pings of S bytes to the peer:
+#                       "DOMU: G2G_PING S ok" (or fail)
+#   xnb_g2g_flows=N     after the turns, N short TCP connections to the
+#                       peer's httpd, each from its own port (a flow of its
+#                       own, which netfront puts on a queue by its hash):
+#                       "DOMU: G2G_FLOWS N"
 #   xnb_trace=1         from READY on, ftrace the eth0 transmits and the frees
 #                       of their skbs (netfront frees one when the backend
 #                       answers it); with the g2g turns done, "DOMU: TXWAIT
@@ -61,7 +68,8 @@ head -c "${SRC:-1048576}" /dev/urandom >/tmp/www/src.bin
 echo "DOMU: SRC $(wc -c </tmp/www/src.bin) $(sha256sum /tmp/www/src.bin | cut -d' ' -f1)"
 xnb_mib_sums SRCMB /tmp/www/src.bin
 
-modprobe xen-netfront
+NFQ=$(arg xnb_nf_queues)
+modprobe xen-netfront ${NFQ:+max_queues=$NFQ}
 state=
 for _ in $(seq 300); do
 	state=$(cat /sys/bus/xen/devices/vif-0/state 2>/dev/null)
@@ -161,6 +169,11 @@ if [ -n "$G2G_PEER" ]; then
 		[ $t -lt 1200 ] || break
 	done
 	echo "DOMU: G2G_PEER $G2G_PEER answers after $t tries"
+	s=$(arg xnb_g2g_ping)
+	if [ -n "$s" ]; then
+		ping -q -c 3 -W 3 -s "$s" "$G2G_PEER" >/dev/null 2>&1 &&
+			echo "DOMU: G2G_PING $s ok" || echo "DOMU: G2G_PING $s fail"
+	fi
 	rounds=$(arg xnb_g2g_rounds)
 	first=$(arg xnb_g2g_first)
 	for r in $(seq "$rounds"); do
@@ -169,6 +182,13 @@ if [ -n "$G2G_PEER" ]; then
 		# The follower's last turn is the last of all.
 		[ "$first" = 1 ] || [ $r != "$rounds" ] && xnb_token_pass "$G2G_PEER"
 	done
+	n=$(arg xnb_g2g_flows)
+	if [ -n "$n" ]; then
+		for _ in $(seq "$n"); do
+			timeout 10 wget -q -O /dev/null "http://$G2G_PEER:8080/none" 2>/dev/null
+		done
+		echo "DOMU: G2G_FLOWS $n"
+	fi
 	[ "$(arg xnb_trace)" = 1 ] && xnb_trace_report
 	echo "DOMU: G2G_DONE"
 fi
