@@ -17,7 +17,10 @@
  * "xnb-rm-after-read" READ RM (Xen's xenstore-control sends it): right after
  * it answers the next plain read of READ, the daemon removes RM, so the
  * reader's next request already sees the removal, as when a toolstack
- * removes a directory between two reads of a backend.
+ * removes a directory between two reads of a backend. "xnb-watches" DOMID
+ * answers the number of watches each connection of that domain holds, one
+ * number per connection: how tests see that a backend does not add a watch
+ * per guest connection.
  */
 
 #include <errno.h>
@@ -731,6 +734,19 @@ handle_msg(struct xsd *x, struct xconn *c, const struct xsd_sockmsg *h,
 			free(x->race_rm);
 			x->race_read = strdup(f[1]);
 			x->race_rm = strdup(f[2]);
+		} else if (nf >= 2 && strcmp(f[0], "xnb-watches") == 0) {
+			unsigned long d = strtoul(f[1], NULL, 10);
+
+			if (c->domid != 0) {
+				rc = -EACCES;
+				break;
+			}
+			for (unsigned int i = 0; i < x->nconn; i++)
+				if (x->conn[i]->domid == d)
+					len += snprintf(buf + len, sizeof(buf) - len, "%s%u",
+							len > 0 ? " " : "", x->conn[i]->nwatch);
+			conn_send(c, h->type, h->req_id, h->tx_id, buf, len + 1);
+			break;
 		}
 		reply_ok(c, h);
 		break;

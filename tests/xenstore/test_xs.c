@@ -6,8 +6,8 @@
  * The simulator's xenstored through the real libxenstore: transactions that
  * commit, abort and fail with EAGAIN on a conflicting write, watches with
  * their initial fire, @releaseDomain, the toolstack race a test can arm
- * (xnb-rm-after-read), and a client that sends garbage without taking the
- * server down.
+ * (xnb-rm-after-read), the watch count per connection (xnb-watches), and a
+ * client that sends garbage without taking the server down.
  *
  * usage: test_xs PATH-TO-xnb-simd PATH-TO-xnb-simctl
  */
@@ -63,6 +63,22 @@ next_event(struct xs_handle *h, const char *token, int ms)
 		return path;
 	}
 	return NULL;
+}
+
+/* The watches of a domain, from xnb-watches' per-connection counts. */
+static unsigned long
+watches(struct xs_handle *h, const char *domid)
+{
+	char *v = xs_control_command(h, "xnb-watches", (void *)domid, strlen(domid) + 1);
+	unsigned long n = 0;
+	char *p, *end;
+
+	if (v == NULL)
+		return (unsigned long)-1;
+	for (p = v; *p != '\0'; p = end)
+		n += strtoul(p, &end, 10);
+	free(v);
+	return n;
 }
 
 static int
@@ -210,6 +226,26 @@ main(int argc, char **argv)
 		v = xs_read(b, XBT_NULL, "/tool/r/k", &len);
 		CHECK(v != NULL, "still there after the guest's try");
 		free(v);
+	}
+
+	/*
+	 * xnb-watches: what each connection of a domain holds (here w's three
+	 * on dom0, a guest's own), dom0 may ask, a guest may not.
+	 */
+	{
+		struct xs_handle *g = xs_as("xs-dom4.sock");
+
+		CHECK(watches(a, "0") == 3, "dom0's watches: %lu", watches(a, "0"));
+		CHECK(g != NULL && xs_watch(g, "/local/domain/4", "d4"), "dom4 watches");
+		CHECK(watches(a, "4") == 1, "dom4's watches: %lu", watches(a, "4"));
+		CHECK(xs_unwatch(w, "/tool/r", "race"), "unwatch /tool/r");
+		CHECK(watches(a, "0") == 2, "dom0's after an unwatch: %lu", watches(a, "0"));
+		if (g != NULL) {
+			v = xs_control_command(g, "xnb-watches", "0", 2);
+			CHECK(v == NULL && errno == EACCES, "a guest may not ask");
+			free(v);
+			xs_close(g);
+		}
 	}
 
 	/* Garbage: an absurd length must cost the sender its connection only. */
