@@ -17,6 +17,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -170,6 +171,26 @@ class XnbRig:
                                     XENSTORED_PATH=f"{self.sim}/xenstored.sock"))
         return r.stdout + r.stderr
 
+    def xenstore_control(self, *args):
+        """An XS_CONTROL request (xen/io/xs_wire.h: type 0, answered with
+        type 0 or with XS_ERROR) to the simulator's xenstored as dom0; the
+        answer."""
+        body = b"".join(str(a).encode() + b"\0" for a in args)
+        reply = b""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(f"{self.sim}/xenstored.sock")
+            s.sendall(struct.pack("=4I", 0, 0, 0, len(body)) + body)
+            while len(reply) < 16 or len(reply) < 16 + struct.unpack("=4I", reply[:16])[3]:
+                chunk = s.recv(65536)
+                if not chunk:
+                    raise RuntimeError("xenstored closed the connection")
+                reply += chunk
+        kind, _, _, n = struct.unpack("=4I", reply[:16])
+        answer = reply[16:16 + n].rstrip(b"\0").decode()
+        if kind != 0:
+            raise RuntimeError(f"XS_CONTROL {' '.join(map(str, args))}: {answer}")
+        return answer
+
     def sim_stats(self, dom):
         """xnb-simctl stats DOM as a dict (state stays a string)."""
         st = {}
@@ -178,11 +199,13 @@ class XnbRig:
             st[k] = int(v) if v.isdigit() else v
         return st
 
-    def start_testpmd(self, domains, testpmd_args, commands=(), devargs="", scatter=True):
+    def start_testpmd(self, domains, testpmd_args, commands=(), devargs="", scatter=True,
+                      lcores="0-1"):
         """testpmd with one port per domain (devargs appended to each);
         commands run from a --cmdline-file before forwarding starts.
         scatter=False leaves out --enable-scatter: the ports then hand
-        testpmd single-segment frames only (no zero copy)."""
+        testpmd single-segment frames only (no zero copy). lcores: EAL's
+        -l list, or a --lcores map when it has an '@'."""
         vdevs = []
         for d in domains:
             vdevs += ["--vdev", f"net_xennetback_{d}_0,domid={d},platform=sim,"
@@ -192,7 +215,7 @@ class XnbRig:
                 f.write("".join(line + "\n" for line in commands))
             testpmd_args = [f"--cmdline-file={self.work}/testpmd.cmds", *testpmd_args]
         cmd = ["dpdk-testpmd", "-d", self.pmd, "--no-huge", "-m", "1024", "--no-pci",
-               "-l", "0-1", f"--file-prefix={self.prefix}",
+               "--lcores" if "@" in lcores else "-l", lcores, f"--file-prefix={self.prefix}",
                "--log-level=pmd.net.xennetback:info", *vdevs, "--",
                "--total-num-mbufs=16384", "--rxq=1", "--txq=1",
                "--max-pkt-len=65535", *(["--enable-scatter"] if scatter else []),
