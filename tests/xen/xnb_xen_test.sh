@@ -10,7 +10,7 @@
 # and says what.
 # usage: xnb_xen_test.sh WORKDIR librte_net_xennetback.so libxnb_linebuf.so
 #        xnb-xen-hold [SCENARIOS]
-#   SCENARIOS: '+'-separated, default baseline+pmd:always:lazy+aging+parity+ovs
+#   SCENARIOS: '+'-separated, default baseline+pmd:always:lazy+aging+ovs
 #   (XNB_XEN_SCENARIOS): guest A copies (copy_mode=always), guest B is zero
 #   copy (lazy); aging (an application holds lent frames past the aging
 #   window); then ovs (xl create with our OVS-DPDK hotplug script
@@ -25,7 +25,7 @@ WORK=$1
 PMD=$2
 LINEBUF=$3
 HOLD=$4
-SCEN=${5:-${XNB_XEN_SCENARIOS:-baseline+pmd:always:lazy+aging+parity+ovs}}
+SCEN=${5:-${XNB_XEN_SCENARIOS:-baseline+pmd:always:lazy+aging+ovs}}
 DOM0_VCPUS=${XNB_XEN_DOM0_VCPUS:-1}
 TCG_THREAD=${XNB_XEN_TCG_THREAD:-multi}
 HERE=$(cd "$(dirname "$0")" && pwd)
