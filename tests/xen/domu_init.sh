@@ -46,7 +46,18 @@ export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-arg() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+# Shell builtins only: busybox applets (sed here) died now and then with
+# general protection faults under TCG, and a lost xnb_g2g_peer left a
+# guest idle for the rest of its scenario.
+arg() {
+	local w line
+	read -r line </proc/cmdline
+	for w in $line; do
+		case $w in
+		"$1="*) echo "${w#*=}"; return ;;
+		esac
+	done
+}
 IP=$(arg xnb_ip)
 PEER=$(arg xnb_peer)
 echo "DOMU: init up at $(cut -d' ' -f1 /proc/uptime)s ip=$IP peer=$PEER"
