@@ -36,6 +36,31 @@ echo "DOM0: toolstack ready at $(cut -d' ' -f1 /proc/uptime)s"
 xl info | grep -E '^(xen_version|nr_cpus|total_memory|free_memory)' |
 	sed 's/^/DOM0: /'
 
+# A heartbeat every 60 s, so that a run cut short by the host's timeout
+# tells a dom0 that stopped (no heartbeat) from a step that hangs (the
+# heartbeat goes on and names the processes in uninterruptible sleep and
+# the xl commands running, with the kernel function each waits in), and
+# shows the kernel's complaints as they come.
+xnb_heartbeat() {
+	local seen=0 n p
+	while sleep 60; do
+		echo "DOM0: heartbeat at $(cut -d' ' -f1 /proc/uptime)s load $(cut -d' ' -f1-3 /proc/loadavg)"
+		for p in /proc/[0-9]*; do
+			read -r n <$p/comm 2>/dev/null || continue
+			case "$n $(cut -d' ' -f3 $p/stat 2>/dev/null)" in
+			*" D"|xl*|xenstore*|timeout*)
+				echo "DOM0: heartbeat:   ${p#/proc/} $n state $(cut -d' ' -f3 $p/stat) in $(cat $p/wchan 2>/dev/null)" ;;
+			esac
+		done
+		n=$(dmesg | grep -ci 'segfault\|general protection\|bad page\|BUG\|WARNING\|Call Trace\|hung\|stall\|lockup')
+		if [ "$n" -gt $seen ]; then
+			dmesg | grep -i 'segfault\|general protection\|bad page\|BUG\|WARNING\|Call Trace\|hung\|stall\|lockup' |
+				tail -n +$((seen + 1)) | head -20 | sed 's/^/DOM0: heartbeat: dmesg: /'
+			seen=$n
+		fi
+	done
+}
+xnb_heartbeat &
 SCEN=$(sed -n 's/.*xnb_scen=\([^ ]*\).*/\1/p' /proc/cmdline)
 xnb-scenarios $(echo "$SCEN" | tr + ' ')
 echo "DOM0: scenarios exited rc=$? at $(cut -d' ' -f1 /proc/uptime)s"

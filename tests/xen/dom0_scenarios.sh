@@ -138,7 +138,8 @@ xnb_create() {
 	local tag=$1 name=$2 t0 rc dom took
 	shift 2
 	t0=$(now)
-	timeout 150 xl create "$@" /tmp/$name.cfg >/tmp/xl-$name.log 2>&1
+	# -k: an xl that does not end on SIGTERM must not hold the run.
+	timeout -k 10 150 xl create "$@" /tmp/$name.cfg >/tmp/xl-$name.log 2>&1
 	rc=$?
 	dom=$(sed -n 's/.*Domain \([0-9]*\):.*/\1/p' /tmp/xl-$name.log | head -1)
 	[ $rc -eq 0 ] && dom=$(xl domid $name)

@@ -100,7 +100,8 @@ timeout "${XNB_XEN_TIMEOUT:-840}" qemu-system-x86_64 \
 		line=$(printf '[%5d.%d] %s' $((ds / 10)) $((ds % 10)) "$line")
 		echo "$line" >>"$LOG"
 		case $line in
-		*XNB-*|*DOM0:*|*"Kernel panic"*|*"Panic on CPU"*) echo "$line" ;;
+		*XNB-*|*DOM0:*|*"Kernel panic"*|*"Panic on CPU"*|*"BUG: "*|*Oops*|*"soft lockup"*|*"rcu_sched"*|*"(XEN) ***"*)
+			echo "$line" ;;
 		esac
 	done
 rc=${PIPESTATUS[0]}
@@ -111,7 +112,8 @@ grep -o 'XNB-RESULT .*' "$LOG"
 grep -o 'XNB-CHECK FAIL.*' "$LOG"
 summary=$(grep -o 'XNB-SUMMARY .*' "$LOG" | tail -1)
 if [ $rc -eq 124 ]; then
-	echo "FAIL: timed out after ${XNB_XEN_TIMEOUT:-840} s"
+	echo "FAIL: timed out after ${XNB_XEN_TIMEOUT:-840} s; serial log tail:"
+	tail -60 "$LOG"
 elif [ -z "$summary" ]; then
 	echo "FAIL: dom0 never reported a summary; serial log tail:"
 	tail -60 "$LOG"
