@@ -20,6 +20,7 @@
 #   XNB_XEN_DOM0_VCPUS: dom0's vCPUs (default 1; 2 gives testpmd's
 #   forwarding lcore a vCPU of its own, QEMU then gets one CPU more)
 #   XNB_XEN_TCG_THREAD: QEMU's TCG threading, multi (default) or single
+#   XNB_XEN_CPU: QEMU's CPU model (default max)
 set -u
 WORK=$1
 PMD=$2
@@ -28,6 +29,7 @@ HOLD=$4
 SCEN=${5:-${XNB_XEN_SCENARIOS:-baseline+pmd:always:lazy+aging+ovs}}
 DOM0_VCPUS=${XNB_XEN_DOM0_VCPUS:-1}
 TCG_THREAD=${XNB_XEN_TCG_THREAD:-multi}
+QEMU_CPU=${XNB_XEN_CPU:-max}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 cannot() {
@@ -85,12 +87,12 @@ XEN_ARGS+=" console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all"
 DOM0_ARGS="console=hvc0 earlyprintk=xen loglevel=4 xnb_scen=$SCEN"
 # The guests get a CPU of their own besides dom0's.
 SMP=$((DOM0_VCPUS + 1))
-echo "xen suite: booting Xen under QEMU TCG ($TCG_THREAD-threaded, $SMP CPUs," \
+echo "xen suite: booting Xen under QEMU TCG ($TCG_THREAD-threaded, CPU $QEMU_CPU, $SMP CPUs," \
 	"dom0 $DOM0_VCPUS vCPU), scenarios $SCEN; serial log $LOG"
 : >"$LOG"
 t0=${EPOCHREALTIME/./}
 timeout "${XNB_XEN_TIMEOUT:-840}" qemu-system-x86_64 \
-	-accel tcg,thread=$TCG_THREAD -cpu max -m ${QEMU_MB}M -smp $SMP -machine q35 \
+	-accel tcg,thread=$TCG_THREAD -cpu $QEMU_CPU -m ${QEMU_MB}M -smp $SMP -machine q35 \
 	-nographic -no-reboot -serial stdio -monitor none -net none "${NIC_ARGS[@]}" \
 	-kernel "$WORK/xen" -append "$XEN_ARGS" \
 	-initrd "$WORK/vmlinuz $DOM0_ARGS,$WORK/dom0.cpio.gz" </dev/null 2>&1 |
