@@ -59,7 +59,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from xnb_testpmd import Checker, XnbRig, wait_link, xstat  # noqa: E402
+from xnb_testpmd import Checker, XnbRig, run_main, wait_link, xstat  # noqa: E402
 
 PORTS = 32		# RTE_MAX_ETHPORTS of Debian's DPDK
 MEM = 2048		# pages per guest domain
@@ -671,8 +671,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except RuntimeError as e:
-        print(f"FAIL: test_scale: {e}", file=sys.stderr)
-        sys.exit(1)
+    run_main(main, "test_scale")
