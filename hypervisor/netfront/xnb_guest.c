@@ -286,22 +286,6 @@ parse_hash_types(const char *s, uint32_t *types)
 }
 
 static int
-parse_mac(const char *s, uint8_t mac[6])
-{
-	unsigned int b[6], i;
-
-	if (sscanf(s, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4],
-		   &b[5]) != 6)
-		return -EINVAL;
-	for (i = 0; i < 6; i++) {
-		if (b[i] > 0xff)
-			return -EINVAL;
-		mac[i] = (uint8_t)b[i];
-	}
-	return 0;
-}
-
-static int
 parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum {
@@ -432,7 +416,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 			o->ndst = 0;
 			for (tok = strtok_r(buf, ",", &save); tok != NULL;
 			     tok = strtok_r(NULL, ",", &save)) {
-				if (o->ndst == MAX_DST || parse_mac(tok, o->dst_macs[o->ndst]) != 0)
+				if (o->ndst == MAX_DST || nf_parse_mac(tok, o->dst_macs[o->ndst]) != 0)
 					return -EINVAL;
 				o->ndst++;
 			}
@@ -510,7 +494,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 			at = strchr(buf, '@');
 			if (at != NULL)
 				*at++ = '\0';
-			if (o->nmcast == MAX_MCAST_OPS || parse_mac(buf, m->mac) != 0 ||
+			if (o->nmcast == MAX_MCAST_OPS || nf_parse_mac(buf, m->mac) != 0 ||
 			    (c == O_MCAST_DEL && at == NULL))
 				return -EINVAL;
 			m->add = c == O_MCAST_ADD;
