@@ -285,6 +285,17 @@ parse_hash_types(const char *s, uint32_t *types)
 	return 0;
 }
 
+/* "AT[:FOR]" in seconds (FOR 0 when left out): 0, or -EINVAL unless AT > 0. */
+static int
+parse_at_for(const char *s, double *at, double *for_s)
+{
+	char *colon;
+
+	*at = strtod(s, &colon);
+	*for_s = *colon == ':' ? atof(colon + 1) : 0;
+	return *at > 0 ? 0 : -EINVAL;
+}
+
 static int
 parse_opts(int argc, char **argv, struct opts *o)
 {
@@ -520,25 +531,15 @@ parse_opts(int argc, char **argv, struct opts *o)
 			}
 			break;
 		}
-		case O_RX_STOP: {
-			char *colon;
-
-			o->rx_stop_at = strtod(optarg, &colon);
-			o->rx_stop_for = *colon == ':' ? atof(colon + 1) : 0;
-			if (o->rx_stop_at <= 0)
+		case O_RX_STOP:
+			if (parse_at_for(optarg, &o->rx_stop_at, &o->rx_stop_for) != 0)
 				return -EINVAL;
 			break;
-		}
 		case O_SELFTEST: o->selftest = true; break;
-		case O_RECONNECT: {
-			char *colon;
-
-			o->reconnect_at = strtod(optarg, &colon);
-			o->reconnect_closed = *colon == ':' ? atof(colon + 1) : 0;
-			if (o->reconnect_at <= 0)
+		case O_RECONNECT:
+			if (parse_at_for(optarg, &o->reconnect_at, &o->reconnect_closed) != 0)
 				return -EINVAL;
 			break;
-		}
 		case O_TIMEOUT: o->timeout = atof(optarg); break;
 		case O_LINGER: o->linger = atof(optarg); break;
 		case O_STALL: o->stall_warn = atof(optarg); break;
