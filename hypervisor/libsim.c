@@ -1156,11 +1156,19 @@ xnbsim_evtchn_fd(struct xnbsim_evtchn *h)
 	return h->epfd;
 }
 
+/* A request the daemon answers with a new port and its eventfd: the fd
+ * goes into the handle's epoll set under that port. The port, or -errno. */
 static int
-sim_evt_add(struct xnbsim_evtchn *h, uint32_t port, int fd)
+sim_evt_new(struct xnbsim_evtchn *h, struct sim_req *req)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = port };
+	struct epoll_event ev = { .events = EPOLLIN };
+	uint32_t port;
+	int fd, rc;
 
+	rc = sim_call_locked(h->sim, req, &port, &fd, 1);
+	if (rc < 0)
+		return rc;
+	ev.data.u32 = port;
 	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		close(fd);
 		return -errno;
@@ -1173,13 +1181,8 @@ int
 xnbsim_evtchn_alloc_unbound(struct xnbsim_evtchn *h, uint16_t remote_domid)
 {
 	struct sim_req req = { .op = SIM_EVT_ALLOC, .a0 = remote_domid };
-	uint32_t port;
-	int fd, rc;
 
-	rc = sim_call_locked(h->sim, &req, &port, &fd, 1);
-	if (rc < 0)
-		return rc;
-	return sim_evt_add(h, port, fd);
+	return sim_evt_new(h, &req);
 }
 
 int
@@ -1188,13 +1191,8 @@ xnbsim_evtchn_bind_interdomain(struct xnbsim_evtchn *h, uint16_t remote_domid,
 {
 	struct sim_req req = { .op = SIM_EVT_BIND, .a0 = remote_domid,
 			       .a1 = remote_port };
-	uint32_t port;
-	int fd, rc;
 
-	rc = sim_call_locked(h->sim, &req, &port, &fd, 1);
-	if (rc < 0)
-		return rc;
-	return sim_evt_add(h, port, fd);
+	return sim_evt_new(h, &req);
 }
 
 int
