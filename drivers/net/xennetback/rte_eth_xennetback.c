@@ -351,39 +351,39 @@ xnb_dev_infos_get(struct rte_eth_dev *dev, struct rte_eth_dev_info *info)
 	return 0;
 }
 
-static int
-xnb_dev_start(struct rte_eth_dev *dev)
+/* The port and its queues started or stopped; the xenbus side is told. */
+static void
+xnb_dev_set_started(struct rte_eth_dev *dev, bool started)
 {
 	struct xnb_port *port = dev->data->dev_private;
+	uint8_t state = started ? RTE_ETH_QUEUE_STATE_STARTED : RTE_ETH_QUEUE_STATE_STOPPED;
 
-	port->started = true;
-	dev->data->dev_started = 1;
+	port->started = started;
+	dev->data->dev_started = started;
 	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
-		dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
+		dev->data->rx_queue_state[i] = state;
 	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
-		dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
-	/* A frontend that was waiting for us connects now. */
+		dev->data->tx_queue_state[i] = state;
 	xnb_xenbus_kick(port);
-	return 0;
 }
 
 static int
+xnb_dev_start(struct rte_eth_dev *dev)
+{
+	/* A frontend that was waiting for us connects now. */
+	xnb_dev_set_started(dev, true);
+	return 0;
+}
+
+/*
+ * The guest stays connected (its TX waits, as behind a vif whose carrier is
+ * off): OVS stops and starts ports to reconfigure them, and a Linux netfront
+ * does not reconnect after its backend closed.
+ */
+static int
 xnb_dev_stop(struct rte_eth_dev *dev)
 {
-	struct xnb_port *port = dev->data->dev_private;
-
-	/*
-	 * The guest stays connected (its TX waits, as behind a vif whose
-	 * carrier is off): OVS stops and starts ports to reconfigure them, and
-	 * a Linux netfront does not reconnect after its backend closed.
-	 */
-	port->started = false;
-	dev->data->dev_started = 0;
-	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
-		dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
-	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
-		dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
-	xnb_xenbus_kick(port);
+	xnb_dev_set_started(dev, false);
 	return 0;
 }
 
