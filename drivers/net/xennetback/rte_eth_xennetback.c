@@ -559,6 +559,22 @@ xnb_xstats_count(const struct rte_eth_dev *dev)
 	       RTE_DIM(xnb_port_xstat_names);
 }
 
+/* One direction's names (dir "rx" or "tx", list d of n) from names[k]: the
+ * sums over its queues ("rx_NAME"), then each queue's ("rx_q0_NAME", ...).
+ * The index after them. */
+static unsigned int
+xnb_xstats_names_dir(struct rte_eth_xstat_name *names, unsigned int k, const char *dir,
+		     const struct xnb_xstat *d, unsigned int n, uint16_t nb_queues)
+{
+	for (unsigned int i = 0; i < n; i++)
+		snprintf(names[k++].name, sizeof(names[0].name), "%s_%s", dir, d[i].name);
+	for (uint16_t q = 0; q < nb_queues; q++)
+		for (unsigned int i = 0; i < n; i++)
+			snprintf(names[k++].name, sizeof(names[0].name), "%s_q%u_%s", dir, q,
+				 d[i].name);
+	return k;
+}
+
 static int
 xnb_xstats_get_names(struct rte_eth_dev *dev, struct rte_eth_xstat_name *names,
 		     unsigned int size)
@@ -567,20 +583,10 @@ xnb_xstats_get_names(struct rte_eth_dev *dev, struct rte_eth_xstat_name *names,
 
 	if (names == NULL || size < n)
 		return n;
-	for (unsigned int i = 0; i < RTE_DIM(xnb_rx_xstats); i++)
-		snprintf(names[k++].name, sizeof(names[0].name), "rx_%s",
-			 xnb_rx_xstats[i].name);
-	for (uint16_t q = 0; q < dev->data->nb_rx_queues; q++)
-		for (unsigned int i = 0; i < RTE_DIM(xnb_rx_xstats); i++)
-			snprintf(names[k++].name, sizeof(names[0].name), "rx_q%u_%s", q,
-				 xnb_rx_xstats[i].name);
-	for (unsigned int i = 0; i < RTE_DIM(xnb_tx_xstats); i++)
-		snprintf(names[k++].name, sizeof(names[0].name), "tx_%s",
-			 xnb_tx_xstats[i].name);
-	for (uint16_t q = 0; q < dev->data->nb_tx_queues; q++)
-		for (unsigned int i = 0; i < RTE_DIM(xnb_tx_xstats); i++)
-			snprintf(names[k++].name, sizeof(names[0].name), "tx_q%u_%s", q,
-				 xnb_tx_xstats[i].name);
+	k = xnb_xstats_names_dir(names, k, "rx", xnb_rx_xstats, RTE_DIM(xnb_rx_xstats),
+				 dev->data->nb_rx_queues);
+	k = xnb_xstats_names_dir(names, k, "tx", xnb_tx_xstats, RTE_DIM(xnb_tx_xstats),
+				 dev->data->nb_tx_queues);
 	for (unsigned int i = 0; i < RTE_DIM(xnb_port_xstat_names); i++)
 		strlcpy(names[k++].name, xnb_port_xstat_names[i], sizeof(names[0].name));
 	return n;
