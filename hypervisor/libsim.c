@@ -936,11 +936,31 @@ sim_mt_release(struct xnbsim *sim, struct sim_mt *e)
 		sim_view_free(v);
 }
 
+/* Unmaps n mappings found for an unmap call, their batches' system calls
+ * and splits added to *syscalls and *splits. Lock held. */
+static void
+sim_unmap_found(struct xnbsim *sim, struct sim_mt *const *found, uint32_t n,
+		uint32_t *syscalls, uint32_t *splits)
+{
+	uint32_t sc, sp;
+
+	sim_batch_release(sim, found, n, &sc, &sp);
+	*syscalls += sc;
+	*splits += sp;
+	for (uint32_t k = 0; k < n; k++) {
+		if (found[k]->in_ro)
+			found[k]->view->ro_use[found[k]->frame] = RO_FREE;
+		else
+			munmap((void *)found[k]->addr, PAGE);
+		sim_mt_release(sim, found[k]);
+	}
+}
+
 int
 xnbsim_unmap(struct xnbsim *sim, uint32_t count, void *const *addrs)
 {
 	struct sim_mt *found[SIM_BATCH_PAGES];
-	uint32_t nf = 0, syscalls = 0, splits = 0, sc, sp;
+	uint32_t nf = 0, syscalls = 0, splits = 0;
 	int rc = 0;
 
 	pthread_mutex_lock(&sim->lock);
@@ -955,32 +975,13 @@ xnbsim_unmap(struct xnbsim *sim, uint32_t count, void *const *addrs)
 			continue;
 		}
 		found[nf++] = e;
-		if (nf == SIM_BATCH_PAGES || i + 1 == count) {
-			sim_batch_release(sim, found, nf, &sc, &sp);
-			syscalls += sc;
-			splits += sp;
-			for (uint32_t k = 0; k < nf; k++) {
-				if (found[k]->in_ro)
-					found[k]->view->ro_use[found[k]->frame] = RO_FREE;
-				else
-					munmap((void *)found[k]->addr, PAGE);
-				sim_mt_release(sim, found[k]);
-			}
+		if (nf == SIM_BATCH_PAGES) {
+			sim_unmap_found(sim, found, nf, &syscalls, &splits);
 			nf = 0;
 		}
 	}
-	if (nf > 0) {
-		sim_batch_release(sim, found, nf, &sc, &sp);
-		syscalls += sc;
-		splits += sp;
-		for (uint32_t k = 0; k < nf; k++) {
-			if (found[k]->in_ro)
-				found[k]->view->ro_use[found[k]->frame] = RO_FREE;
-			else
-				munmap((void *)found[k]->addr, PAGE);
-			sim_mt_release(sim, found[k]);
-		}
-	}
+	if (nf > 0)
+		sim_unmap_found(sim, found, nf, &syscalls, &splits);
 	sim->vm.unmap_syscalls += syscalls;
 	sim->vm.vma_splits += splits;
 	pthread_mutex_unlock(&sim->lock);
@@ -1155,11 +1156,19 @@ xnbsim_evtchn_fd(struct xnbsim_evtchn *h)
 	return h->epfd;
 }
 
+/* A request the daemon answers with a new port and its eventfd: the fd
+ * goes into the handle's epoll set under that port. The port, or -errno. */
 static int
-sim_evt_add(struct xnbsim_evtchn *h, uint32_t port, int fd)
+sim_evt_new(struct xnbsim_evtchn *h, struct sim_req *req)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = port };
+	struct epoll_event ev = { .events = EPOLLIN };
+	uint32_t port;
+	int fd, rc;
 
+	rc = sim_call_locked(h->sim, req, &port, &fd, 1);
+	if (rc < 0)
+		return rc;
+	ev.data.u32 = port;
 	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		close(fd);
 		return -errno;
@@ -1172,13 +1181,8 @@ int
 xnbsim_evtchn_alloc_unbound(struct xnbsim_evtchn *h, uint16_t remote_domid)
 {
 	struct sim_req req = { .op = SIM_EVT_ALLOC, .a0 = remote_domid };
-	uint32_t port;
-	int fd, rc;
 
-	rc = sim_call_locked(h->sim, &req, &port, &fd, 1);
-	if (rc < 0)
-		return rc;
-	return sim_evt_add(h, port, fd);
+	return sim_evt_new(h, &req);
 }
 
 int
@@ -1187,13 +1191,8 @@ xnbsim_evtchn_bind_interdomain(struct xnbsim_evtchn *h, uint16_t remote_domid,
 {
 	struct sim_req req = { .op = SIM_EVT_BIND, .a0 = remote_domid,
 			       .a1 = remote_port };
-	uint32_t port;
-	int fd, rc;
 
-	rc = sim_call_locked(h->sim, &req, &port, &fd, 1);
-	if (rc < 0)
-		return rc;
-	return sim_evt_add(h, port, fd);
+	return sim_evt_new(h, &req);
 }
 
 int

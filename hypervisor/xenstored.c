@@ -974,8 +974,10 @@ xsd_domain_release(struct xsd *x, uint16_t domid)
 	return 0;
 }
 
-int
-xsd_write(struct xsd *x, const char *path, const char *value)
+/* Creates path as dom0 (and its parents), then sets its value unless value
+ * is NULL; the watches fire. */
+static int
+xsd_create(struct xsd *x, const char *path, const char *value)
 {
 	struct xnode *n;
 	int rc;
@@ -985,9 +987,11 @@ xsd_write(struct xsd *x, const char *path, const char *value)
 	pthread_mutex_lock(&x->lock);
 	rc = do_create(x->root, path, 0, &n);
 	if (rc == 0) {
-		free(n->value);
-		n->value = strdup(value);
-		n->vlen = strlen(value);
+		if (value != NULL) {
+			free(n->value);
+			n->value = strdup(value);
+			n->vlen = strlen(value);
+		}
 		changed(x, NULL, path);
 	}
 	pthread_mutex_unlock(&x->lock);
@@ -995,19 +999,15 @@ xsd_write(struct xsd *x, const char *path, const char *value)
 }
 
 int
+xsd_write(struct xsd *x, const char *path, const char *value)
+{
+	return xsd_create(x, path, value);
+}
+
+int
 xsd_mkdir(struct xsd *x, const char *path)
 {
-	struct xnode *n;
-	int rc;
-
-	if (!path_valid(path) || path[0] != '/')
-		return -EINVAL;
-	pthread_mutex_lock(&x->lock);
-	rc = do_create(x->root, path, 0, &n);
-	if (rc == 0)
-		changed(x, NULL, path);
-	pthread_mutex_unlock(&x->lock);
-	return rc;
+	return xsd_create(x, path, NULL);
 }
 
 int

@@ -278,8 +278,8 @@ set_fe_state(struct nf_dev *dev, int state)
 	dev->fe_state = state;
 }
 
-static int
-parse_mac(const char *s, uint8_t mac[6])
+int
+nf_parse_mac(const char *s, uint8_t mac[6])
 {
 	unsigned int b[6], i;
 
@@ -810,7 +810,7 @@ nf_open(const struct nf_config *cfg)
 	}
 	dev->be_domid = (uint16_t)id;
 	v = xs_get(dev, dev->fe_path, "mac");
-	if (v == NULL || parse_mac(v, dev->mac) != 0) {
+	if (v == NULL || nf_parse_mac(v, dev->mac) != 0) {
 		/* libxl always writes one; a fixed local address otherwise. */
 		static const uint8_t def[6] = { 0x02, 0, 0, 0, 0, 0 };
 

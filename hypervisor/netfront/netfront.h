@@ -240,6 +240,8 @@ int nf_mcast(struct nf_dev *dev, unsigned int q, bool add, const uint8_t mac[6])
 
 /* CLOCK_MONOTONIC in ns: the clock of every timestamp above. */
 uint64_t nf_now_ns(void);
+/* "xx:xx:xx:xx:xx:xx" into mac: 0, or -EINVAL. */
+int nf_parse_mac(const char *s, uint8_t mac[6]);
 /* Time from pushing a TX request to seeing its response (ns). */
 const struct nf_hist *nf_tx_wait_hist(const struct nf_dev *dev);
 

@@ -186,13 +186,11 @@ nf_mcast(struct nf_dev *dev, unsigned int qi, bool add, const uint8_t mac[6])
 	netif_tx_request_t *req;
 	struct netif_extra_info *ex;
 	uint16_t id;
-	int notify;
+	int notify, rc;
 
-	if (!dev->up || qi >= dev->nq)
-		return -ENOTCONN;
-	if (dev->broken)
-		return -EIO;
-	q = &dev->queues[qi];
+	rc = nf_tx_queue(dev, qi, &q);
+	if (rc < 0)
+		return rc;
 	if (RING_FREE_REQUESTS(&q->tx) < 2 || q->tx_nfree == 0)
 		return -EAGAIN;
 	id = q->tx_free[--q->tx_nfree];

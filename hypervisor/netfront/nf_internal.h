@@ -156,6 +156,9 @@ int nf_page_alloc(struct nf_dev *dev, uint32_t *gfn, void **va);
 bool nf_rsp_prod_check(struct nf_dev *dev, const struct nf_queue *q, const char *ring,
 		       RING_IDX prod, RING_IDX *seen, RING_IDX req_prod_pvt);
 
+/* nf_tx.c: the queue a TX request goes on (*q): 0, -ENOTCONN (no link or
+ * no such queue) or -EIO (the device is broken). */
+int nf_tx_queue(struct nf_dev *dev, unsigned int qi, struct nf_queue **q);
 /* nf_rx.c: post every free buffer; pushes and notifies as the ring says. */
 void nf_rx_refill(struct nf_queue *q);
 /* nf_tx.c / nf_rx.c: give back what the queue holds at a disconnect. */

@@ -168,6 +168,17 @@ tx_one(struct nf_queue *q, const struct nf_tx_pkt *p, const struct chunk *c,
 }
 
 int
+nf_tx_queue(struct nf_dev *dev, unsigned int qi, struct nf_queue **q)
+{
+	if (!dev->up || qi >= dev->nq)
+		return -ENOTCONN;
+	if (dev->broken)
+		return -EIO;
+	*q = &dev->queues[qi];
+	return 0;
+}
+
+int
 nf_tx_burst(struct nf_dev *dev, unsigned int qi, const struct nf_tx_pkt *pkts,
 	    unsigned int n)
 {
@@ -176,13 +187,11 @@ nf_tx_burst(struct nf_dev *dev, unsigned int qi, const struct nf_tx_pkt *pkts,
 	uint16_t ids[NF_TX_RING_SIZE];
 	unsigned int i, slots, nids = 0;
 	uint64_t now, out;
-	int notify;
+	int notify, rc;
 
-	if (!dev->up || qi >= dev->nq)
-		return -ENOTCONN;
-	if (dev->broken)
-		return -EIO;
-	q = &dev->queues[qi];
+	rc = nf_tx_queue(dev, qi, &q);
+	if (rc < 0)
+		return rc;
 
 	for (i = 0; i < n; i++) {
 		const struct nf_tx_pkt *p = &pkts[i];

@@ -285,20 +285,15 @@ parse_hash_types(const char *s, uint32_t *types)
 	return 0;
 }
 
+/* "AT[:FOR]" in seconds (FOR 0 when left out): 0, or -EINVAL unless AT > 0. */
 static int
-parse_mac(const char *s, uint8_t mac[6])
+parse_at_for(const char *s, double *at, double *for_s)
 {
-	unsigned int b[6], i;
+	char *colon;
 
-	if (sscanf(s, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4],
-		   &b[5]) != 6)
-		return -EINVAL;
-	for (i = 0; i < 6; i++) {
-		if (b[i] > 0xff)
-			return -EINVAL;
-		mac[i] = (uint8_t)b[i];
-	}
-	return 0;
+	*at = strtod(s, &colon);
+	*for_s = *colon == ':' ? atof(colon + 1) : 0;
+	return *at > 0 ? 0 : -EINVAL;
 }
 
 static int
@@ -432,7 +427,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 			o->ndst = 0;
 			for (tok = strtok_r(buf, ",", &save); tok != NULL;
 			     tok = strtok_r(NULL, ",", &save)) {
-				if (o->ndst == MAX_DST || parse_mac(tok, o->dst_macs[o->ndst]) != 0)
+				if (o->ndst == MAX_DST || nf_parse_mac(tok, o->dst_macs[o->ndst]) != 0)
 					return -EINVAL;
 				o->ndst++;
 			}
@@ -510,7 +505,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 			at = strchr(buf, '@');
 			if (at != NULL)
 				*at++ = '\0';
-			if (o->nmcast == MAX_MCAST_OPS || parse_mac(buf, m->mac) != 0 ||
+			if (o->nmcast == MAX_MCAST_OPS || nf_parse_mac(buf, m->mac) != 0 ||
 			    (c == O_MCAST_DEL && at == NULL))
 				return -EINVAL;
 			m->add = c == O_MCAST_ADD;
@@ -536,25 +531,15 @@ parse_opts(int argc, char **argv, struct opts *o)
 			}
 			break;
 		}
-		case O_RX_STOP: {
-			char *colon;
-
-			o->rx_stop_at = strtod(optarg, &colon);
-			o->rx_stop_for = *colon == ':' ? atof(colon + 1) : 0;
-			if (o->rx_stop_at <= 0)
+		case O_RX_STOP:
+			if (parse_at_for(optarg, &o->rx_stop_at, &o->rx_stop_for) != 0)
 				return -EINVAL;
 			break;
-		}
 		case O_SELFTEST: o->selftest = true; break;
-		case O_RECONNECT: {
-			char *colon;
-
-			o->reconnect_at = strtod(optarg, &colon);
-			o->reconnect_closed = *colon == ':' ? atof(colon + 1) : 0;
-			if (o->reconnect_at <= 0)
+		case O_RECONNECT:
+			if (parse_at_for(optarg, &o->reconnect_at, &o->reconnect_closed) != 0)
 				return -EINVAL;
 			break;
-		}
 		case O_TIMEOUT: o->timeout = atof(optarg); break;
 		case O_LINGER: o->linger = atof(optarg); break;
 		case O_STALL: o->stall_warn = atof(optarg); break;

@@ -24,6 +24,28 @@ import tempfile
 import time
 
 
+def run_main(main, name, errors=(RuntimeError,)):
+    """Exits with main()'s status; an exception of errors fails the test
+    named name with its message instead of a traceback."""
+    try:
+        sys.exit(main())
+    except errors as e:
+        print(f"FAIL: {name}: {e}", file=sys.stderr)
+        sys.exit(1)
+
+
+def reap(p, timeout):
+    """Waits up to timeout s for process p to exit, then kills it; True
+    when it exited by itself."""
+    try:
+        p.wait(timeout=timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        return False
+
+
 class Checker:
     """Collects failures so one run reports all of them, not just the first."""
 
@@ -110,11 +132,7 @@ class XnbRig:
             if p.poll() is None:
                 p.send_signal(signal.SIGINT)
         for p in reversed(self.procs):
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+            reap(p, 15)
         shutil.rmtree(f"/var/run/dpdk/{self.prefix}", ignore_errors=True)
         if os.environ.get("XNB_KEEP_WORK"):
             print(f"logs kept in {self.work}", file=sys.stderr)

@@ -65,6 +65,16 @@ copy1(struct xnbsim *be, uint16_t dom, uint32_t ref, uint16_t off, uint16_t len,
 	return seg.status;
 }
 
+/* The guest ends n grants and frees their pages. */
+static void
+give_back(struct xnbsim *g1, const uint32_t *refs, const uint32_t *gfn, int n)
+{
+	for (int i = 0; i < n; i++) {
+		xnbsim_end_access(g1, refs[i]);
+		xnbsim_page_free(g1, gfn[i]);
+	}
+}
+
 static void
 test_grant_checks(struct xnbsim *be, struct xnbsim *g1)
 {
@@ -198,10 +208,7 @@ test_batches(struct xnbsim *be, struct xnbsim *g1)
 	CHECK(after.bytes_copied - before.bytes_copied == 32 * 64, "bytes counted");
 	xnbsim_stats(be, 1, &after);
 	CHECK(after.grants_mapped == 0, "all unmapped");
-	for (int i = 0; i < 32; i++) {
-		xnbsim_end_access(g1, refs[i]);
-		xnbsim_page_free(g1, gfn[i]);
-	}
+	give_back(g1, refs, gfn, 32);
 }
 
 static int
@@ -408,10 +415,7 @@ test_vm_structure(struct xnbsim *be, struct xnbsim *g1)
 	      "two lone pages: two munmaps, no split");
 	xnbsim_stats(be, 1, &st);
 	CHECK(st.grants_mapped == 0, "all released");
-	for (int i = 0; i < 8; i++) {
-		xnbsim_end_access(g1, refs[i]);
-		xnbsim_page_free(g1, gfn[i]);
-	}
+	give_back(g1, refs, gfn, 8);
 }
 
 /* Two concurrent maps of one frame are two mappings; a grant copy whose

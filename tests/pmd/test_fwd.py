@@ -22,7 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from xnb_testpmd import Checker, XnbRig, wait_link, xstat  # noqa: E402
+from xnb_testpmd import Checker, XnbRig, run_main, wait_link, xstat  # noqa: E402
 
 # The sink verifies every byte and is slower than the generator: when its
 # RX ring is full the driver's tx_burst takes fewer packets and io forwarding
@@ -155,8 +155,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except RuntimeError as e:
-        print(f"FAIL: test_fwd: {e}", file=sys.stderr)
-        sys.exit(1)
+    run_main(main, "test_fwd")

@@ -67,7 +67,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from xnb_testpmd import Checker, XnbRig, wait_link, xstat  # noqa: E402
+from xnb_testpmd import Checker, XnbRig, run_main, wait_link, xstat  # noqa: E402
 
 # io forwarding with retry: a receiver that verifies every byte is slower
 # than the sender (test_fwd.py says why).
@@ -677,8 +677,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (RuntimeError, subprocess.TimeoutExpired) as e:
-        print(f"FAIL: test_parity: {e}", file=sys.stderr)
-        sys.exit(1)
+    run_main(main, "test_parity", (RuntimeError, subprocess.TimeoutExpired))

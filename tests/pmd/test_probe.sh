@@ -35,6 +35,17 @@ testpmd() {
 		</dev/null >"$T/out" 2>&1
 }
 
+# initwait BE TRIES: backend directory BE reaches InitWait (state 2) within
+# TRIES looks 0.1 s apart.
+initwait() {
+	local _
+	for _ in $(seq "$2"); do
+		[ "$(xenstore-read "$1/state" 2>/dev/null)" = 2 ] && return 0
+		sleep 0.1
+	done
+	[ "$(xenstore-read "$1/state" 2>/dev/null)" = 2 ]
+}
+
 # devargs -> the driver's one error line must match this
 bad=(
 	"domid=1,platform=sim,sim=$T/sim,colour=blue|invalid devargs"
@@ -65,11 +76,7 @@ simctl vif-add 1 0
 testpmd "net_xennetback_1_0,domid=1,queues=4,platform=sim,sim=$T/sim" 8 --rxq=2 --txq=2 &
 T_PIDS+=($!)
 be=/local/domain/0/backend/vif/1/0
-for _ in $(seq 100); do
-	[ "$(xenstore-read $be/state 2>/dev/null)" = 2 ] && break
-	sleep 0.1
-done
-[ "$(xenstore-read $be/state 2>/dev/null)" = 2 ] || fail "not in InitWait"
+initwait $be 100 || fail "not in InitWait"
 for k in feature-sg feature-gso-tcpv4 feature-gso-tcpv6 feature-rx-copy \
 	feature-rx-notify feature-split-event-channels feature-ipv6-csum-offload; do
 	[ "$(xenstore-read $be/$k 2>/dev/null)" = 1 ] || fail "$k != 1"
@@ -88,11 +95,7 @@ sleep 3
 	fail "backend dir existed too early"
 simctl vif-add 2 0
 be=/local/domain/0/backend/vif/2/0
-for _ in $(seq 50); do
-	[ "$(xenstore-read $be/state 2>/dev/null)" = 2 ] && break
-	sleep 0.1
-done
-[ "$(xenstore-read $be/state 2>/dev/null)" = 2 ] || fail "late dir: not in InitWait"
+initwait $be 50 || fail "late dir: not in InitWait"
 wait "${T_PIDS[-1]}"
 grep -q "in InitWait" "$T/out" || fail "no InitWait log line"
 # One vif more than the distro DPDK has ports for: not a silent failure.

@@ -30,7 +30,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from xnb_testpmd import Checker, XnbRig, wait_link, xstat  # noqa: E402
+from xnb_testpmd import Checker, XnbRig, reap, run_main, wait_link, xstat  # noqa: E402
 
 RUN_SECONDS = 0.5	# traffic per run, however it ends
 TRAFFIC = ("--size", "mix", "--gso", "--csum", "--layout", "mix",
@@ -47,11 +47,7 @@ def released(c, rig, when):
 
 def stop(g):
     g.send_signal(signal.SIGTERM)
-    try:
-        g.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        g.kill()
-        g.wait()
+    reap(g, 30)
 
 
 def one_run(c, rig, tel, alive, name, by_signal, what):
@@ -205,8 +201,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except RuntimeError as e:
-        print(f"FAIL: test_restart: {e}", file=sys.stderr)
-        sys.exit(1)
+    run_main(main, "test_restart")

@@ -59,7 +59,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from xnb_testpmd import Checker, XnbRig, wait_link, xstat  # noqa: E402
+from xnb_testpmd import Checker, XnbRig, run_main, wait_link, xstat  # noqa: E402
 
 PORTS = 32		# RTE_MAX_ETHPORTS of Debian's DPDK
 MEM = 2048		# pages per guest domain
@@ -189,6 +189,16 @@ def read_all(tel, guests):
     return True
 
 
+def leave_read(tel, guests, what):
+    """The guests gone, each once it has read all its port sent it (30 s at
+    most, or RuntimeError naming them as what)."""
+    wait_until(lambda: read_all(tel, guests), 30, f"{what} reading all its port sent")
+    for g in guests:
+        g.proc.send_signal(signal.SIGTERM)
+    for g in guests:
+        g.finish()
+
+
 def end_pairs(tel, pairs):
     """Stops each pair (a, b) so that nothing is on its way to a guest when
     it leaves: b stopped (SIGSTOP) and its TX ring emptied by the lcore, a
@@ -204,24 +214,14 @@ def end_pairs(tel, pairs):
                 raise RuntimeError(f"ports {[b.port for a, b in left]} still taking frames "
                                    f"from stopped guests after 30 s")
             left = undrained(tel, left)
-        wait_until(lambda: read_all(tel, [a for a, b in pairs]), 30,
-                   "the first guest of each pair reading all its port sent")
-        for a, b in pairs:
-            a.proc.send_signal(signal.SIGTERM)
-        for a, b in pairs:
-            a.finish()
+        leave_read(tel, [a for a, b in pairs], "the first guest of each pair")
     finally:
         for a, b in pairs:
             b.proc.send_signal(signal.SIGCONT)
     wait_until(lambda: all(tel.get(f"/ethdev/stats,{a.port}")["ipackets"] - a.base["ipackets"]
                            >= a.summary["tx_packets"] - a.summary["tx_aborted"]
                            for a, b in pairs), 30, "ports taking all their guests sent")
-    wait_until(lambda: read_all(tel, [b for a, b in pairs]), 30,
-               "the second guest of each pair reading all its port sent")
-    for a, b in pairs:
-        b.proc.send_signal(signal.SIGTERM)
-    for a, b in pairs:
-        b.finish()
+    leave_read(tel, [b for a, b in pairs], "the second guest of each pair")
 
 
 def guest_clean(c, what, s, connects):
@@ -671,8 +671,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except RuntimeError as e:
-        print(f"FAIL: test_scale: {e}", file=sys.stderr)
-        sys.exit(1)
+    run_main(main, "test_scale")

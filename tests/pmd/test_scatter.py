@@ -30,12 +30,11 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from xnb_testpmd import Checker, XnbRig, wait_link, xstat  # noqa: E402
+from xnb_testpmd import Checker, XnbRig, reap, wait_link, xstat  # noqa: E402
 from xnb_ovs import mix_size  # noqa: E402
 
 # testpmd's default mbufs (mbuf-size 2176): 2048 bytes of data room.
@@ -86,11 +85,7 @@ def run(rig, c, scatter, n, rate):
         tel.close()
         if tpmd.poll() is None:
             tpmd.send_signal(signal.SIGINT)
-        try:
-            tpmd.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            tpmd.kill()
-            tpmd.wait()
+        reap(tpmd, 20)
         shutil.rmtree(f"/var/run/dpdk/{rig.prefix}", ignore_errors=True)
     with open(rig.log("testpmd"), errors="replace") as f:
         log = f.read()

@@ -30,7 +30,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from xnb_testpmd import Checker, XnbRig  # noqa: E402
+from xnb_testpmd import Checker, XnbRig, reap, run_main  # noqa: E402
 
 FRAMES = 5000
 HUGEPAGES = 128		# 2 MB each: EAL's -m 128 plus headroom
@@ -51,11 +51,7 @@ def run(c, build, mode, eal):
         g = rig.start_guest("guest", 1, "gen", "--size", "mix", "--layout", "mix", "--gso",
                             "--count", FRAMES + 1000, "--rate", 2000, "--timeout", 60,
                             "--quiet")
-        try:
-            hold.wait(timeout=150)
-        except subprocess.TimeoutExpired:
-            hold.kill()
-            hold.wait()
+        reap(hold, 150)
         g.send_signal(2)
         g.wait(timeout=30)
         log = rig.tail("hold", 1 << 20)
@@ -136,8 +132,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (RuntimeError, subprocess.TimeoutExpired) as e:
-        print(f"FAIL: test_iova: {e}", file=sys.stderr)
-        sys.exit(1)
+    run_main(main, "test_iova", (RuntimeError, subprocess.TimeoutExpired))

@@ -37,7 +37,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from xnb_testpmd import Checker, XnbRig  # noqa: E402
+from xnb_testpmd import Checker, XnbRig, run_main  # noqa: E402
 
 FRAMES = 20000	# 10 s at RATE: the new connection streams for 5 s
 RATE = 2000
@@ -112,8 +112,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (RuntimeError, subprocess.TimeoutExpired) as e:
-        print(f"FAIL: test_stale: {e}", file=sys.stderr)
-        sys.exit(1)
+    run_main(main, "test_stale", (RuntimeError, subprocess.TimeoutExpired))

@@ -351,39 +351,39 @@ xnb_dev_infos_get(struct rte_eth_dev *dev, struct rte_eth_dev_info *info)
 	return 0;
 }
 
-static int
-xnb_dev_start(struct rte_eth_dev *dev)
+/* The port and its queues started or stopped; the xenbus side is told. */
+static void
+xnb_dev_set_started(struct rte_eth_dev *dev, bool started)
 {
 	struct xnb_port *port = dev->data->dev_private;
+	uint8_t state = started ? RTE_ETH_QUEUE_STATE_STARTED : RTE_ETH_QUEUE_STATE_STOPPED;
 
-	port->started = true;
-	dev->data->dev_started = 1;
+	port->started = started;
+	dev->data->dev_started = started;
 	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
-		dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
+		dev->data->rx_queue_state[i] = state;
 	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
-		dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
-	/* A frontend that was waiting for us connects now. */
+		dev->data->tx_queue_state[i] = state;
 	xnb_xenbus_kick(port);
-	return 0;
 }
 
 static int
+xnb_dev_start(struct rte_eth_dev *dev)
+{
+	/* A frontend that was waiting for us connects now. */
+	xnb_dev_set_started(dev, true);
+	return 0;
+}
+
+/*
+ * The guest stays connected (its TX waits, as behind a vif whose carrier is
+ * off): OVS stops and starts ports to reconfigure them, and a Linux netfront
+ * does not reconnect after its backend closed.
+ */
+static int
 xnb_dev_stop(struct rte_eth_dev *dev)
 {
-	struct xnb_port *port = dev->data->dev_private;
-
-	/*
-	 * The guest stays connected (its TX waits, as behind a vif whose
-	 * carrier is off): OVS stops and starts ports to reconfigure them, and
-	 * a Linux netfront does not reconnect after its backend closed.
-	 */
-	port->started = false;
-	dev->data->dev_started = 0;
-	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
-		dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
-	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
-		dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
-	xnb_xenbus_kick(port);
+	xnb_dev_set_started(dev, false);
 	return 0;
 }
 
@@ -559,6 +559,22 @@ xnb_xstats_count(const struct rte_eth_dev *dev)
 	       RTE_DIM(xnb_port_xstat_names);
 }
 
+/* One direction's names (dir "rx" or "tx", list d of n) from names[k]: the
+ * sums over its queues ("rx_NAME"), then each queue's ("rx_q0_NAME", ...).
+ * The index after them. */
+static unsigned int
+xnb_xstats_names_dir(struct rte_eth_xstat_name *names, unsigned int k, const char *dir,
+		     const struct xnb_xstat *d, unsigned int n, uint16_t nb_queues)
+{
+	for (unsigned int i = 0; i < n; i++)
+		snprintf(names[k++].name, sizeof(names[0].name), "%s_%s", dir, d[i].name);
+	for (uint16_t q = 0; q < nb_queues; q++)
+		for (unsigned int i = 0; i < n; i++)
+			snprintf(names[k++].name, sizeof(names[0].name), "%s_q%u_%s", dir, q,
+				 d[i].name);
+	return k;
+}
+
 static int
 xnb_xstats_get_names(struct rte_eth_dev *dev, struct rte_eth_xstat_name *names,
 		     unsigned int size)
@@ -567,20 +583,10 @@ xnb_xstats_get_names(struct rte_eth_dev *dev, struct rte_eth_xstat_name *names,
 
 	if (names == NULL || size < n)
 		return n;
-	for (unsigned int i = 0; i < RTE_DIM(xnb_rx_xstats); i++)
-		snprintf(names[k++].name, sizeof(names[0].name), "rx_%s",
-			 xnb_rx_xstats[i].name);
-	for (uint16_t q = 0; q < dev->data->nb_rx_queues; q++)
-		for (unsigned int i = 0; i < RTE_DIM(xnb_rx_xstats); i++)
-			snprintf(names[k++].name, sizeof(names[0].name), "rx_q%u_%s", q,
-				 xnb_rx_xstats[i].name);
-	for (unsigned int i = 0; i < RTE_DIM(xnb_tx_xstats); i++)
-		snprintf(names[k++].name, sizeof(names[0].name), "tx_%s",
-			 xnb_tx_xstats[i].name);
-	for (uint16_t q = 0; q < dev->data->nb_tx_queues; q++)
-		for (unsigned int i = 0; i < RTE_DIM(xnb_tx_xstats); i++)
-			snprintf(names[k++].name, sizeof(names[0].name), "tx_q%u_%s", q,
-				 xnb_tx_xstats[i].name);
+	k = xnb_xstats_names_dir(names, k, "rx", xnb_rx_xstats, RTE_DIM(xnb_rx_xstats),
+				 dev->data->nb_rx_queues);
+	k = xnb_xstats_names_dir(names, k, "tx", xnb_tx_xstats, RTE_DIM(xnb_tx_xstats),
+				 dev->data->nb_tx_queues);
 	for (unsigned int i = 0; i < RTE_DIM(xnb_port_xstat_names); i++)
 		strlcpy(names[k++].name, xnb_port_xstat_names[i], sizeof(names[0].name));
 	return n;

@@ -46,6 +46,23 @@ xnb_hash_set(struct xnb_port *port, const struct xnb_hash *h)
 	__atomic_fetch_add(&port->hash_seq, 1, __ATOMIC_RELEASE);
 }
 
+/* What a hash reads of each IP version: its source and destination
+ * addresses (adjacent in the header), and the hash types (netif.h's
+ * _XEN_NETIF_CTRL_HASH_TYPE_*) with and without the TCP ports. */
+struct xnb_hash_l3 {
+	uint16_t hdr_len, addr_off, addr_len;
+	uint8_t type_tcp, type;
+};
+
+static const struct xnb_hash_l3 xnb_hash_ipv4 = {
+	sizeof(struct rte_ipv4_hdr), offsetof(struct rte_ipv4_hdr, src_addr), 8,
+	_XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP, _XEN_NETIF_CTRL_HASH_TYPE_IPV4,
+};
+static const struct xnb_hash_l3 xnb_hash_ipv6 = {
+	sizeof(struct rte_ipv6_hdr), offsetof(struct rte_ipv6_hdr, src_addr), 32,
+	_XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP, _XEN_NETIF_CTRL_HASH_TYPE_IPV6,
+};
+
 /*
  * The hash of a frame as the frontend asked for it (Linux netback's
  * xenvif_set_skb_hash): addresses, and ports for TCP when that type is on,
@@ -57,8 +74,9 @@ xnb_hash_frame(const struct xnb_hash *h, const struct rte_mbuf *m, uint8_t *type
 {
 	struct rte_net_hdr_lens hl = { 0 };
 	uint8_t buf[2 * 16 + 4], copy[sizeof(struct rte_ipv6_hdr)];
+	const struct xnb_hash_l3 *l;
 	const uint8_t *l3;
-	uint32_t ptype, n = 0;
+	uint32_t ptype, n;
 	bool tcp;
 
 	*type = 0;
@@ -67,31 +85,24 @@ xnb_hash_frame(const struct xnb_hash *h, const struct rte_mbuf *m, uint8_t *type
 	ptype = rte_net_get_ptype(m, &hl, RTE_PTYPE_L2_MASK | RTE_PTYPE_L3_MASK |
 				  RTE_PTYPE_L4_MASK);
 	tcp = (ptype & RTE_PTYPE_L4_MASK) == RTE_PTYPE_L4_TCP;
-	if (RTE_ETH_IS_IPV4_HDR(ptype)) {
-		l3 = rte_pktmbuf_read(m, hl.l2_len, sizeof(struct rte_ipv4_hdr), copy);
-		if (l3 == NULL)
-			return 0;
-		memcpy(buf, l3 + offsetof(struct rte_ipv4_hdr, src_addr), 8);
-		n = 8;
-		if (tcp && h->flags & XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP)
-			*type = _XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP + 1;
-		else if (h->flags & XEN_NETIF_CTRL_HASH_TYPE_IPV4)
-			*type = _XEN_NETIF_CTRL_HASH_TYPE_IPV4 + 1;
-	} else if (RTE_ETH_IS_IPV6_HDR(ptype)) {
-		l3 = rte_pktmbuf_read(m, hl.l2_len, sizeof(struct rte_ipv6_hdr), copy);
-		if (l3 == NULL)
-			return 0;
-		memcpy(buf, l3 + offsetof(struct rte_ipv6_hdr, src_addr), 32);
-		n = 32;
-		if (tcp && h->flags & XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP)
-			*type = _XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP + 1;
-		else if (h->flags & XEN_NETIF_CTRL_HASH_TYPE_IPV6)
-			*type = _XEN_NETIF_CTRL_HASH_TYPE_IPV6 + 1;
-	}
-	if (*type == 0)
+	if (RTE_ETH_IS_IPV4_HDR(ptype))
+		l = &xnb_hash_ipv4;
+	else if (RTE_ETH_IS_IPV6_HDR(ptype))
+		l = &xnb_hash_ipv6;
+	else
 		return 0;
-	if (*type - 1 == _XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP ||
-	    *type - 1 == _XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP) {
+	l3 = rte_pktmbuf_read(m, hl.l2_len, l->hdr_len, copy);
+	if (l3 == NULL)
+		return 0;
+	memcpy(buf, l3 + l->addr_off, l->addr_len);
+	n = l->addr_len;
+	if (tcp && h->flags & 1u << l->type_tcp)
+		*type = l->type_tcp + 1;
+	else if (h->flags & 1u << l->type)
+		*type = l->type + 1;
+	else
+		return 0;
+	if (*type == l->type_tcp + 1) {
 		uint8_t ports[4];
 		const uint8_t *p = rte_pktmbuf_read(m, hl.l2_len + hl.l3_len, 4, ports);
 
