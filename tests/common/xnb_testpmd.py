@@ -218,12 +218,13 @@ class XnbRig:
         return st
 
     def start_testpmd(self, domains, testpmd_args, commands=(), devargs="", scatter=True,
-                      lcores="0-1"):
+                      lcores="0-1", eal=()):
         """testpmd with one port per domain (devargs appended to each);
         commands run from a --cmdline-file before forwarding starts.
         scatter=False leaves out --enable-scatter: the ports then hand
         testpmd single-segment frames only (no zero copy). lcores: EAL's
-        -l list, or a --lcores map when it has an '@'."""
+        -l list, or a --lcores map when it has an '@'. eal: more EAL
+        arguments (other drivers and their ports, after ours)."""
         vdevs = []
         for d in domains:
             vdevs += ["--vdev", f"net_xennetback_{d}_0,domid={d},platform=sim,"
@@ -234,7 +235,7 @@ class XnbRig:
             testpmd_args = [f"--cmdline-file={self.work}/testpmd.cmds", *testpmd_args]
         cmd = ["dpdk-testpmd", "-d", self.pmd, "--no-huge", "-m", "1024", "--no-pci",
                "--lcores" if "@" in lcores else "-l", lcores, f"--file-prefix={self.prefix}",
-               "--log-level=pmd.net.xennetback:info", *vdevs, "--",
+               "--log-level=pmd.net.xennetback:info", *vdevs, *eal, "--",
                "--total-num-mbufs=16384", "--rxq=1", "--txq=1",
                "--max-pkt-len=65535", *(["--enable-scatter"] if scatter else []),
                *testpmd_args]

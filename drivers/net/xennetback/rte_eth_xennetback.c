@@ -246,36 +246,51 @@ static void xnb_tick(void *arg);
  * address, which only virtual ports use (the vdev bus: they read buffers
  * with the CPU), as a VFIO container knows none of these pages. So while a
  * device on another bus shares the process and IOVAs are virtual, the port
- * copies (docs/lifetime.md). Checked at configure and whenever a port
- * appears.
+ * copies (docs/lifetime.md). One virtual port cannot take a lent page in
+ * either mode: virtio_user hands its backend (vhost-net, a vhost-user
+ * process, vDPA) buffer addresses from a memory table that holds DPDK's own
+ * memory only, so a lent page never arrives (vhost-net drops the frame).
+ * Checked at configure and whenever a port appears.
  */
+static const char *
+xnb_port_no_lend_why(const struct rte_device *d)
+{
+	const struct rte_driver *drv = rte_dev_driver(d);
+	const char *name = drv != NULL ? rte_driver_name(drv) : rte_dev_name(d);
+
+	/* Before its probe returns a vdev has no driver yet: its name is
+	 * what the vdev bus matches (net_virtio_user, alias virtio_user). */
+	if (strncmp(name, "virtio_user", 11) == 0 || strncmp(name, "net_virtio_user", 15) == 0)
+		return "gives its backend addresses from a table of DPDK's own memory only";
+	if (rte_eal_iova_mode() != RTE_IOVA_PA && strcmp(rte_bus_name(rte_dev_bus(d)), "vdev") != 0)
+		return "can DMA and, with IOVA as VA, lent guest pages have no IOVA it can use";
+	return NULL;
+}
+
 static void
 xnb_port_lend_check(struct xnb_port *port)
 {
-	const char *dma = NULL;
+	const char *dev = NULL, *why = NULL;
 	uint16_t p;
 
-	if (rte_eal_iova_mode() != RTE_IOVA_PA) {
-		RTE_ETH_FOREACH_DEV(p) {
-			const struct rte_device *d = rte_eth_devices[p].device;
+	RTE_ETH_FOREACH_DEV(p) {
+		const struct rte_device *d = rte_eth_devices[p].device;
 
-			if (d != NULL && strcmp(rte_bus_name(rte_dev_bus(d)), "vdev") != 0) {
-				dma = rte_dev_name(d);
-				break;
-			}
+		if (d != NULL && (why = xnb_port_no_lend_why(d)) != NULL) {
+			dev = rte_dev_name(d);
+			break;
 		}
 	}
 	if (port->copy_mode == XNB_COPY_LAZY &&
-	    (dma != NULL) != __atomic_load_n(&port->no_lend, __ATOMIC_RELAXED)) {
-		if (dma != NULL)
-			XNB_LOG(NOTICE, "%s: zero copy off: %s can DMA and, with IOVA as VA, "
-				"lent guest pages have no IOVA it can use", port->name, dma);
+	    (why != NULL) != __atomic_load_n(&port->no_lend, __ATOMIC_RELAXED)) {
+		if (why != NULL)
+			XNB_LOG(NOTICE, "%s: zero copy off: %s %s", port->name, dev, why);
 		else
 			XNB_LOG(INFO, "%s: zero copy on: lent pages carry %s", port->name,
 				rte_eal_iova_mode() == RTE_IOVA_PA ? "their physical address" :
 				"their virtual address, no port DMAs");
 	}
-	__atomic_store_n(&port->no_lend, dma != NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&port->no_lend, why != NULL, __ATOMIC_RELEASE);
 }
 
 static int
