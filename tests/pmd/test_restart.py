@@ -122,8 +122,8 @@ def restarts(c, rig, tel, alive, n):
             f"{totals['rx_packets']}")
     for k in ("ierrors", "oerrors"):
         c.eq(st.get(k), 0, f"port 0 {k}")
-    for k in ("rx_bad_requests", "rx_fatal_errors", "rx_copy_errors",
-              "tx_copy_errors", "tx_bad_requests"):
+    for k in ("rx_bad_requests", "guest_fatal_errors", "rx_copy_errors",
+              "tx_copy_errors"):
         c.eq(xstat(xs, k), 0, f"port 0 xstat {k}")
     released(c, rig, "after the restarts")
 

@@ -88,10 +88,9 @@ FWD_RE = re.compile(r"Forward statistics for port (\d+)\s+-+\s+RX-packets: (\d+)
                     r"RX-dropped: \d+\s+RX-total: \d+\s+TX-packets: (\d+)\s+"
                     r"TX-dropped: (\d+)")
 # Driver counters that stay 0 on every port.
-ERROR_XSTATS = ("guest_fatal_errors", "rx_fatal_errors", "rx_bad_requests",
-                "tx_bad_requests", "rx_copy_errors", "tx_copy_errors", "rx_map_errors",
-                "rx_map_failed", "rx_copyout_failed", "rx_iova_failed",
-                "rx_mbuf_alloc_failed")
+ERROR_XSTATS = ("guest_fatal_errors", "rx_bad_requests", "rx_copy_errors",
+                "tx_copy_errors", "rx_map_errors", "rx_map_failed", "rx_copyout_failed",
+                "rx_iova_failed", "rx_mbuf_alloc_failed")
 ERROR_STATS = ("ierrors", "oerrors", "imissed", "rx_nombuf")
 
 

@@ -125,7 +125,7 @@ def main():
         c.check(xstat(xs, "rx_aged_copyouts") > 0, "no aged copy-out: the tick idled")
         c.check(fwd["preemptions"] > 1000 or "--preempt" not in fwd_args,
                 f"the poller was preempted {fwd['preemptions']} times only")
-        c.eq(xstat(xs, "rx_fatal_errors"), 0, "port 0 rx_fatal_errors")
+        c.eq(xstat(xs, "guest_fatal_errors"), 0, "port 0 guest_fatal_errors")
         if c.fails:
             print(f"--- host.log\n{rig.tail('host')}", file=sys.stderr)
     return c.result()

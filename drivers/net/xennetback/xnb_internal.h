@@ -97,7 +97,6 @@ enum xnb_copy_mode {
 	X("bytes_copied", bytes_copied) \
 	X("notify_sent", notify_sent) \
 	X("notify_suppressed", notify_suppressed) \
-	X("fatal_errors", fatal) \
 	X("zerocopy_packets", zc_pkts) \
 	X("copybreak_packets", copybreak_pkts) \
 	X("header_bytes_copied", header_bytes) \
@@ -134,7 +133,6 @@ enum xnb_copy_mode {
 	X("bytes_copied", bytes_copied) \
 	X("notify_sent", notify_sent) \
 	X("notify_suppressed", notify_suppressed) \
-	X("bad_requests", bad_requests) \
 	X("dropped_stalled", drop_stalled) \
 	X("dropped_mcast_filter", drop_mcast) \
 	X("steered_packets", steered) \
