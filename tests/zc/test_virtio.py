@@ -31,7 +31,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from xnb_testpmd import Checker, Telemetry, XnbRig, reap, run_main, xstat  # noqa: E402
 
 FRAMES = 3000
-PMDS = "/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0"
 
 
 def settle(get, timeout):
@@ -57,8 +56,7 @@ def main():
         sock = f"{rig.work}/vhost.sock"
         srv_prefix = rig.prefix + "srv"
         srv = rig.start("vhost", [
-            "dpdk-testpmd", "-d", f"{PMDS}/librte_mempool_ring.so",
-            "-d", f"{PMDS}/librte_net_vhost.so", "--no-huge", "-m", "256", "--no-pci",
+            "dpdk-testpmd", "--no-huge", "-m", "256", "--no-pci",
             "-l", "0-1", f"--file-prefix={srv_prefix}", "--vdev", f"net_vhost0,iface={sock}",
             "--", "--forward-mode=rxonly", "--total-num-mbufs=8192", "-a",
             "--stats-period", "3600"])
@@ -71,7 +69,7 @@ def main():
             (1,), ["--forward-mode=io", "-a", "--stats-period", "3600",
                    "--tx-offloads=0x8000", "--max-pkt-len=9018"],
             devargs=",copy_mode=lazy,copy_threshold=256",
-            eal=("-d", f"{PMDS}/librte_net_virtio.so", "--vdev", f"virtio_user0,path={sock}"))
+            eal=("--vdev", f"virtio_user0,path={sock}"))
         g = rig.start_guest("guest", 1, "gen", "--size", 4000, "--layout", "scatter",
                             "--count", FRAMES, "--rate", 2000, "--timeout", 60, "--quiet")
         reap(g, 90)
