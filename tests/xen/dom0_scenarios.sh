@@ -16,6 +16,10 @@
 #                window: the aged copy-out on real Xen
 #   ovs          Debian's OVS-DPDK with our PMD, a guest created by xl with
 #                our hotplug script (app/xnb-vif-ovs) as its vif script
+#   parity:dom0  what xl users set: two queues, vif rate=10Mb/s, MTU 9000,
+#                each guest to dom0 (virtio_user on vhost-net) and to the
+#                other guest, in both copy modes
+#   parity       (opt-in) the same guest to guest only, rate 1 Mb/s
 # Every check prints one "XNB-CHECK PASS|FAIL name: detail" line, measured
 # numbers "XNB-RESULT key value" lines, and the end "XNB-SUMMARY pass=N fail=N";
 # the host side (xnb_xen_test.sh) reads these from the serial log.
@@ -65,6 +69,7 @@ indent() { sed "s/^/XNB-INFO   $1| /"; }
 
 # xnb_cfg NAME IP PEER [VIF [GUEST_ARGS]]: a PV guest config, as a user
 # writes one; GUEST_ARGS are more xnb_* settings for the guest's /init.
+# GUEST_MTU as set when it is called.
 xnb_cfg() {
 	cat >/tmp/$1.cfg <<EOF
 name="$1"
@@ -209,12 +214,18 @@ xnb_fetch_verdict() {
 # HTTP (wget from the guest's httpd): the guest sends, and every byte that
 # arrives is checked.
 xnb_fetch() {
-	local tag=$1 name=$2 ip=$3 dir=$4 rc t0 t1 secs
-	rm -f /tmp/rx.bin
-	read -r t0 _ </proc/uptime
-	timeout ${5:-100} wget -q -O /tmp/rx.bin "http://$ip:8080/src.bin"
-	rc=$?
-	read -r t1 _ </proc/uptime
+	local tag=$1 name=$2 ip=$3 dir=$4 rc t0 t1 secs try
+	for try in 1 2; do
+		rm -f /tmp/rx.bin
+		read -r t0 _ </proc/uptime
+		timeout ${5:-100} wget -q -O /tmp/rx.bin "http://$ip:8080/src.bin"
+		rc=$?
+		read -r t1 _ </proc/uptime
+		# A wget killed by a signal (busybox under TCG, docs/xen.md)
+		# is tried once more, and said; a network error is not.
+		[ $rc -gt 128 ] && [ $try = 1 ] || break
+		info "$tag: wget from $name died with signal $((rc - 128)): once more"
+	done
 	secs=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}')
 	xnb_fetch_verdict $tag $dir $rc "$(xnb_src $name)" "$(xnb_file_sum /tmp/rx.bin)" \
 		$secs || xnb_where /tmp/rx.bin $name
@@ -488,7 +499,7 @@ xnb_g2g() {
 	xnb_tpmd set portlist 0,2
 	xnb_tpmd start
 	if xnb_wait_cons $GB "DOMU: G2G_DONE" 600 && xnb_wait_cons $GA "DOMU: G2G_DONE" 30; then
-		grep -h "DOMU: G2G_PEER" $CONS/guest-$GA.log $CONS/guest-$GB.log | tr -d '\r' |
+		grep -h "DOMU: G2G_PEER\|DOMU: G2G_RETRY\|DOMU: G2G_FETCH" $CONS/guest-$GA.log $CONS/guest-$GB.log | tr -d '\r' |
 			indent g2g
 		for r in $(seq $ROUNDS); do
 			xnb_g2g_verdict $tag b-to-a $GB $GA $r
@@ -813,41 +824,53 @@ xnb_aging() {
 }
 
 # The parity scenario (what Linux netback users set in xl and expect):
-# testpmd forwards between two guests' ports, no taps, with two queues per
-# port and a 9000-byte MTU. Guest P (copy_mode=lazy; its netfront takes two
-# queues, as it does on a 2-vCPU guest: xen_netfront.max_queues=2 on one
-# vCPU, see docs/xen.md for why) and guest Q
-# (copy_mode=always, its vif with rate=PARITY_RATE as xl writes it), both at
-# MTU 9000. P pings Q with 8000 bytes (one frame at this MTU), P fetches Q's
-# file (Q's transmit: rate-limited), then Q fetches P's (not limited), then P
-# opens 16 short connections to Q. Checks: netfront in P asked for 2 queues
-# and the backend offered 2; both of P's transmit queues carried frames (the
-# port's rx_q0/rx_q1 xstats); the 8000-byte pings; every byte of both files;
-# Q's stream at most 10 % above the limit and at least half of it, P's
-# (unlimited) at least twice the limit, so the limit is what held Q back.
-# Well below what guest-to-guest carries under TCG even on a loaded host
-# (4-5 Mbit/s at a load of 8 on 2 cores; 86-150 on a quiet one).
-# With "tap" (scenario parity:tap) each guest's port is first forwarded to
-# a tap of its own at MTU 9000 (ports 2 and 3): dom0 pings each guest with
-# 16, 1472 and 8000 bytes and streams TCP to it and from it, then the
-# guests' ports are paired for the guest-to-guest part.
+# testpmd with two queues per port and MTU 9000, guest P (copy_mode=lazy;
+# its netfront takes two queues, xen_netfront.max_queues=2 on one vCPU:
+# see docs/xen.md for why not two vCPUs) and guest Q (copy_mode=always, its
+# vif with a rate as xl writes it), both at MTU 9000. With "dom0"
+# (parity:dom0) each guest's port is first paired with an interface into
+# dom0's kernel at MTU 9000 (ports 2 and 3: DPDK's exception path,
+# virtio_user on vhost-net, which takes jumbo and TSO frames; net_tap in
+# DPDK 22.11 takes 1522 bytes at most and drops larger frames): dom0 pings
+# each guest with 16, 1472 and 8000 bytes, streams TCP to it and fetches
+# its file; Q (rate 10 Mb/s) must send to dom0 within 10 % of its limit, P
+# at least 1.5 times that. Then (and without "dom0", where the rate is 1 Mb/s)
+# the guests' ports are paired: P pings Q with 8000 bytes, P fetches Q's
+# file (Q's transmit: rate-limited), then Q fetches P's, then P opens 16
+# short connections to Q. Checks: netfront in P asked for 2 queues and the
+# backend offered 2; both of P's transmit queues carried frames (the port's
+# rx_q0/rx_q1 xstats); the 8000-byte pings; every byte of every file; Q's
+# stream to P at most 10 % above the limit (without "dom0" also at least
+# half of it, and P's at least twice it: guest to guest under TCG carries
+# 4-5 Mbit/s at a load of 8 on 2 cores, 86-150 on a quiet one).
 PARITY_RATE_MBIT=1
+PARITY_RATE_DOM0_MBIT=10
 xnb_parity() {
 	local tag=parity GP=parityp GQ=parityq dp=$NEXT_DOMID dq w nq rc q0 q1 qp pq ok
-	local taps=${1:-} tapargs= up=lo what="2 xennetback ports" mtu="--max-pkt-len=9018"
+	local dom0=${1:-} tapargs= up=lo what="2 xennetback ports" mtu="--max-pkt-len=9018"
+	local vu="path=/dev/vhost-net,queues=2,queue_size=1024" txo=0x802e
+	local rate=$PARITY_RATE_MBIT qsrc=2097152 qd pd
 	dq=$((dp + 1))
+	[ -n "$dom0" ] && rate=$PARITY_RATE_DOM0_MBIT
 	info "======== $tag: guests P (domid $dp, 2 queues, lazy) and Q (domid $dq," \
-		"always, rate=${PARITY_RATE_MBIT}Mb/s), MTU 9000, 2 queues per port${taps:+, a tap per guest}, at $(now)s"
-	if [ -n "$taps" ]; then
+		"always, rate=${rate}Mb/s), MTU 9000, 2 queues per port${dom0:+, each guest also forwarded to dom0}, at $(now)s"
+	if [ -n "$dom0" ]; then
 		modprobe tun
-		tapargs="-d /usr/lib/xnb/librte_net_tap.so --vdev net_tap0,iface=xnbtap0 --vdev net_tap1,iface=xnbtap1"
+		modprobe vhost_net
+		tapargs="-d /usr/lib/xnb/librte_net_virtio.so --vdev virtio_user0,$vu,iface=xnbtap0 --vdev virtio_user1,$vu,iface=xnbtap1"
 		up=xnbtap1
-		what="2 xennetback and 2 tap ports"
-		# DPDK 22.11's net_tap takes frames of 1522 bytes at most
-		# (its max_rx_pktlen), so a global --max-pkt-len=9018 fails
-		# its configure and no port starts: the xennetback ports get
-		# MTU 9000 each (port config mtu), the taps it in the kernel.
+		what="2 xennetback and 2 virtio_user (vhost-net) ports"
+		# Each port gets MTU 9000 with port config mtu below, as a
+		# user sets it per port. virtio has no IPv4 header checksum
+		# offload (its TX capabilities are 0x802d).
 		mtu=
+		txo=0x802c
+		# dom0's path carries 170-280 Mbit/s under TCG: the rate the
+		# issue names, measured on Q's stream to dom0 (8 MiB: 7 s at
+		# the limit, so that the credit a guest starts with, 128 KiB,
+		# adds under 2 %).
+		rate=$PARITY_RATE_DOM0_MBIT
+		qsrc=8388608
 	fi
 	log=/tmp/testpmd-parity.log
 	rm -f /tmp/tpmd.in
@@ -861,7 +884,7 @@ xnb_parity() {
 		--vdev net_xennetback_${dq}_0,domid=$dq,platform=xen,copy_mode=always,queues=2 \
 		$tapargs \
 		-- -i --forward-mode=io --auto-start --enable-scatter --rxq=2 --txq=2 \
-		$mtu --total-num-mbufs=16384 --tx-offloads=0x802e \
+		$mtu --total-num-mbufs=16384 --tx-offloads=$txo \
 		</tmp/tpmd.in >$log 2>&1 &
 	TPMD=$!
 	exec 8>/tmp/tpmd.in
@@ -874,11 +897,12 @@ xnb_parity() {
 	fi
 	pass "$tag: testpmd up with $what, 2 queues each, MTU 9000"
 	xnb_tpmd_nice $tag
-	if [ -n "$taps" ]; then
+	if [ -n "$dom0" ]; then
 		# P's port with tap0, Q's with tap1.
 		xnb_tpmd stop
-		xnb_tpmd port config mtu 0 9000
-		xnb_tpmd port config mtu 1 9000
+		for t in 0 1 2 3; do
+			xnb_tpmd port config mtu $t 9000
+		done
 		xnb_tpmd set portlist 0,2,1,3
 		xnb_tpmd start
 		ip addr add 10.0.8.1/24 dev xnbtap0
@@ -891,14 +915,17 @@ xnb_parity() {
 		iperf3 -s -D -B 10.0.9.1
 	fi
 	GUEST_MTU=9000
-	if [ -n "$taps" ]; then
+	if [ -n "$dom0" ]; then
 		# eth0 on the tap's subnet, xnb_g2g_ip for the peer's: each
 		# guest starts its guest-to-guest part when the peer answers,
 		# i.e. once dom0 pairs the guests' ports.
+		# P's two queues from max_queues on one vCPU: with two vCPUs
+		# for P, xl create of Q failed in 2 of 4 boots ("unable to XZ
+		# decompress kernel", docs/xen.md).
 		xnb_cfg $GP 10.0.8.2 10.0.8.1 "script=/bin/true,mac=00:16:3e:00:07:01" \
 			"xnb_g2g_ip=10.0.7.1 xnb_g2g_peer=10.0.7.2 xnb_g2g_rounds=1 xnb_g2g_first=1 xnb_g2g_recv=1 xnb_g2g_ping=8000 xnb_g2g_flows=16 xnb_src=4194304 xnb_nf_queues=2"
-		xnb_cfg $GQ 10.0.9.2 10.0.9.1 "script=/bin/true,mac=00:16:3e:00:07:02,rate=${PARITY_RATE_MBIT}Mb/s" \
-			"xnb_g2g_ip=10.0.7.2 xnb_g2g_peer=10.0.7.1 xnb_g2g_rounds=1 xnb_g2g_first=0 xnb_g2g_recv=1 xnb_src=2097152"
+		xnb_cfg $GQ 10.0.9.2 10.0.9.1 "script=/bin/true,mac=00:16:3e:00:07:02,rate=${rate}Mb/s" \
+			"xnb_g2g_ip=10.0.7.2 xnb_g2g_peer=10.0.7.1 xnb_g2g_rounds=1 xnb_g2g_first=0 xnb_g2g_recv=1 xnb_src=$qsrc"
 	else
 		xnb_cfg $GP 10.0.7.1 10.0.7.2 "script=/bin/true,mac=00:16:3e:00:07:01" \
 			"xnb_g2g_peer=10.0.7.2 xnb_g2g_rounds=1 xnb_g2g_first=1 xnb_g2g_recv=1 xnb_g2g_ping=8000 xnb_g2g_flows=16 xnb_src=4194304 xnb_nf_queues=2"
@@ -914,12 +941,21 @@ xnb_parity() {
 	else
 		w=$(xenstore-read /local/domain/0/backend/vif/$dq/0/rate 2>/dev/null)
 		info "$tag: guest Q's backend rate key (libxl): ${w:-none}"
-		if [ -n "$taps" ]; then
+		if [ -n "$dom0" ]; then
 			# Through the taps: pings of 16, 1472 and 8000 bytes
 			# (one frame at MTU 9000), dom0's stream to the guest,
 			# the guest's file to dom0 (Q's at its rate).
 			xnb_traffic $tag-p $GP $dp 10.0.8.2 10.0.8.1 1
 			xnb_traffic $tag-q $GQ $dq 10.0.9.2 10.0.9.1 1
+			qd=$(sed -n "s/^$tag-q.from-guest.mbit //p" /tmp/xnb-results | tail -1)
+			pd=$(sed -n "s/^$tag-p.from-guest.mbit //p" /tmp/xnb-results | tail -1)
+			check "$tag" "guest Q (rate=${rate}Mb/s) sent to dom0 at ${qd:-?} Mbit/s: within 10 % of the limit" \
+				awk -v m="${qd:-x}" -v r=$rate 'BEGIN { exit !(m ~ /^[0-9.]+$/ && m <= r * 1.1 && m >= r * 0.9) }'
+			# The control: the path itself carries more than any
+			# stream the limit lets through (170-280 Mbit/s on a quiet
+			# host, 15.7 once after the other scenarios).
+			check "$tag" "guest P (no limit) sent to dom0 at ${pd:-?} Mbit/s: at least 1.5 times Q's limit" \
+				awk -v m="${pd:-x}" -v r=$rate 'BEGIN { exit !(m ~ /^[0-9.]+$/ && m >= 1.5 * r) }'
 			xnb_tpmd stop
 			xnb_tpmd set portlist 0,1
 			xnb_tpmd start
@@ -937,10 +973,14 @@ xnb_parity() {
 			xnb_g2g_verdict $tag p-to-q $GP $GQ 1
 			qp=$(sed -n "s/^$tag.q-to-p.mbit //p" /tmp/xnb-results | tail -1)
 			pq=$(sed -n "s/^$tag.p-to-q.mbit //p" /tmp/xnb-results | tail -1)
-			check "$tag" "guest Q (rate=${PARITY_RATE_MBIT}Mb/s) sent at ${qp:-?} Mbit/s: at most 10 % above the limit, at least half of it" \
-				awk -v m="${qp:-x}" -v r=$PARITY_RATE_MBIT 'BEGIN { exit !(m ~ /^[0-9.]+$/ && m <= r * 1.1 && m >= r / 2) }'
-			check "$tag" "guest P (no limit) sent at ${pq:-?} Mbit/s: at least twice Q's limit" \
-				awk -v m="${pq:-x}" -v r=$PARITY_RATE_MBIT 'BEGIN { exit !(m ~ /^[0-9.]+$/ && m >= 2 * r) }'
+			# Guest to guest (4-9 Mbit/s under TCG) bounds the
+			# limited stream from above only when the limit is 10.
+			w=", at least half of it"
+			[ -n "$dom0" ] && w=
+			check "$tag" "guest Q (rate=${rate}Mb/s) sent to P at ${qp:-?} Mbit/s: at most 10 % above the limit$w" \
+				awk -v m="${qp:-x}" -v r=$rate -v lo="${dom0:+0}" 'BEGIN { exit !(m ~ /^[0-9.]+$/ && m <= r * 1.1 && m >= (lo == "" ? r / 2 : 0)) }'
+			[ -n "$dom0" ] || check "$tag" "guest P (no limit) sent at ${pq:-?} Mbit/s: at least twice Q's limit" \
+				awk -v m="${pq:-x}" -v r=$rate 'BEGIN { exit !(m ~ /^[0-9.]+$/ && m >= 2 * r) }'
 			xnb_xstats 0 /tmp/xsp
 			q0=$(sed -n 's/^rx_q0_packets //p' /tmp/xsp)
 			q1=$(sed -n 's/^rx_q1_packets //p' /tmp/xsp)
@@ -975,7 +1015,7 @@ xnb_parity() {
 	grep 'xnb_' $log | head -40 | indent testpmd
 	check "$tag" "no crash in testpmd log" \
 		[ -z "$(grep -i 'segmentation\|panic\|assert' $log)" ]
-	[ -n "$taps" ] && killall iperf3 2>/dev/null
+	[ -n "$dom0" ] && killall iperf3 2>/dev/null
 	return 0
 }
 
@@ -1228,7 +1268,7 @@ for s in "$@"; do
 		;;
 	aging) xnb_aging ;;
 	parity) xnb_parity ;;
-	parity:tap) xnb_parity tap ;;
+	parity:dom0) xnb_parity dom0 ;;
 	agingpp) xnb_aging agingpp XNB_XEN_MAP_PER_PAGE=1 ;;
 	nic) xnb_nic ;;
 	*) fail "unknown scenario $s" ;;

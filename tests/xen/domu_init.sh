@@ -48,15 +48,17 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 # Shell builtins only: busybox applets (sed here) died now and then with
 # general protection faults under TCG, and a lost xnb_g2g_peer left a
-# guest idle for the rest of its scenario.
+# guest idle for the rest of its scenario. The last of a key wins (a
+# scenario's settings come after xnb_cfg's defaults).
 arg() {
-	local w line
+	local w line v=
 	read -r line </proc/cmdline
 	for w in $line; do
 		case $w in
-		"$1="*) echo "${w#*=}"; return ;;
+		"$1="*) v=${w#*=} ;;
 		esac
 	done
+	echo "$v"
 }
 IP=$(arg xnb_ip)
 PEER=$(arg xnb_peer)
@@ -155,17 +157,26 @@ xnb_token_pass() {
 
 # xnb_fetch R: this turn's transfer from the peer.
 xnb_fetch() {
-	local r=$1 t0 t1
+	local r=$1 t0 t1 rc
 	if [ "$(arg xnb_g2g_how)" = iperf ]; then
 		# Bounded as dom0's own streams are (a stalled stream never ends).
 		timeout 100 iperf3 -c "$G2G_PEER" -R -n "${SRC:-1048576}" -J \
 			--connect-timeout 10000 2>&1 | sed "s/^/DOMU-J$r: /"
 		return
 	fi
-	rm -f /tmp/g2g.bin
-	read -r t0 _ </proc/uptime
-	timeout 100 wget -q -O /tmp/g2g.bin "http://$G2G_PEER:8080/src.bin"
-	read -r t1 _ </proc/uptime
+	for try in 1 2; do
+		rm -f /tmp/g2g.bin
+		read -r t0 _ </proc/uptime
+		timeout 100 wget -q -O /tmp/g2g.bin "http://$G2G_PEER:8080/src.bin" 2>/tmp/wget.err
+		rc=$?
+		read -r t1 _ </proc/uptime
+		# A wget killed by a signal (busybox programs die now and then
+		# with a general protection fault under TCG, docs/xen.md) is
+		# tried once more, and said; a network error is not.
+		[ $rc -gt 128 ] && [ $try = 1 ] || break
+		echo "DOMU: G2G_RETRY $r wget died with signal $((rc - 128))"
+	done
+	[ $rc = 0 ] || echo "DOMU: G2G_FETCH $r rc=$rc $(cat /tmp/wget.err)"
 	echo "DOMU: G2G_FROM_PEER $r $(wc -c </tmp/g2g.bin 2>/dev/null)" \
 		"$(sha256sum /tmp/g2g.bin 2>/dev/null | cut -d' ' -f1)" \
 		"$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}')"

@@ -113,7 +113,8 @@ done
 # whole distro driver directory: give testpmd only these, in a 0755 dir.
 mkdir -p "$D0/usr/lib/xnb"
 chmod 755 "$D0/usr/lib/xnb"
-for so in "$DPDK_PMDS/librte_mempool_ring.so" "$DPDK_PMDS/librte_net_tap.so" "$PMD"; do
+for so in "$DPDK_PMDS/librte_mempool_ring.so" "$DPDK_PMDS/librte_net_tap.so" \
+		"$DPDK_PMDS/librte_net_virtio.so" "$PMD"; do
 	xnb_copy_libs "$D0" "$so"
 	install -m755 "$(readlink -f "$so")" "$D0/usr/lib/xnb/$(basename "$so")"
 done
@@ -143,7 +144,7 @@ mkdir -p "$D0"/etc/xen "$D0"/var/lib/xen "$D0"/var/lib/xenstored \
 cp -a /etc/xen/scripts "$D0/etc/xen/"
 echo 'autoballoon="off"' >"$D0/etc/xen/xl.conf"
 xnb_copy_mods "$D0" xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs \
-	xen-netback bridge tun
+	xen-netback bridge tun vhost_net
 cp "$WORK/vmlinuz" "$D0/boot/vmlinuz"
 cp "$WORK/domu.cpio.gz" "$D0/boot/domu.cpio.gz"
 install -m755 "$HERE/dom0_init.sh" "$D0/init"

@@ -10,11 +10,13 @@
 # and says what.
 # usage: xnb_xen_test.sh WORKDIR librte_net_xennetback.so libxnb_linebuf.so
 #        xnb-xen-hold [SCENARIOS]
-#   SCENARIOS: '+'-separated, default baseline+pmd:always:lazy+aging+ovs
+#   SCENARIOS: '+'-separated, default
+#   baseline+pmd:always:lazy+aging+ovs+parity:dom0
 #   (XNB_XEN_SCENARIOS): guest A copies (copy_mode=always), guest B is zero
 #   copy (lazy); aging (an application holds lent frames past the aging
 #   window); then ovs (xl create with our OVS-DPDK hotplug script
-#   app/xnb-vif-ovs).
+#   app/xnb-vif-ovs); then parity:dom0 (what xl users set: two queues, a
+#   vif rate, MTU 9000, to dom0 and guest to guest).
 #   nic (opt-in): can DPDK drive a PCI NIC (an emulated e1000) in this dom0?
 #   XNB_XEN_TIMEOUT: seconds for the whole boot (default 840)
 #   XNB_XEN_DOM0_VCPUS: dom0's vCPUs (default 1; 2 gives testpmd's
@@ -26,7 +28,7 @@ WORK=$1
 PMD=$2
 LINEBUF=$3
 HOLD=$4
-SCEN=${5:-${XNB_XEN_SCENARIOS:-baseline+pmd:always:lazy+aging+ovs}}
+SCEN=${5:-${XNB_XEN_SCENARIOS:-baseline+pmd:always:lazy+aging+ovs+parity:dom0}}
 DOM0_VCPUS=${XNB_XEN_DOM0_VCPUS:-1}
 TCG_THREAD=${XNB_XEN_TCG_THREAD:-multi}
 QEMU_CPU=${XNB_XEN_CPU:-max}
