@@ -767,7 +767,10 @@ on_rx(void *arg, unsigned int q, const struct nf_rx_pkt *p)
 		return;
 	}
 	g->verified++;
-	nf_seqtrack_add(g->seq, &id);
+	/* Only sink and loop track sequences; a generator may still get
+	 * frames (its own, looped back by the application). */
+	if (g->seq != NULL)
+		nf_seqtrack_add(g->seq, &id);
 }
 
 /* ---- transmit side ---------------------------------------------------------- */

@@ -150,9 +150,9 @@ class XnbRig:
         except OSError:
             return ""
 
-    def start(self, name, cmd, env=None):
+    def start(self, name, cmd, env=None, stdin=subprocess.DEVNULL):
         with open(self.log(name), "w") as out:
-            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
+            p = subprocess.Popen(cmd, stdin=stdin, stdout=out,
                                  stderr=subprocess.STDOUT, env=env)
         self.procs.append(p)
         return p
@@ -218,13 +218,15 @@ class XnbRig:
         return st
 
     def start_testpmd(self, domains, testpmd_args, commands=(), devargs="", scatter=True,
-                      lcores="0-1", eal=()):
+                      lcores="0-1", eal=(), interactive=False):
         """testpmd with one port per domain (devargs appended to each);
         commands run from a --cmdline-file before forwarding starts.
         scatter=False leaves out --enable-scatter: the ports then hand
         testpmd single-segment frames only (no zero copy). lcores: EAL's
         -l list, or a --lcores map when it has an '@'. eal: more EAL
-        arguments (other drivers and their ports, after ours)."""
+        arguments (other drivers and their ports, after ours).
+        interactive: testpmd reads commands from the returned process's
+        stdin (a pipe; write lines, flush)."""
         vdevs = []
         for d in domains:
             vdevs += ["--vdev", f"net_xennetback_{d}_0,domid={d},platform=sim,"
@@ -238,10 +240,11 @@ class XnbRig:
                "--log-level=pmd.net.xennetback:info", *vdevs, *eal, "--",
                "--total-num-mbufs=16384", "--rxq=1", "--txq=1",
                "--max-pkt-len=65535", *(["--enable-scatter"] if scatter else []),
-               *testpmd_args]
+               *(["-i"] if interactive else []), *testpmd_args]
         print("+ " + " ".join(cmd), flush=True)
         env = dict(os.environ, XENSTORED_PATH=f"{self.sim}/xenstored.sock")
-        p = self.start("testpmd", cmd, env=env)
+        p = self.start("testpmd", cmd, env=env,
+                       stdin=subprocess.PIPE if interactive else subprocess.DEVNULL)
         try:
             tel = Telemetry(self.prefix, lambda: p.poll() is None)
         except RuntimeError as e:

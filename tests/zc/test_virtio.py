@@ -16,7 +16,8 @@ it stopped lending, lends nothing (rx_zerocopy_packets 0) and copies every
 frame (rx_copied_dma_unsafe), and the vhost-user side receives every frame
 virtio_user sent (before the rule knew virtio_user, all 3000 frames were
 lent, virtio_user's ring filled after 65 and the vhost-user side received
-none).
+none). Then the virtio_user port is detached (testpmd's port detach) and
+the next guest's AFTER frames are lent again.
 
 usage: test_virtio.py BUILDDIR
 """
@@ -31,6 +32,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from xnb_testpmd import Checker, Telemetry, XnbRig, reap, run_main, xstat  # noqa: E402
 
 FRAMES = 3000
+AFTER = 500
 
 
 def settle(get, timeout):
@@ -66,10 +68,9 @@ def main():
                 break
             time.sleep(0.1)
         tp, tel = rig.start_testpmd(
-            (1,), ["--forward-mode=io", "-a", "--stats-period", "3600",
-                   "--tx-offloads=0x8000", "--max-pkt-len=9018"],
+            (1,), ["--forward-mode=io", "-a", "--tx-offloads=0x8000", "--max-pkt-len=9018"],
             devargs=",copy_mode=lazy,copy_threshold=256",
-            eal=("--vdev", f"virtio_user0,path={sock}"))
+            eal=("--vdev", f"virtio_user0,path={sock}"), interactive=True)
         g = rig.start_guest("guest", 1, "gen", "--size", 4000, "--layout", "scatter",
                             "--count", FRAMES, "--rate", 2000, "--timeout", 60, "--quiet")
         reap(g, 90)
@@ -91,6 +92,24 @@ def main():
         c.eq(got, sent, "frames the vhost-user side received of those virtio_user sent")
         c.check("zero copy off: virtio_user0" in rig.tail("testpmd", 1 << 20),
                 "the port logs why it stopped lending")
+
+        # The virtio_user port goes (detached): the port lends again.
+        zc0 = xstat(xs, "rx_zerocopy_packets")
+        tp.stdin.write(b"stop\nport stop 1\nport close 1\nport detach 1\nstart\n")
+        tp.stdin.flush()
+        for _ in range(100):
+            if "zero copy on" in rig.tail("testpmd", 1 << 20) or tp.poll() is not None:
+                break
+            time.sleep(0.1)
+        c.check("zero copy on" in rig.tail("testpmd", 1 << 20),
+                "the port logs that it lends again once virtio_user0 is gone")
+        g = rig.start_guest("guest2", 1, "gen", "--size", 4000, "--layout", "scatter",
+                            "--count", AFTER, "--rate", 2000, "--timeout", 60, "--quiet")
+        reap(g, 90)
+        lent = settle(lambda: xstat(tel.get("/ethdev/xstats,0"), "rx_zerocopy_packets"), 10) - zc0
+        print(f"  after the detach: {lent} of {AFTER} frames lent", flush=True)
+        c.eq(g.returncode, 0, "second guest exit status")
+        c.eq(lent, AFTER, "frames lent once virtio_user0 is gone")
         tel.close()
         srv_tel.close()
         for p in (tp, srv):

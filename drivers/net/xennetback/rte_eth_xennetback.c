@@ -250,7 +250,7 @@ static void xnb_tick(void *arg);
  * either mode: virtio_user hands its backend (vhost-net, a vhost-user
  * process, vDPA) buffer addresses from a memory table that holds DPDK's own
  * memory only, so a lent page never arrives (vhost-net drops the frame).
- * Checked at configure and whenever a port appears.
+ * Checked at configure and whenever a port appears or goes.
  */
 static const char *
 xnb_port_no_lend_why(const struct rte_device *d)
@@ -267,8 +267,9 @@ xnb_port_no_lend_why(const struct rte_device *d)
 	return NULL;
 }
 
+/* skip: a port going away (still listed while its DESTROY event runs). */
 static void
-xnb_port_lend_check(struct xnb_port *port)
+xnb_port_lend_check(struct xnb_port *port, uint16_t skip)
 {
 	const char *dev = NULL, *why = NULL;
 	uint16_t p;
@@ -276,7 +277,7 @@ xnb_port_lend_check(struct xnb_port *port)
 	RTE_ETH_FOREACH_DEV(p) {
 		const struct rte_device *d = rte_eth_devices[p].device;
 
-		if (d != NULL && (why = xnb_port_no_lend_why(d)) != NULL) {
+		if (p != skip && d != NULL && (why = xnb_port_no_lend_why(d)) != NULL) {
 			dev = rte_dev_name(d);
 			break;
 		}
@@ -294,10 +295,10 @@ xnb_port_lend_check(struct xnb_port *port)
 }
 
 static int
-xnb_port_new_cb(uint16_t port_id __rte_unused, enum rte_eth_event_type ev __rte_unused,
-		void *arg, void *ret __rte_unused)
+xnb_port_event_cb(uint16_t port_id, enum rte_eth_event_type ev, void *arg,
+		  void *ret __rte_unused)
 {
-	xnb_port_lend_check(arg);
+	xnb_port_lend_check(arg, ev == RTE_ETH_EVENT_DESTROY ? port_id : RTE_MAX_ETHPORTS);
 	return 0;
 }
 
@@ -321,7 +322,7 @@ xnb_dev_configure(struct rte_eth_dev *dev)
 	 * Zero copy lends pages as segments behind a header mbuf, so it
 	 * needs an application that takes chains. */
 	port->rx_linear = !(c->rxmode.offloads & RTE_ETH_RX_OFFLOAD_SCATTER);
-	xnb_port_lend_check(port);
+	xnb_port_lend_check(port, RTE_MAX_ETHPORTS);
 	/* A guest gets no more queues than the application polls: offered
 	 * from now on (the backend waits for this to advertise, xnb_xenbus.c). */
 	port->app_queues = RTE_MIN(port->max_queues, RTE_MIN(dev->data->nb_rx_queues,
@@ -411,7 +412,9 @@ xnb_dev_close(struct rte_eth_dev *dev)
 		return 0;
 	xnb_xenbus_fini(port);
 	rte_eal_alarm_cancel(xnb_tick, port);
-	rte_eth_dev_callback_unregister(RTE_ETH_ALL, RTE_ETH_EVENT_NEW, xnb_port_new_cb,
+	rte_eth_dev_callback_unregister(RTE_ETH_ALL, RTE_ETH_EVENT_NEW, xnb_port_event_cb,
+					port);
+	rte_eth_dev_callback_unregister(RTE_ETH_ALL, RTE_ETH_EVENT_DESTROY, xnb_port_event_cb,
 					port);
 	for (uint16_t i = 0; i < XNB_MAX_QUEUES; i++) {
 		struct xnb_queue *q = &port->queues[i];
@@ -855,9 +858,12 @@ xnb_probe(struct rte_vdev_device *vdev)
 	if (rc < 0)
 		goto fail;
 	rte_eal_alarm_set(XNB_TICK_US, xnb_tick, port);
-	if (port->copy_mode == XNB_COPY_LAZY)
+	if (port->copy_mode == XNB_COPY_LAZY) {
 		rte_eth_dev_callback_register(RTE_ETH_ALL, RTE_ETH_EVENT_NEW,
-					      xnb_port_new_cb, port);
+					      xnb_port_event_cb, port);
+		rte_eth_dev_callback_register(RTE_ETH_ALL, RTE_ETH_EVENT_DESTROY,
+					      xnb_port_event_cb, port);
+	}
 	rte_eth_dev_probing_finish(dev);
 	XNB_LOG(INFO, "%s: vif %u.%u, %u queue(s), platform %s", name, port->domid,
 		port->handle, port->max_queues, port->plat->name);
