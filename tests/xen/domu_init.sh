@@ -173,7 +173,7 @@ xnb_fetch() {
 		# A wget killed by a signal (busybox programs die now and then
 		# with a general protection fault under TCG, docs/xen.md) is
 		# tried once more, and said; a network error is not.
-		[ $rc -gt 128 ] && [ $try = 1 ] || break
+		case $rc in 132|134|135|139) [ $try = 1 ] ;; *) false ;; esac || break
 		echo "DOMU: G2G_RETRY $r wget died with signal $((rc - 128))"
 	done
 	[ $rc = 0 ] || echo "DOMU: G2G_FETCH $r rc=$rc $(cat /tmp/wget.err)"
