@@ -32,7 +32,7 @@ arrives verified, every frame that does not accounted for by the
 application's drop count. Measured on 65c6643 (before the fix), on this
 2-core machine shared with other jobs: the guest caught rsp_prod moving
 backwards in 15 runs of 16, after 4..58 s (median 22; the miss: a run in
-which other jobs left the guest a tenth of its usual rate); docs/hostile.md.
+which other jobs left the guest a tenth of its usual rate); docs/notes/hostile-runs.md.
 
 usage: test_race.py BUILDDIR [--seconds S] [overrides, see --help]
 """
