@@ -39,46 +39,32 @@
 #define MT_EMPTY	((uintptr_t)0)
 #define MT_TOMB		((uintptr_t)1)
 
-/*
- * Another domain as the hypervisor sees it: its grant table, and its memory
- * as an fd. Nothing maps the whole of that memory: what the caller holds of
- * it is what a backend on Xen maps (its grant maps, and for a grant copy
- * nothing), so a guest costs the backend the same whatever its RAM.
- */
+/* Another domain as the hypervisor sees it: its memory and grant table. */
 struct sim_view {
 	uint32_t gen;
 	uint32_t pages;
 	int ramfd;
+	uint8_t *ram;
 	grant_entry_v1_t *gt;
 	struct sim_active *active;
 	uint32_t maps;		/* mappings still using this view */
 	bool stale;		/* replaced by a newer incarnation */
 	/*
-	 * Read-only grant maps are served from ro, address space reserved for
-	 * the whole domain (PROT_NONE: nothing resident), in which a frame's
-	 * page is mapped when a readonly map first uses it and kept after its
-	 * release, for RO_KEEP frames at most (the oldest unused one gives way),
-	 * until the caller maps nothing of the domain. A guest's buffers are a few hundred pages it
-	 * grants over and over, so most maps cost no host syscall: what a map
-	 * costs is the cost model's price (Xen's), not the host kernel's VMA
-	 * work (a few us per page here, more than Xen charges). ro_use per
-	 * frame: RO_ABSENT, RO_FREE (kept, unused), RO_MAPPED (one grant map
-	 * uses the frame's ro page; a second concurrent map of the frame gets
-	 * an mmap of its own), RO_DISPLACED (an aged copy-out put the backend's
-	 * page there, which the backend later munmaps: the frame's ro page is
-	 * gone for good, its later maps get an mmap of their own, and freeing
-	 * the view leaves that page alone).
+	 * Read-only grant maps are served from ro, one read-only mapping of the
+	 * whole domain made once, instead of an mmap per page: what a map costs
+	 * then is the cost model's price (Xen's), not the host kernel's VMA work
+	 * (a few us per page here, more than Xen charges). ro_use per frame:
+	 * RO_FREE, RO_MAPPED (one grant map uses the frame's ro page; a second
+	 * concurrent map of the frame gets an mmap of its own), RO_DISPLACED (an
+	 * aged copy-out put the backend's page there, which the backend later
+	 * munmaps: the frame's ro page is gone for good, its later maps get an
+	 * mmap of their own, and freeing the view leaves that page alone).
 	 */
 	uint8_t *ro;
 	uint8_t *ro_use;
-	uint32_t *ro_kept;	/* frames mapped in ro, oldest first: a ring */
-	uint32_t ro_head;
-	uint32_t ro_nkept;
 };
 
-enum { RO_ABSENT, RO_FREE, RO_MAPPED, RO_DISPLACED };
-
-#define RO_KEEP		1024	/* 4 MiB: four queues' worth of TX buffers */
+enum { RO_FREE, RO_MAPPED, RO_DISPLACED };
 
 /* One page mapped through xnbsim_map. */
 struct sim_mt {
@@ -380,33 +366,27 @@ fail_free:
 	return NULL;
 }
 
-/* The ro view without its displaced pages (the backend's now, or reused):
- * unmapped, or (reserve) back to reserved address space with nothing kept. */
+/* The ro view without its displaced pages (the backend's now, or reused). */
 static void
-sim_view_ro_release(struct sim_view *v, bool reserve)
+sim_view_ro_unmap(struct sim_view *v)
 {
 	uint32_t f = 0, run;
 
 	while (f < v->pages) {
 		for (run = 0; f + run < v->pages && v->ro_use[f + run] != RO_DISPLACED; run++)
-			if (reserve)
-				v->ro_use[f + run] = RO_ABSENT;
-		if (run > 0 && !reserve)
+			;
+		if (run > 0)
 			munmap(v->ro + (size_t)f * PAGE, (size_t)run * PAGE);
-		else if (run > 0)
-			mmap(v->ro + (size_t)f * PAGE, (size_t)run * PAGE, PROT_NONE,
-			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
 		f += run + 1;
 	}
-	v->ro_head = v->ro_nkept = 0;
 }
 
 static void
 sim_view_free(struct sim_view *v)
 {
-	sim_view_ro_release(v, false);
+	sim_view_ro_unmap(v);
 	free(v->ro_use);
-	free(v->ro_kept);
+	munmap(v->ram, (size_t)v->pages * PAGE);
 	munmap(v->gt, XNBSIM_GNTTAB_ENTRIES * sizeof(grant_entry_v1_t));
 	munmap(v->active, XNBSIM_GNTTAB_ENTRIES * sizeof(struct sim_active));
 	close(v->ramfd);
@@ -624,20 +604,19 @@ sim_view_get(struct xnbsim *sim, uint16_t d)
 	v->gen = gen;
 	v->pages = sd->mem_pages;
 	v->ramfd = fds[0];
+	v->ram = sim_mmap_fd(fds[0], (size_t)v->pages * PAGE, PROT_READ | PROT_WRITE);
 	v->gt = sim_mmap_fd(fds[1], XNBSIM_GNTTAB_ENTRIES * sizeof(grant_entry_v1_t),
 			    PROT_READ | PROT_WRITE);
 	v->active = sim_mmap_fd(fds[2], XNBSIM_GNTTAB_ENTRIES *
 				sizeof(struct sim_active), PROT_READ | PROT_WRITE);
-	v->ro = mmap(NULL, (size_t)v->pages * PAGE, PROT_NONE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (v->ro == MAP_FAILED)
-		v->ro = NULL;
+	v->ro = sim_mmap_fd(fds[0], (size_t)v->pages * PAGE, PROT_READ);
 	v->ro_use = calloc(v->pages, 1);
-	v->ro_kept = malloc(sizeof(uint32_t) * RO_KEEP);
 	close(fds[1]);
 	close(fds[2]);
-	if (v->gt == NULL || v->active == NULL || v->ro == NULL || v->ro_use == NULL ||
-	    v->ro_kept == NULL) {
+	if (v->ram == NULL || v->gt == NULL || v->active == NULL || v->ro == NULL ||
+	    v->ro_use == NULL) {
+		if (v->ram != NULL)
+			munmap(v->ram, (size_t)v->pages * PAGE);
 		if (v->gt != NULL)
 			munmap(v->gt, XNBSIM_GNTTAB_ENTRIES * sizeof(grant_entry_v1_t));
 		if (v->active != NULL)
@@ -645,7 +624,6 @@ sim_view_get(struct xnbsim *sim, uint16_t d)
 		if (v->ro != NULL)
 			munmap(v->ro, (size_t)v->pages * PAGE);
 		free(v->ro_use);
-		free(v->ro_kept);
 		close(fds[0]);
 		free(v);
 		return NULL;
@@ -790,49 +768,6 @@ mt_find(struct xnbsim *sim, uintptr_t addr)
 	return NULL;
 }
 
-/* Adds a kept frame at the ring's tail. */
-static void
-sim_ro_push(struct sim_view *v, uint32_t f)
-{
-	v->ro_kept[(v->ro_head + v->ro_nkept++) % RO_KEEP] = f;
-}
-
-/*
- * Maps frame f's page in the view's ro (RO_FREE then), making room when
- * RO_KEEP frames are kept: the oldest that no map uses goes back to
- * reserved address space. false when all of them are in use, or a system
- * call failed: the map then gets an mmap of its own. Lock held.
- */
-static bool
-sim_ro_keep(struct sim_view *v, uint32_t f)
-{
-	for (uint32_t k = 0; k < RO_KEEP && v->ro_nkept == RO_KEEP; k++) {
-		uint32_t g = v->ro_kept[v->ro_head];
-
-		v->ro_head = (v->ro_head + 1) % RO_KEEP;
-		v->ro_nkept--;
-		if (v->ro_use[g] == RO_MAPPED) {
-			sim_ro_push(v, g);
-		} else if (v->ro_use[g] == RO_FREE) {
-			if (mmap(v->ro + (size_t)g * PAGE, PAGE, PROT_NONE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
-				 -1, 0) == MAP_FAILED) {
-				sim_ro_push(v, g);
-				return false;
-			}
-			v->ro_use[g] = RO_ABSENT;
-		}
-		/* RO_DISPLACED: the backend's page now, just forgotten */
-	}
-	if (v->ro_nkept == RO_KEEP ||
-	    mmap(v->ro + (size_t)f * PAGE, PAGE, PROT_READ, MAP_SHARED | MAP_FIXED,
-		 v->ramfd, (off_t)f * PAGE) == MAP_FAILED)
-		return false;
-	v->ro_use[f] = RO_FREE;
-	sim_ro_push(v, f);
-	return true;
-}
-
 /* A free batch for up to SIM_BATCH_PAGES pages. Lock held. */
 static uint32_t
 sim_batch_new(struct xnbsim *sim)
@@ -953,8 +888,7 @@ xnbsim_map(struct xnbsim *sim, uint16_t domid, uint32_t count,
 		status[i] = sim_pin(v, refs[i], sim->domid, writable, &frame);
 		if (status[i] != GNTST_okay)
 			goto failed;
-		in_ro = !writable && (v->ro_use[frame] == RO_FREE ||
-				      (v->ro_use[frame] == RO_ABSENT && sim_ro_keep(v, frame)));
+		in_ro = !writable && v->ro_use[frame] == RO_FREE;
 		if (in_ro)
 			p = v->ro + (size_t)frame * PAGE;
 		else
@@ -1013,14 +947,8 @@ sim_mt_release(struct xnbsim *sim, struct sim_mt *e)
 	sim_unpin(v, e->ref, e->writable);
 	STAT_ADD(sim, e->dom, grants_mapped, -1);
 	e->addr = MT_TOMB;
-	if (--v->maps > 0)
-		return;
-	if (v->stale)
+	if (--v->maps == 0 && v->stale)
 		sim_view_free(v);
-	else if (v->ro_nkept > 0)
-		/* Nothing of the domain mapped any more (its rings gone):
-		 * neither are the pages kept in ro. */
-		sim_view_ro_release(v, true);
 }
 
 /* Unmaps n mappings found for an unmap call, their batches' system calls
@@ -1138,11 +1066,10 @@ xnbsim_unmap_replace(struct xnbsim *sim, void *addr, void *newpage)
 	return rc;
 }
 
-/* One side of a copy: local memory (*va), or a pinned foreign grant (*pv,
- * and *off, where its bytes are in that domain's memory). */
+/* One side of a copy: local memory, or a pinned foreign grant. */
 static int16_t
 sim_copy_side(struct xnbsim *sim, const union xengnttab_copy_ptr *p, bool foreign,
-	      bool write, uint16_t len, uint8_t **va, off_t *off, struct sim_view **pv)
+	      bool write, uint16_t len, uint8_t **va, struct sim_view **pv)
 {
 	uint32_t frame;
 	int16_t st;
@@ -1163,34 +1090,8 @@ sim_copy_side(struct xnbsim *sim, const union xengnttab_copy_ptr *p, bool foreig
 		*pv = NULL;
 		return st;
 	}
-	*off = (off_t)frame * PAGE + p->foreign.offset;
+	*va = (*pv)->ram + (size_t)frame * PAGE + p->foreign.offset;
 	return GNTST_okay;
-}
-
-/*
- * The bytes of a copy whose sides are checked and pinned. A grant copy maps
- * nothing in the caller on Xen, and neither does it here: a foreign side is
- * read or written through its domain's memfd, and a bad local address fails
- * the segment as Xen does (GNTST_bad_virt_addr: the system call's EFAULT).
- */
-static int16_t
-sim_copy_bytes(const struct sim_view *sv, const uint8_t *src, off_t soff,
-	       const struct sim_view *dv, uint8_t *dst, off_t doff, uint16_t len)
-{
-	uint8_t bounce[PAGE];
-	ssize_t n;
-
-	if (sv == NULL && dv == NULL) {
-		memcpy(dst, src, len);
-		return GNTST_okay;
-	}
-	if (sv == NULL)
-		n = pwrite(dv->ramfd, src, len, doff);
-	else if (dv == NULL)
-		n = pread(sv->ramfd, dst, len, soff);
-	else if ((n = pread(sv->ramfd, bounce, len, soff)) == len)
-		n = pwrite(dv->ramfd, bounce, len, doff);
-	return n == len ? GNTST_okay : GNTST_bad_virt_addr;
 }
 
 int
@@ -1217,21 +1118,18 @@ xnbsim_copy(struct xnbsim *sim, uint32_t count, xengnttab_grant_copy_segment_t *
 	for (uint32_t i = 0; i < count; i++) {
 		xengnttab_grant_copy_segment_t *s = &segs[i];
 		struct sim_view *sv, *dv;
-		uint8_t *src = NULL, *dst = NULL;
-		off_t soff = 0, doff = 0;
+		uint8_t *src, *dst;
 
 		s->status = sim_copy_side(sim, &s->source,
 					  s->flags & GNTCOPY_source_gref, false,
-					  s->len, &src, &soff, &sv);
+					  s->len, &src, &sv);
 		if (s->status == GNTST_okay) {
 			s->status = sim_copy_side(sim, &s->dest,
 						  s->flags & GNTCOPY_dest_gref, true,
-						  s->len, &dst, &doff, &dv);
+						  s->len, &dst, &dv);
 			if (s->status == GNTST_okay) {
-				s->status = sim_copy_bytes(sv, src, soff, dv, dst, doff,
-							   s->len);
-				if (s->status == GNTST_okay)
-					bytes += s->len;
+				memcpy(dst, src, s->len);
+				bytes += s->len;
 				if (dv != NULL)
 					sim_unpin(dv, s->dest.foreign.ref, true);
 			}

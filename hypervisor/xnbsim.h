@@ -94,9 +94,8 @@ grant_entry_v1_t *xnbsim_gnttab(struct xnbsim *sim);
 /* ---- grant table, using side (what gntdev and GNTTABOP_copy do) ------------ */
 
 /* Map count grants of domid, one hypercall for the batch. Each page can be
- * unmapped alone (a readonly map's page is kept mapped after its unmap, a
- * bounded number of them, so a map of a page the guest granted before costs
- * no host syscall: docs/simulator.md); addrs[i] is NULL when status[i] is not
+ * unmapped alone (readonly maps come from one read-only view of the domain,
+ * made once, so a map costs no host syscall); addrs[i] is NULL when status[i] is not
  * GNTST_okay. writable=0 maps PROT_READ; mapping a readonly grant writable fails
  * with GNTST_permission_denied. Returns the number mapped, or -errno when the
  * call itself failed. */
@@ -114,8 +113,6 @@ int xnbsim_unmap_replace(struct xnbsim *sim, void *addr, void *newpage);
 int xnbsim_fault_set(struct xnbsim *sim, const char *what, uint32_t count);
 /* Batched grant copy with the semantics of xengnttab_grant_copy: each segment's
  * foreign side must satisfy offset + len <= 4096 (GNTST_bad_copy_arg otherwise);
- * nothing of the foreign domain is mapped, and a local side the caller cannot
- * read or write fails with GNTST_bad_virt_addr;
  * status per segment; one hypercall for the batch. Returns 0 or -errno. */
 int xnbsim_copy(struct xnbsim *sim, uint32_t count,
 		xengnttab_grant_copy_segment_t *segs);
