@@ -100,6 +100,7 @@ struct xnbsim {
 	int sock;
 	pthread_mutex_t lock;	/* the socket, views, maptrack, allocators */
 	struct sim_shared *sh;
+	struct sim_port *port;	/* our domain's event-channel ports */
 	/* our own memory and grant table (guests) */
 	uint8_t *ram;
 	uint32_t npages;
@@ -124,6 +125,9 @@ struct xnbsim_evtchn {
 	int efd[XNBSIM_EVTCHN_PORTS];		/* ours, -1 when not bound here */
 	int peer_efd[XNBSIM_EVTCHN_PORTS];
 	uint32_t peer_gen[XNBSIM_EVTCHN_PORTS];
+	/* The peer's port, in a mapping of the one page of its domain's
+	 * table that holds it. */
+	struct sim_port *peer[XNBSIM_EVTCHN_PORTS];
 };
 
 /* ---- control connection ---------------------------------------------------- */
@@ -274,7 +278,7 @@ xnbsim_open(const char *dir, uint16_t domid)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct sim_req req = { .op = SIM_HELLO, .a0 = domid };
 	struct xnbsim *sim;
-	int fds[3], rc, err;
+	int fds[4], rc, err;
 	uint32_t i;
 
 	if (domid >= XNBSIM_MAX_DOMAINS) {
@@ -301,27 +305,29 @@ xnbsim_open(const char *dir, uint16_t domid)
 		err = errno == ECONNREFUSED ? ENOENT : errno;
 		goto fail_sock;
 	}
-	rc = sim_call(sim, &req, NULL, fds, 3);
+	rc = sim_call(sim, &req, NULL, fds, 4);
 	if (rc < 0) {
 		err = -rc;
 		goto fail_sock;
 	}
 	sim->sh = sim_mmap_fd(fds[0], sizeof(struct sim_shared),
 			      PROT_READ | PROT_WRITE);
+	sim->port = sim_mmap_fd(fds[1], SIM_PORT_TABLE_SIZE, PROT_READ | PROT_WRITE);
 	close(fds[0]);
-	if (sim->sh == NULL) {
+	close(fds[1]);
+	if (sim->sh == NULL || sim->port == NULL) {
 		err = errno;
 		goto fail_sock;
 	}
 	if (domid != 0) {
 		sim->npages = sim->sh->dom[domid].mem_pages;
-		sim->ram = sim_mmap_fd(fds[1], (size_t)sim->npages * PAGE,
+		sim->ram = sim_mmap_fd(fds[2], (size_t)sim->npages * PAGE,
 				       PROT_READ | PROT_WRITE);
-		sim->gt = sim_mmap_fd(fds[2], XNBSIM_GNTTAB_ENTRIES *
+		sim->gt = sim_mmap_fd(fds[3], XNBSIM_GNTTAB_ENTRIES *
 				      sizeof(grant_entry_v1_t),
 				      PROT_READ | PROT_WRITE);
-		close(fds[1]);
 		close(fds[2]);
+		close(fds[3]);
 		sim->page_used = calloc(sim->npages, 1);
 		sim->ref_free = malloc(sizeof(uint32_t) * XNBSIM_GNTTAB_ENTRIES);
 		sim->ref_ours = calloc(XNBSIM_GNTTAB_ENTRIES, 1);
@@ -341,6 +347,14 @@ xnbsim_open(const char *dir, uint16_t domid)
 	return sim;
 
 fail_sock:
+	if (sim->ram != NULL)
+		munmap(sim->ram, (size_t)sim->npages * PAGE);
+	if (sim->gt != NULL)
+		munmap(sim->gt, XNBSIM_GNTTAB_ENTRIES * sizeof(grant_entry_v1_t));
+	if (sim->port != NULL)
+		munmap(sim->port, SIM_PORT_TABLE_SIZE);
+	if (sim->sh != NULL)
+		munmap(sim->sh, sizeof(struct sim_shared));
 	close(sim->sock);
 fail_free:
 	free(sim->mt);
@@ -393,6 +407,7 @@ xnbsim_close(struct xnbsim *sim)
 	if (sim->gt != NULL)
 		munmap(sim->gt, XNBSIM_GNTTAB_ENTRIES * sizeof(grant_entry_v1_t));
 	munmap(sim->sh, sizeof(struct sim_shared));
+	munmap(sim->port, SIM_PORT_TABLE_SIZE);
 	free(sim->mt);
 	free(sim->batch);
 	free(sim->page_used);
@@ -1195,6 +1210,46 @@ xnbsim_evtchn_bind_interdomain(struct xnbsim_evtchn *h, uint16_t remote_domid,
 	return sim_evt_new(h, &req);
 }
 
+/* Forget the peer of a local port: its eventfd and its page. */
+static void
+sim_evt_peer_drop(struct xnbsim_evtchn *h, uint32_t port)
+{
+	if (h->peer_efd[port] >= 0)
+		close(h->peer_efd[port]);
+	h->peer_efd[port] = -1;
+	if (h->peer[port] != NULL)
+		munmap((void *)((uintptr_t)h->peer[port] & ~(uintptr_t)(PAGE - 1)), PAGE);
+	h->peer[port] = NULL;
+}
+
+/* The peer of a local port as the daemon sees it now: its eventfd and the
+ * page of its domain's table that holds it. 0 or -errno. */
+static int
+sim_evt_peer_get(struct xnbsim_evtchn *h, uint32_t port)
+{
+	struct sim_req req = { .op = SIM_EVT_PEER, .a0 = port };
+	size_t off;
+	uint32_t rport;
+	uint8_t *page;
+	int fds[2], rc;
+
+	sim_evt_peer_drop(h, port);
+	rc = sim_call_locked(h->sim, &req, &rport, fds, 2);
+	if (rc < 0)
+		return rc;
+	off = (size_t)(rport % XNBSIM_EVTCHN_PORTS) * sizeof(struct sim_port);
+	page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fds[1],
+		    off & ~(size_t)(PAGE - 1));
+	close(fds[1]);
+	if (page == MAP_FAILED) {
+		close(fds[0]);
+		return -errno;
+	}
+	h->peer_efd[port] = fds[0];
+	h->peer[port] = (struct sim_port *)(page + (off & (PAGE - 1)));
+	return 0;
+}
+
 int
 xnbsim_evtchn_unbind(struct xnbsim_evtchn *h, uint32_t port)
 {
@@ -1205,10 +1260,7 @@ xnbsim_evtchn_unbind(struct xnbsim_evtchn *h, uint32_t port)
 	epoll_ctl(h->epfd, EPOLL_CTL_DEL, h->efd[port], NULL);
 	close(h->efd[port]);
 	h->efd[port] = -1;
-	if (h->peer_efd[port] >= 0) {
-		close(h->peer_efd[port]);
-		h->peer_efd[port] = -1;
-	}
+	sim_evt_peer_drop(h, port);
 	return sim_call_locked(h->sim, &req, NULL, NULL, 0);
 }
 
@@ -1263,26 +1315,17 @@ xnbsim_evtchn_notify(struct xnbsim_evtchn *h, uint32_t port)
 
 	if (port >= XNBSIM_EVTCHN_PORTS || h->efd[port] < 0)
 		return -EINVAL;
-	lp = &sim->sh->port[sim->domid][port];
+	lp = &sim->port[port];
 	STAT_ADD(sim, sim->domid, hc_evtchn_send, 1);
 	if (__atomic_load_n(&lp->state, __ATOMIC_ACQUIRE) != SIM_PORT_INTERDOMAIN)
 		return 0;	/* Xen drops it silently */
 	gen = __atomic_load_n(&lp->gen, __ATOMIC_ACQUIRE);
 	if (h->peer_efd[port] < 0 || h->peer_gen[port] != gen) {
-		struct sim_req req = { .op = SIM_EVT_PEER, .a0 = port };
-		int fd;
-
-		if (h->peer_efd[port] >= 0)
-			close(h->peer_efd[port]);
-		h->peer_efd[port] = -1;
-		if (sim_call_locked(sim, &req, NULL, &fd, 1) < 0)
+		if (sim_evt_peer_get(h, port) < 0)
 			return 0;	/* peer went away meanwhile */
-		h->peer_efd[port] = fd;
 		h->peer_gen[port] = gen;
 	}
-	sim_evt_raise(&sim->sh->port[lp->remote_dom % XNBSIM_MAX_DOMAINS]
-				   [lp->remote_port % XNBSIM_EVTCHN_PORTS],
-		      h->peer_efd[port], false);
+	sim_evt_raise(h->peer[port], h->peer_efd[port], false);
 	sim_charge(sim, 0, 0, 0, 0);
 	return 0;
 }
@@ -1313,7 +1356,7 @@ xnbsim_evtchn_unmask(struct xnbsim_evtchn *h, uint32_t port)
 
 	if (port >= XNBSIM_EVTCHN_PORTS || h->efd[port] < 0)
 		return -EINVAL;
-	sim_evt_raise(&sim->sh->port[sim->domid][port], h->efd[port], true);
+	sim_evt_raise(&sim->port[port], h->efd[port], true);
 	return 0;
 }
 

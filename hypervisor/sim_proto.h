@@ -20,7 +20,7 @@
 #define SIM_PID_FILE		"simd.pid"
 
 enum sim_op {
-	SIM_HELLO = 1,		/* a0 = domid; fds: shared, [ram, gnttab] */
+	SIM_HELLO = 1,		/* a0 = domid; fds: shared, ports, [ram, gnttab] */
 	SIM_GET_DOMAIN,		/* a0 = domid; fds: ram, gnttab, active */
 	SIM_DOMAIN_CREATE,	/* a0 = domid, a1 = pages */
 	SIM_DOMAIN_DESTROY,	/* a0 = domid */
@@ -29,7 +29,8 @@ enum sim_op {
 	SIM_EVT_ALLOC,		/* a0 = remote domid; r1 = port; fd: its eventfd */
 	SIM_EVT_BIND,		/* a0 = remote domid, a1 = remote port; r1, fd */
 	SIM_EVT_CLOSE,		/* a0 = port */
-	SIM_EVT_PEER,		/* a0 = local port; fd: the peer port's eventfd */
+	SIM_EVT_PEER,		/* a0 = local port; r1 = remote port; fds: its
+				 * eventfd, its domain's ports */
 	SIM_COST_SET,		/* cost */
 };
 
@@ -64,7 +65,13 @@ struct sim_port {
 	uint32_t remote_port;
 	uint32_t flags;		/* SIM_PORT_PENDING | SIM_PORT_MASKED, atomic */
 	uint32_t gen;		/* bumped at every bind/close */
+	uint32_t pad2[3];	/* a power of two: no port straddles a page */
 };
+
+/* A domain's ports, a memfd of their own made with the domain: a process
+ * maps its own domain's, and of a peer's only the page holding the port it
+ * notifies. */
+#define SIM_PORT_TABLE_SIZE	(XNBSIM_EVTCHN_PORTS * sizeof(struct sim_port))
 
 struct sim_dom {
 	uint32_t state;		/* XNBSIM_DOM_* */
@@ -80,12 +87,12 @@ struct sim_fault {
 	uint32_t replace;	/* xnbsim_unmap_replace: -ENOMEM, nothing moved */
 };
 
-/* The one region everybody maps. */
+/* The one region everybody maps (about 420 KB: testpmd's mlockall makes
+ * it resident there, so it holds nothing per port). */
 struct sim_shared {
 	struct xnbsim_cost cost;
 	struct sim_fault fault;
 	struct sim_dom dom[XNBSIM_MAX_DOMAINS];
-	struct sim_port port[XNBSIM_MAX_DOMAINS][XNBSIM_EVTCHN_PORTS];
 };
 
 /* Pins on a grant entry, kept by the hypervisor side only (the guest never

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -39,10 +40,17 @@
 #include "xenstored.h"
 #include "xnbsim.h"
 
-#define MAX_CONNS	256
+#define MAX_CONNS	(2 * XNBSIM_MAX_DOMAINS)	/* a guest's and its backend's */
 
+/* What the daemon keeps per domain, made when the domain is created: its
+ * memfds, its event-channel ports (shared, in their own memfd, so a process
+ * maps the ports of the domains it talks to and not a table of all), and
+ * each port's eventfd and owning connection. */
 struct dom_priv {
-	int ramfd, gtfd, activefd;
+	int ramfd, gtfd, activefd, portfd;
+	struct sim_port *port;
+	int *port_efd;
+	int *port_owner;	/* conn fd */
 };
 
 struct conn {
@@ -52,8 +60,6 @@ struct conn {
 
 static struct sim_shared *sh;
 static struct dom_priv doms[XNBSIM_MAX_DOMAINS];
-static int port_efd[XNBSIM_MAX_DOMAINS][XNBSIM_EVTCHN_PORTS];
-static int port_owner[XNBSIM_MAX_DOMAINS][XNBSIM_EVTCHN_PORTS];	/* conn fd */
 static struct conn conns[MAX_CONNS];
 static int nconns;
 static struct xsd *xs;
@@ -89,7 +95,7 @@ static int
 port_alloc(int d)
 {
 	for (int p = 1; p < XNBSIM_EVTCHN_PORTS; p++)
-		if (sh->port[d][p].state == SIM_PORT_FREE)
+		if (doms[d].port[p].state == SIM_PORT_FREE)
 			return p;
 	return -ENOSPC;
 }
@@ -97,7 +103,7 @@ port_alloc(int d)
 static void
 port_set(int d, int p, uint32_t state, uint16_t rd, uint32_t rp)
 {
-	struct sim_port *sp = &sh->port[d][p];
+	struct sim_port *sp = &doms[d].port[p];
 
 	sp->remote_dom = rd;
 	sp->remote_port = rp;
@@ -115,9 +121,9 @@ port_open(int d, int owner, uint32_t state, uint16_t rd, uint32_t rp)
 	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (efd < 0)
 		return -errno;
-	port_efd[d][p] = efd;
-	port_owner[d][p] = owner;
-	sh->port[d][p].flags = 0;
+	doms[d].port_efd[p] = efd;
+	doms[d].port_owner[p] = owner;
+	doms[d].port[p].flags = 0;
 	port_set(d, p, state, rd, rp);
 	__atomic_fetch_add(&sh->dom[d].stats.evtchn_bound, 1, __ATOMIC_RELAXED);
 	return p;
@@ -127,49 +133,101 @@ port_open(int d, int owner, uint32_t state, uint16_t rd, uint32_t rp)
 static void
 port_close(int d, int p)
 {
-	struct sim_port *sp = &sh->port[d][p];
+	struct sim_port *sp = &doms[d].port[p];
 
 	if (sp->state == SIM_PORT_FREE)
 		return;
 	if (sp->state == SIM_PORT_INTERDOMAIN) {
 		int rd = sp->remote_dom, rp = sp->remote_port;
 
-		if (sh->port[rd][rp].state == SIM_PORT_INTERDOMAIN &&
-		    sh->port[rd][rp].remote_dom == d &&
-		    sh->port[rd][rp].remote_port == (uint32_t)p)
+		if (doms[rd].port[rp].state == SIM_PORT_INTERDOMAIN &&
+		    doms[rd].port[rp].remote_dom == d &&
+		    doms[rd].port[rp].remote_port == (uint32_t)p)
 			port_set(rd, rp, SIM_PORT_UNBOUND, d, 0);
 	}
 	port_set(d, p, SIM_PORT_FREE, 0, 0);
-	close(port_efd[d][p]);
-	port_efd[d][p] = -1;
-	port_owner[d][p] = -1;
+	close(doms[d].port_efd[p]);
+	doms[d].port_efd[p] = -1;
+	doms[d].port_owner[p] = -1;
 	__atomic_fetch_sub(&sh->dom[d].stats.evtchn_bound, 1, __ATOMIC_RELAXED);
 }
 
 /* ---- domains -------------------------------------------------------------------- */
 
+static void
+dom_free(struct dom_priv *dp)
+{
+	if (dp->port != NULL)
+		munmap(dp->port, SIM_PORT_TABLE_SIZE);
+	free(dp->port_efd);
+	free(dp->port_owner);
+	if (dp->ramfd >= 0)
+		close(dp->ramfd);
+	if (dp->gtfd >= 0)
+		close(dp->gtfd);
+	if (dp->activefd >= 0)
+		close(dp->activefd);
+	if (dp->portfd >= 0)
+		close(dp->portfd);
+	*dp = (struct dom_priv){ .ramfd = -1, .gtfd = -1, .activefd = -1, .portfd = -1 };
+}
+
+/* Domain d's memfds (no RAM or grant table when pages is 0: dom0) and its
+ * ports, all free. */
+static int
+dom_alloc(uint16_t d, uint32_t pages)
+{
+	struct dom_priv *dp = &doms[d];
+	char name[32];
+	int rc = 0;
+
+	*dp = (struct dom_priv){ .ramfd = -1, .gtfd = -1, .activefd = -1, .portfd = -1 };
+	if (pages > 0) {
+		snprintf(name, sizeof(name), "dom%u-ram", d);
+		dp->ramfd = memfd_sized(name, (size_t)pages * XNBSIM_PAGE_SIZE);
+		snprintf(name, sizeof(name), "dom%u-gnttab", d);
+		dp->gtfd = memfd_sized(name, XNBSIM_GNTTAB_ENTRIES * sizeof(grant_entry_v1_t));
+		snprintf(name, sizeof(name), "dom%u-active", d);
+		dp->activefd = memfd_sized(name, XNBSIM_GNTTAB_ENTRIES *
+					   sizeof(struct sim_active));
+		rc = dp->ramfd < 0 ? dp->ramfd : dp->gtfd < 0 ? dp->gtfd :
+		     dp->activefd < 0 ? dp->activefd : 0;
+	}
+	snprintf(name, sizeof(name), "dom%u-ports", d);
+	dp->portfd = memfd_sized(name, SIM_PORT_TABLE_SIZE);
+	if (rc == 0 && dp->portfd < 0)
+		rc = dp->portfd;
+	if (rc == 0) {
+		dp->port = mmap(NULL, SIM_PORT_TABLE_SIZE, PROT_READ | PROT_WRITE,
+				MAP_SHARED, dp->portfd, 0);
+		dp->port_efd = malloc(sizeof(int) * XNBSIM_EVTCHN_PORTS);
+		dp->port_owner = malloc(sizeof(int) * XNBSIM_EVTCHN_PORTS);
+		if (dp->port == MAP_FAILED)
+			dp->port = NULL;
+		if (dp->port == NULL || dp->port_efd == NULL || dp->port_owner == NULL)
+			rc = -ENOMEM;
+	}
+	if (rc < 0) {
+		dom_free(dp);
+		return rc;
+	}
+	for (int p = 0; p < XNBSIM_EVTCHN_PORTS; p++)
+		dp->port_efd[p] = dp->port_owner[p] = -1;
+	return 0;
+}
+
 static int
 domain_create(uint16_t d, uint32_t pages)
 {
-	char name[32];
 	int rc;
 
 	if (d == 0 || d >= XNBSIM_MAX_DOMAINS || pages == 0 || pages > (1u << 22))
 		return -EINVAL;
 	if (sh->dom[d].state != XNBSIM_DOM_NONE)
 		return -EEXIST;
-	snprintf(name, sizeof(name), "dom%u-ram", d);
-	doms[d].ramfd = memfd_sized(name, (size_t)pages * XNBSIM_PAGE_SIZE);
-	snprintf(name, sizeof(name), "dom%u-gnttab", d);
-	doms[d].gtfd = memfd_sized(name, XNBSIM_GNTTAB_ENTRIES * sizeof(grant_entry_v1_t));
-	snprintf(name, sizeof(name), "dom%u-active", d);
-	doms[d].activefd = memfd_sized(name, XNBSIM_GNTTAB_ENTRIES *
-				       sizeof(struct sim_active));
-	if (doms[d].ramfd < 0 || doms[d].gtfd < 0 || doms[d].activefd < 0) {
-		rc = doms[d].ramfd < 0 ? doms[d].ramfd :
-		     doms[d].gtfd < 0 ? doms[d].gtfd : doms[d].activefd;
-		goto fail;
-	}
+	rc = dom_alloc(d, pages);
+	if (rc < 0)
+		return rc;
 	memset(&sh->dom[d].stats, 0, sizeof(sh->dom[d].stats));
 	sh->dom[d].mem_pages = pages;
 	__atomic_fetch_add(&sh->dom[d].gen, 1, __ATOMIC_ACQ_REL);
@@ -179,15 +237,6 @@ domain_create(uint16_t d, uint32_t pages)
 		fprintf(stderr, "xnb-simd: xenstore introduce of dom%u: %s\n", d,
 			strerror(-rc));
 	return 0;
-fail:
-	if (doms[d].ramfd >= 0)
-		close(doms[d].ramfd);
-	if (doms[d].gtfd >= 0)
-		close(doms[d].gtfd);
-	if (doms[d].activefd >= 0)
-		close(doms[d].activefd);
-	doms[d].ramfd = doms[d].gtfd = doms[d].activefd = -1;
-	return rc;
 }
 
 /* Gone when nobody maps its pages any more: only then is its memory freed
@@ -199,10 +248,7 @@ domain_reap(void)
 		if (sh->dom[d].state != XNBSIM_DOM_ZOMBIE ||
 		    __atomic_load_n(&sh->dom[d].stats.grants_mapped, __ATOMIC_ACQUIRE) != 0)
 			continue;
-		close(doms[d].ramfd);
-		close(doms[d].gtfd);
-		close(doms[d].activefd);
-		doms[d].ramfd = doms[d].gtfd = doms[d].activefd = -1;
+		dom_free(&doms[d]);
 		__atomic_store_n(&sh->dom[d].state, XNBSIM_DOM_NONE, __ATOMIC_RELEASE);
 	}
 }
@@ -260,7 +306,8 @@ vif_add(uint16_t d, uint32_t h, const char *mac, const char *script)
 	if (d == 0 || d >= XNBSIM_MAX_DOMAINS || sh->dom[d].state != XNBSIM_DOM_RUNNING)
 		return -ESRCH;
 	if (mac[0] == '\0') {
-		snprintf(defmac, sizeof(defmac), "00:16:3e:00:%02x:%02x", d, h & 0xff);
+		snprintf(defmac, sizeof(defmac), "00:16:3e:%02x:%02x:%02x", d >> 8,
+			 d & 0xff, h & 0xff);
 		mac = defmac;
 	}
 	vif_paths(d, h, fe, be, sizeof(fe));
@@ -327,12 +374,17 @@ reply(int fd, int rc, uint32_t r1, const int *fds, unsigned int nfds)
 static void
 handle(struct conn *c, const struct sim_req *rq, int shfd)
 {
-	int me = c->domid, fds[3], rc = 0, p;
+	int me = c->domid, fds[4], rc = 0, p;
 	uint32_t r1 = 0;
 	unsigned int nfds = 0;
 
 	if (rq->op != SIM_HELLO && me < 0) {
 		reply(c->fd, -EPROTO, 0, NULL, 0);
+		return;
+	}
+	/* A process whose domain is gone (reaped) has no ports to work on. */
+	if (rq->op >= SIM_EVT_ALLOC && rq->op <= SIM_EVT_PEER && doms[me].port == NULL) {
+		reply(c->fd, -ESRCH, 0, NULL, 0);
 		return;
 	}
 	switch (rq->op) {
@@ -344,6 +396,7 @@ handle(struct conn *c, const struct sim_req *rq, int shfd)
 		}
 		c->domid = rq->a0;
 		fds[nfds++] = shfd;
+		fds[nfds++] = doms[rq->a0].portfd;
 		if (rq->a0 != 0) {
 			fds[nfds++] = doms[rq->a0].ramfd;
 			fds[nfds++] = doms[rq->a0].gtfd;
@@ -383,7 +436,7 @@ handle(struct conn *c, const struct sim_req *rq, int shfd)
 			break;
 		}
 		r1 = p;
-		fds[nfds++] = port_efd[me][p];
+		fds[nfds++] = doms[me].port_efd[p];
 		break;
 	case SIM_EVT_BIND: {
 		struct sim_port *rp;
@@ -395,7 +448,7 @@ handle(struct conn *c, const struct sim_req *rq, int shfd)
 			     sh->dom[rq->a0].state != XNBSIM_DOM_RUNNING ? -ESRCH : -EINVAL;
 			break;
 		}
-		rp = &sh->port[rq->a0][rq->a1];
+		rp = &doms[rq->a0].port[rq->a1];
 		/* Only a port allocated for us, and not bound yet. */
 		if (rp->state != SIM_PORT_UNBOUND || rp->remote_dom != me) {
 			rc = -EINVAL;
@@ -408,12 +461,12 @@ handle(struct conn *c, const struct sim_req *rq, int shfd)
 		}
 		port_set(rq->a0, rq->a1, SIM_PORT_INTERDOMAIN, me, p);
 		r1 = p;
-		fds[nfds++] = port_efd[me][p];
+		fds[nfds++] = doms[me].port_efd[p];
 		break;
 	}
 	case SIM_EVT_CLOSE:
 		if (rq->a0 == 0 || rq->a0 >= XNBSIM_EVTCHN_PORTS ||
-		    sh->port[me][rq->a0].state == SIM_PORT_FREE)
+		    doms[me].port[rq->a0].state == SIM_PORT_FREE)
 			rc = -EINVAL;
 		else
 			port_close(me, rq->a0);
@@ -425,13 +478,16 @@ handle(struct conn *c, const struct sim_req *rq, int shfd)
 			rc = -EINVAL;
 			break;
 		}
-		lp = &sh->port[me][rq->a0];
+		lp = &doms[me].port[rq->a0];
 		if (lp->state != SIM_PORT_INTERDOMAIN ||
-		    port_efd[lp->remote_dom][lp->remote_port] < 0) {
+		    doms[lp->remote_dom].port_efd == NULL ||
+		    doms[lp->remote_dom].port_efd[lp->remote_port] < 0) {
 			rc = -ENOTCONN;
 			break;
 		}
-		fds[nfds++] = port_efd[lp->remote_dom][lp->remote_port];
+		r1 = lp->remote_port;
+		fds[nfds++] = doms[lp->remote_dom].port_efd[lp->remote_port];
+		fds[nfds++] = doms[lp->remote_dom].portfd;
 		break;
 	}
 	case SIM_COST_SET:
@@ -450,12 +506,12 @@ handle(struct conn *c, const struct sim_req *rq, int shfd)
 static void
 conn_drop(int i)
 {
-	int fd = conns[i].fd;
+	int fd = conns[i].fd, d = conns[i].domid;
 
-	for (int d = 0; d < XNBSIM_MAX_DOMAINS; d++)
-		for (int p = 1; p < XNBSIM_EVTCHN_PORTS; p++)
-			if (port_owner[d][p] == fd && sh->port[d][p].state != SIM_PORT_FREE)
-				port_close(d, p);
+	/* Its ports are all its domain's (port_open in handle). */
+	for (int p = 1; d >= 0 && doms[d].port != NULL && p < XNBSIM_EVTCHN_PORTS; p++)
+		if (doms[d].port_owner[p] == fd && doms[d].port[p].state != SIM_PORT_FREE)
+			port_close(d, p);
 	close(fd);
 	conns[i] = conns[--nconns];
 }
@@ -503,6 +559,7 @@ main(int argc, char **argv)
 	struct xnbsim_cost cost = { 0 };
 	char path[4096];
 	struct sigaction sa = { .sa_handler = on_signal };
+	struct rlimit nofile;
 	int lfd, shfd, o;
 	FILE *pf;
 
@@ -526,6 +583,12 @@ main(int argc, char **argv)
 	if (dir == NULL)
 		usage();
 	mkdir(dir, 0755);
+	/* Four memfds, a xenstore socket and two connections per domain, an
+	 * eventfd per port: a thousand domains need more than the usual 1024. */
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -541,13 +604,16 @@ main(int argc, char **argv)
 		return 1;
 	}
 	sh->cost = cost;
+	for (int d = 1; d < XNBSIM_MAX_DOMAINS; d++)
+		doms[d] = (struct dom_priv){ .ramfd = -1, .gtfd = -1, .activefd = -1,
+					     .portfd = -1 };
+	o = dom_alloc(0, 0);
+	if (o < 0) {
+		fprintf(stderr, "xnb-simd: dom0: %s\n", strerror(-o));
+		return 1;
+	}
 	sh->dom[0].state = XNBSIM_DOM_RUNNING;
 	sh->dom[0].gen = 1;
-	for (int d = 0; d < XNBSIM_MAX_DOMAINS; d++) {
-		doms[d].ramfd = doms[d].gtfd = doms[d].activefd = -1;
-		for (int p = 0; p < XNBSIM_EVTCHN_PORTS; p++)
-			port_efd[d][p] = port_owner[d][p] = -1;
-	}
 	xs = xsd_start(dir);
 	if (xs == NULL) {
 		fprintf(stderr, "xnb-simd: xenstored: %s\n", strerror(errno));
@@ -568,7 +634,7 @@ main(int argc, char **argv)
 	}
 
 	while (!stop) {
-		struct pollfd pfd[MAX_CONNS + 1];
+		static struct pollfd pfd[MAX_CONNS + 1];
 		int n, npfd = nconns + 1;
 
 		pfd[0] = (struct pollfd){ .fd = lfd, .events = POLLIN };
@@ -593,11 +659,11 @@ main(int argc, char **argv)
 			short ev = 0;
 
 			/* Only the entries polled this round: one just accepted
-			 * has none, and a slot beyond npfd holds a stale entry
-			 * (maybe with this fd number and an old POLLIN). */
-			for (int j = 1; j < npfd; j++)
-				if (pfd[j].fd == conns[i].fd)
-					ev = pfd[j].revents;
+			 * (at npfd - 1) has none. conns[i] is still the entry
+			 * polled in pfd[i + 1]: a drop moves the last entry
+			 * into a slot this walk has passed. */
+			if (i + 1 < npfd)
+				ev = pfd[i + 1].revents;
 			if (ev == 0)
 				continue;
 			/* Never block the daemon on one client. */

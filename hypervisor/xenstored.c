@@ -38,9 +38,10 @@
 #include <xen/io/xs_wire.h>
 
 #include "xenstored.h"
+#include "xnbsim.h"
 
-#define XSD_MAX_CONNS		256
-#define XSD_MAX_DOMS		64
+#define XSD_MAX_CONNS		(2 * XNBSIM_MAX_DOMAINS)	/* a guest's and its backend's */
+#define XSD_MAX_DOMS		XNBSIM_MAX_DOMAINS
 #define XSD_MAX_TX_PER_CONN	10	/* xenstored's default quota */
 #define XSD_MAX_WATCHES		128
 
@@ -814,8 +815,10 @@ xsd_main(void *arg)
 	struct xsd *x = arg;
 
 	while (!x->stop) {
-		struct pollfd pfd[XSD_MAX_DOMS + XSD_MAX_CONNS];
-		int dom[XSD_MAX_DOMS], nl = 0, n;
+		/* One thread: static rather than 100 KB of its stack. */
+		static struct pollfd pfd[XSD_MAX_DOMS + XSD_MAX_CONNS];
+		static int dom[XSD_MAX_DOMS];
+		int nl = 0, n;
 
 		pthread_mutex_lock(&x->lock);
 		for (int d = 0; d < XSD_MAX_DOMS; d++)
@@ -849,11 +852,11 @@ xsd_main(void *arg)
 			x->conn[x->nconn]->domid = dom[i];
 			x->nconn++;
 		}
-		for (unsigned int i = nl; i < (unsigned int)n; i++) {
-			for (unsigned int k = 0; k < x->nconn; k++)
-				if (x->conn[k]->fd == pfd[i].fd && (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
-					conn_read(x, x->conn[k]);
-		}
+		/* conn[k] is the connection polled in pfd[nl + k]: only this
+		 * thread adds (at the end, just above) and removes (below). */
+		for (unsigned int k = 0; k < (unsigned int)(n - nl); k++)
+			if (pfd[nl + k].revents & (POLLIN | POLLHUP | POLLERR))
+				conn_read(x, x->conn[k]);
 		for (unsigned int k = 0; k < x->nconn;) {
 			conn_flush(x->conn[k]);
 			if (x->conn[k]->dead) {
