@@ -19,6 +19,10 @@
 #   parity:dom0  what xl users set: two queues, vif rate=10Mb/s, MTU 9000,
 #                each guest to dom0 (virtio_user on vhost-net) and to the
 #                other guest, in both copy modes
+#   parity:dom0:2 (opt-in) the same with guest P on two vCPUs
+#   vcpus2       (opt-in) no backend at all: a guest on two vCPUs, then
+#                another guest, three times (does xl create fail without
+#                our PMD too?)
 #   parity       (opt-in) the same guest to guest only, rate 1 Mb/s
 # Every check prints one "XNB-CHECK PASS|FAIL name: detail" line, measured
 # numbers "XNB-RESULT key value" lines, and the end "XNB-SUMMARY pass=N fail=N";
@@ -90,7 +94,7 @@ kernel="/boot/vmlinuz"
 ramdisk="/boot/domu.cpio.gz"
 extra="console=hvc0 loglevel=4 xnb_ip=$2 xnb_peer=$3 xnb_mtu=$GUEST_MTU xnb_src=$BYTES $5"
 memory=160
-vcpus=1
+vcpus=${GUEST_VCPUS:-1}
 on_poweroff="destroy"
 on_reboot="destroy"
 on_crash="destroy"
@@ -868,7 +872,7 @@ PARITY_RATE_MBIT=1
 PARITY_RATE_DOM0_MBIT=10
 xnb_parity() {
 	local tag=parity GP=parityp GQ=parityq dp=$NEXT_DOMID dq w nq rc q0 q1 qp pq ok
-	local dom0=${1:-} tapargs= up=lo what="2 xennetback ports" mtu="--max-pkt-len=9018"
+	local dom0=${1:-} pv=${2:-1} tapargs= up=lo what="2 xennetback ports" mtu="--max-pkt-len=9018"
 	local vu="path=/dev/vhost-net,queues=2,queue_size=1024" txo=0x802e
 	local rate=$PARITY_RATE_MBIT qsrc=2097152 qd pd
 	dq=$((dp + 1))
@@ -941,10 +945,12 @@ xnb_parity() {
 		# guest starts its guest-to-guest part when the peer answers,
 		# i.e. once dom0 pairs the guests' ports.
 		# P's two queues from max_queues on one vCPU: with two vCPUs
-		# for P, xl create of Q failed in 2 of 4 boots ("unable to XZ
-		# decompress kernel", docs/xen.md).
+		# for P (parity:dom0:2), xl create of Q failed in 2 of 4 boots
+		# ("unable to XZ decompress kernel", docs/xen.md).
+		GUEST_VCPUS=$pv
 		xnb_cfg $GP 10.0.8.2 10.0.8.1 "script=/bin/true,mac=00:16:3e:00:07:01" \
 			"xnb_g2g_ip=10.0.7.1 xnb_g2g_peer=10.0.7.2 xnb_g2g_rounds=1 xnb_g2g_first=1 xnb_g2g_recv=1 xnb_g2g_ping=8000 xnb_g2g_flows=16 xnb_src=4194304 xnb_nf_queues=2"
+		GUEST_VCPUS=1
 		xnb_cfg $GQ 10.0.9.2 10.0.9.1 "script=/bin/true,mac=00:16:3e:00:07:02,rate=${rate}Mb/s" \
 			"xnb_g2g_ip=10.0.7.2 xnb_g2g_peer=10.0.7.1 xnb_g2g_rounds=1 xnb_g2g_first=0 xnb_g2g_recv=1 xnb_src=$qsrc"
 	else
@@ -1056,6 +1062,24 @@ xnb_tpmd_threads() {
 	done
 	xenstore-ls -f /local/domain/0/backend/vif 2>&1 | grep '/state\|/online' | indent xenstore
 	tail -20 /tmp/testpmd-parity.log | indent testpmd
+}
+
+# The vcpus2 scenario (opt-in): xl create of a guest failed to decompress
+# its kernel in most boots where a guest on two vCPUs ran (parity:dom0:2).
+# Without any backend or vif (no PMD, no testpmd, no kernel netback): a
+# guest on two vCPUs, then a guest on one, three rounds.
+xnb_vcpus2() {
+	local tag=vcpus2 r
+	info "======== $tag: guests without vifs, the first on two vCPUs, at $(now)s"
+	for r in 1 2 3; do
+		GUEST_VCPUS=2
+		xnb_cfg v2a$r 10.0.11.1 10.0.11.2
+		GUEST_VCPUS=1
+		xnb_cfg v2b$r 10.0.11.2 10.0.11.1
+		xnb_create $tag v2a$r && sleep 5 && xnb_create $tag v2b$r
+		timeout 30 xl destroy v2a$r 2>/dev/null
+		timeout 30 xl destroy v2b$r 2>/dev/null
+	done
 }
 
 # The nic scenario (opt-in): can DPDK's own e1000 driver, in the distro
@@ -1297,6 +1321,8 @@ for s in "$@"; do
 	aging) xnb_aging ;;
 	parity) xnb_parity ;;
 	parity:dom0) xnb_parity dom0 ;;
+	parity:dom0:2) xnb_parity dom0 2 ;;
+	vcpus2) xnb_vcpus2 ;;
 	agingpp) xnb_aging agingpp XNB_XEN_MAP_PER_PAGE=1 ;;
 	nic) xnb_nic ;;
 	*) fail "unknown scenario $s" ;;
