@@ -97,6 +97,21 @@ class Telemetry:
         self.sock.close()
 
 
+def proc_rss_kb(pid, keys=("VmRSS",)):
+    """A process's resident memory from /proc/PID/status, kB, by key
+    (VmRSS, RssAnon, RssFile, RssShmem)."""
+    got = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in keys:
+                got[k] = int(v.split()[0])
+    missing = set(keys) - set(got)
+    if missing:
+        raise RuntimeError(f"/proc/{pid}/status has no {', '.join(sorted(missing))}")
+    return got
+
+
 def xstat(xstats, name):
     """A driver counter summed over queues, whatever per-queue prefix the
     names carry (rx_q0_..., q0_...): every key equal to or ending in

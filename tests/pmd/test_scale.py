@@ -59,7 +59,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from xnb_testpmd import Checker, XnbRig, run_main, wait_link, xstat  # noqa: E402
+from xnb_testpmd import Checker, XnbRig, proc_rss_kb, run_main, wait_link, xstat  # noqa: E402
 
 PORTS = 32		# RTE_MAX_ETHPORTS of Debian's DPDK
 MEM = 2048		# pages per guest domain
@@ -148,12 +148,7 @@ def watchers(rig):
 def snapshot(rig, tel, pid):
     """testpmd's resident memory (kB, in all and by kind), EAL heap, every
     port's xstats, and the xenstore watches."""
-    snap = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            if k in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
-                snap[k] = int(v.split()[0])
+    snap = proc_rss_kb(pid, ("VmRSS", "RssAnon", "RssFile", "RssShmem"))
     heap = tel.get("/eal/heap_info,0")
     snap["heap_count"], snap["heap_size"] = heap["Alloc_count"], heap["Alloc_size"]
     snap["xstats"] = {p: tel.get(f"/ethdev/xstats,{p}") for p in range(PORTS)}

@@ -37,7 +37,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from xnb_testpmd import Checker, XnbRig, run_main, wait_link  # noqa: E402
+from xnb_testpmd import Checker, XnbRig, proc_rss_kb, run_main, wait_link  # noqa: E402
 
 TRAFFIC = ("--size", "mix", "--gso", "--layout", "mix")
 TESTPMD = ("--forward-mode=io", "--auto-start", "--stats-period", "3600")
@@ -48,14 +48,6 @@ def links_up(tel, ports, alive):
     for p in range(ports):
         if not wait_link(tel, p, True, 30, alive):
             raise RuntimeError(f"port {p} did not come up within 30 s")
-
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for {pid}")
 
 
 def phase_domids(build, c, count):
@@ -92,7 +84,7 @@ def port_cost_kb(build, ports, mib):
         tpmd, tel = rig.start_testpmd(doms, TESTPMD)
         alive = lambda: tpmd.poll() is None  # noqa: E731
         time.sleep(2)
-        idle = rss_kb(tpmd.pid)
+        idle = proc_rss_kb(tpmd.pid)["VmRSS"]
         guests = [rig.start_guest(f"dom{d}", d, "loop", *TRAFFIC, "--rate", 2000,
                                   "--timeout", 120) for d in doms]
         links_up(tel, ports, alive)
@@ -102,7 +94,7 @@ def port_cost_kb(build, ports, mib):
             if time.time() > deadline or not alive():
                 raise RuntimeError("the guests did not pass 2000 frames each way in 60 s")
             time.sleep(0.2)
-        busy = rss_kb(tpmd.pid)
+        busy = proc_rss_kb(tpmd.pid)["VmRSS"]
         for g in guests:
             g.send_signal(signal.SIGTERM)
         for g in guests:
