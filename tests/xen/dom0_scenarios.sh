@@ -587,7 +587,7 @@ xnb_testpmd_up() {
 # copy_mode=MODE_B; TAG (default pmd) prefixes every check and result, ENV
 # (VAR=value) is set for testpmd.
 xnb_pmd() {
-	local ma=$1 mb=$2 tag=${3:-pmd} ta tb d1 d2 rc ok ip bytes upa
+	local ma=$1 mb=$2 tag=${3:-pmd} ta tb d1 d2 rc ip bytes upa
 	ta=$tag-$ma
 	tb=$tag-$mb
 	# Guest names (their console logs) differ per scenario.
@@ -871,8 +871,8 @@ xnb_aging() {
 PARITY_RATE_MBIT=1
 PARITY_RATE_DOM0_MBIT=10
 xnb_parity() {
-	local tag=parity GP=parityp GQ=parityq dp=$NEXT_DOMID dq w nq rc q0 q1 qp pq ok
-	local dom0=${1:-} pv=${2:-1} tapargs= up=lo what="2 xennetback ports" mtu="--max-pkt-len=9018"
+	local tag=parity GP=parityp GQ=parityq dp=$NEXT_DOMID dq w nq q0 q1 qp pq
+	local dom0=${1:-} pv=${2:-1} dom0args= up=lo what="2 xennetback ports" mtu="--max-pkt-len=9018"
 	local vu="path=/dev/vhost-net,queues=2,queue_size=1024" txo=0x802e
 	local rate=$PARITY_RATE_MBIT qsrc=2097152 qd pd
 	dq=$((dp + 1))
@@ -886,7 +886,7 @@ xnb_parity() {
 	if [ -n "$dom0" ]; then
 		modprobe tun
 		modprobe vhost_net
-		tapargs="-d /usr/lib/xnb/librte_net_virtio.so --vdev virtio_user0,$vu,iface=xnbtap0 --vdev virtio_user1,$vu,iface=xnbtap1"
+		dom0args="-d /usr/lib/xnb/librte_net_virtio.so --vdev virtio_user0,$vu,iface=xnbtap0 --vdev virtio_user1,$vu,iface=xnbtap1"
 		up=xnbtap1
 		what="2 xennetback and 2 virtio_user (vhost-net) ports"
 		# Each port gets MTU 9000 with port config mtu below, as a
@@ -911,7 +911,7 @@ xnb_parity() {
 		--log-level pmd.net.xennetback:info \
 		--vdev net_xennetback_${dp}_0,domid=$dp,platform=xen,copy_mode=lazy,queues=2 \
 		--vdev net_xennetback_${dq}_0,domid=$dq,platform=xen,copy_mode=always,queues=2 \
-		$tapargs \
+		$dom0args \
 		-- -i --forward-mode=io --auto-start --enable-scatter --rxq=2 --txq=2 \
 		$mtu --total-num-mbufs=16384 --tx-offloads=$txo \
 		</tmp/tpmd.in >$log 2>&1 &
@@ -1058,7 +1058,6 @@ xnb_parity() {
 	done
 	check "$tag" "domains $dp and $dq gone" eval "xnb_wait_gone $dp && xnb_wait_gone $dq"
 	xnb_tpmd_quit $tag
-	rc=$?
 	grep 'xnb_' $log | head -40 | indent testpmd
 	check "$tag" "no crash in testpmd log" \
 		[ -z "$(grep -i 'segmentation\|panic\|assert' $log)" ]
