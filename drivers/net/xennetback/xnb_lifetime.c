@@ -476,7 +476,7 @@ xnb_lt_reap_freed(struct xnb_lt *lt, struct xnb_lt_done *done, uint32_t max)
 {
 	struct xnb_slot *unmap[XNB_LT_BATCH];
 	void *objs[XNB_LT_BATCH];
-	uint64_t now = rte_get_tsc_cycles();
+	uint64_t now;
 	uint32_t nd = 0;
 
 	while (max - nd > 0) {
@@ -486,6 +486,7 @@ xnb_lt_reap_freed(struct xnb_lt *lt, struct xnb_lt_done *done, uint32_t max)
 		got = rte_ring_sc_dequeue_burst(lt->freed, objs, want, NULL);
 		if (got == 0)
 			break;
+		now = rte_get_tsc_cycles();
 		for (i = 0; i < got; i++) {
 			struct xnb_slot *s = &lt->slots[(uintptr_t)objs[i]];
 
@@ -622,8 +623,9 @@ xnb_lt_reap(struct xnb_lt *lt, struct xnb_lt_done *done, uint32_t max)
 	uint32_t nd;
 
 	nd = xnb_lt_reap_freed(lt, done, max);
+	/* Every burst comes here: with nothing lent, no clock read. */
 	if (lt->aging_tsc != 0)
-		while (nd < max) {
+		while (nd < max && lt->age_head != XNB_NIL) {
 			uint32_t k = xnb_lt_copy_out(lt, false, done + nd, max - nd,
 						     &lt->st.aged_copyouts);
 			if (k == 0)
