@@ -17,7 +17,10 @@
  *  - have the polling thread preempted often, at arbitrary points of its
  *    bursts (--preempt: a real-time thread on its CPU, as interrupts or a
  *    higher-priority task would), so the driver's service tick runs while
- *    a burst is stopped half-way.
+ *    a burst is stopped half-way;
+ *  - sleep when every port is quiet (--intr: rx interrupt mode, as
+ *    l3fwd-power does; testpmd has no such mode): what idle ports cost an
+ *    application that does not poll.
  * Being built in-tree, it is also the host of the driver under ASan/UBSan
  * (the distro testpmd cannot load a sanitized plugin); it frees everything
  * it allocated before rte_eal_cleanup so LeakSanitizer sees no leak.
@@ -45,7 +48,7 @@
 
 #include "xnb_hold.h"
 
-#define FWD_MAX_PORTS	8
+#define FWD_MAX_PORTS	32	/* --hold-ports is a 32-bit mask */
 #define FWD_MAX_BURST	512
 #define FWD_HOLD_CAP	16384	/* frames held at once; more are forwarded */
 #define FWD_NB_MBUFS	16383	/* as testpmd's --total-num-mbufs=16384 */
@@ -71,6 +74,7 @@ static struct {
 	unsigned int preempt_run_us, preempt_period_us;	/* --preempt */
 	double duration;
 	const char *stats;
+	int intr;
 } fo = {
 	.hold_every = 1, .hold_ports = UINT32_MAX, .burst_min = 32, .burst_max = 32,
 };
@@ -79,6 +83,7 @@ static volatile sig_atomic_t fwd_stop;
 static uint16_t nports;
 static struct fwd_port_stats pst[FWD_MAX_PORTS];
 static uint64_t polls, pauses, hold_full, max_held;
+static uint64_t sleeps, wakeups;	/* --intr */
 static struct fwd_fifo *fifo;
 static uint64_t seq[FWD_MAX_PORTS];
 
@@ -228,21 +233,52 @@ fwd_preempt_start(pthread_t *t)
 	return -rc;
 }
 
+/* One poll of every port; returns the frames taken. */
+static uint32_t
+fwd_poll(void)
+{
+	struct rte_mbuf *pkts[FWD_MAX_BURST];
+	uint32_t got = 0;
+
+	for (uint16_t p = 0; p < nports; p++) {
+		uint16_t n = rte_eth_rx_burst(p, 0, pkts, (uint16_t)fwd_burst_size());
+
+		pst[p].rx += n;
+		got += n;
+		fwd_stage(pkts, n);
+	}
+	polls++;
+	return got;
+}
+
+/* --intr, every port quiet and nothing held: arm every queue's interrupt,
+ * poll once more (a request may have come before its ring was armed), then
+ * sleep until a guest sends or 100 ms pass. */
+static void
+fwd_sleep(void)
+{
+	struct rte_epoll_event ev[FWD_MAX_PORTS];
+
+	for (uint16_t p = 0; p < nports; p++)
+		rte_eth_dev_rx_intr_enable(p, 0);
+	if (fwd_poll() == 0) {
+		sleeps++;
+		if (rte_epoll_wait(RTE_EPOLL_PER_THREAD, ev, nports, 100) > 0)
+			wakeups++;
+	}
+	for (uint16_t p = 0; p < nports; p++)
+		rte_eth_dev_rx_intr_disable(p, 0);
+}
+
 static void
 fwd_loop(void)
 {
-	struct rte_mbuf *pkts[FWD_MAX_BURST];
 	uint64_t end = fo.duration > 0 ?
 		rte_get_tsc_cycles() + (uint64_t)(fo.duration * rte_get_tsc_hz()) : 0;
 
 	while (!fwd_stop && (end == 0 || rte_get_tsc_cycles() < end)) {
-		for (uint16_t p = 0; p < nports; p++) {
-			uint16_t n = rte_eth_rx_burst(p, 0, pkts, (uint16_t)fwd_burst_size());
-
-			pst[p].rx += n;
-			fwd_stage(pkts, n);
-		}
-		polls++;
+		if (fwd_poll() == 0 && fo.intr && fifo->head == fifo->tail)
+			fwd_sleep();
 		fwd_release(false);
 		if (fo.pause_every > 0 && rte_rand_max(fo.pause_every) == 0) {
 			unsigned int us = fo.pause_min_us + (unsigned int)
@@ -300,6 +336,7 @@ fwd_opts(int argc, char **argv)
 		{ "preempt", required_argument, NULL, 'P' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "stats", required_argument, NULL, 's' },
+		{ "intr", no_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -330,6 +367,7 @@ fwd_opts(int argc, char **argv)
 			break;
 		case 'd': fo.duration = atof(optarg); break;
 		case 's': fo.stats = optarg; break;
+		case 'i': fo.intr = 1; break;
 		default: return -EINVAL;
 		}
 	}
@@ -347,7 +385,8 @@ fwd_report(void)
 	if (f != NULL)
 		fprintf(f, "{\"polls\":%" PRIu64 ",\"pauses\":%" PRIu64 ",\"preemptions\":%"
 			PRIu64 ",\"hold_full\":%" PRIu64 ",\"max_held\":%" PRIu64
-			",\"ports\":[", polls, pauses, preemptions, hold_full, max_held);
+			",\"sleeps\":%" PRIu64 ",\"wakeups\":%" PRIu64 ",\"ports\":[",
+			polls, pauses, preemptions, hold_full, max_held, sleeps, wakeups);
 	for (uint16_t p = 0; p < nports; p++) {
 		printf("fwd: port %u rx %" PRIu64 " tx %" PRIu64 " dropped %" PRIu64
 		       " held %" PRIu64 "\n", p, pst[p].rx, pst[p].tx, pst[p].dropped,
@@ -359,6 +398,9 @@ fwd_report(void)
 	}
 	if (fo.preempt_period_us > 0)
 		printf("fwd: the poller was preempted %" PRIu64 " times\n", preemptions);
+	if (fo.intr)
+		printf("fwd: slept %" PRIu64 " times, woken by a guest %" PRIu64 " times\n",
+		       sleeps, wakeups);
 	printf("fwd: %" PRIu64 " polls, %" PRIu64 " pauses, at most %" PRIu64
 	       " frames held, %" PRIu64 " not held (full)\n", polls, pauses, max_held,
 	       hold_full);
@@ -375,15 +417,15 @@ xnb_hold_fwd(int argc, char **argv)
 	/* Scatter: zero copy lends pages as segments of a chain. */
 	struct rte_eth_conf conf = { .rxmode.offloads = RTE_ETH_RX_OFFLOAD_SCATTER };
 	struct rte_mempool *mp;
+	int rc = 1;
 	struct sigaction sa;
 	pthread_t preempter;
-	int rc = 1;
 
 	if (fwd_opts(argc, argv) < 0) {
 		printf("hold: FAIL: usage: xnb-hold EAL-args -- --fwd [--hold-ms MS] "
 		       "[--hold-every N] [--hold-ports P,...] [--burst N[:MAX]] "
 		       "[--pause-us MIN:MAX --pause-every N] [--preempt RUN_US:PERIOD_US] "
-		       "[--duration S] [--stats FILE]\n");
+		       "[--duration S] [--stats FILE] [--intr]\n");
 		return 1;
 	}
 	nports = rte_eth_dev_count_avail();
@@ -403,11 +445,14 @@ xnb_hold_fwd(int argc, char **argv)
 		printf("hold: FAIL: out of memory\n");
 		goto out;
 	}
+	conf.intr_conf.rxq = fo.intr;
 	for (uint16_t p = 0; p < nports; p++) {
 		if (rte_eth_dev_configure(p, 1, 1, &conf) != 0 ||
 		    rte_eth_rx_queue_setup(p, 0, 512, rte_socket_id(), NULL, mp) != 0 ||
 		    rte_eth_tx_queue_setup(p, 0, 512, rte_socket_id(), NULL) != 0 ||
-		    rte_eth_dev_start(p) != 0) {
+		    rte_eth_dev_start(p) != 0 ||
+		    (fo.intr && rte_eth_dev_rx_intr_ctl_q(p, 0, RTE_EPOLL_PER_THREAD,
+							  RTE_INTR_EVENT_ADD, NULL) != 0)) {
 			printf("hold: FAIL: port %u setup\n", p);
 			goto close;
 		}
