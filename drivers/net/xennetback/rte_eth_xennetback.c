@@ -733,16 +733,17 @@ static const struct eth_dev_ops xnb_ops = {
 
 /*
  * The service tick (EAL interrupt thread): the lifetime trackers of queues
- * nobody polls, and the link of a port whose guest stalled or came back.
+ * nobody polls, and the link of a port whose guest stalled or came back;
+ * every XNB_TICK_US while there is such work, XNB_TICK_IDLE_US otherwise.
  */
 static void
 xnb_tick(void *arg)
 {
 	struct xnb_port *port = arg;
-	bool stalled = false;
+	bool stalled = false, busy = false;
 
 	for (uint16_t i = 0; i < port->max_queues; i++) {
-		xnb_rxq_tick(&port->queues[i].rx);
+		busy |= xnb_rxq_tick(&port->queues[i].rx);
 		stalled |= xnb_txq_tick(&port->queues[i].tx);
 	}
 	if (stalled != port->stalled) {
@@ -754,7 +755,7 @@ xnb_tick(void *arg)
 		xnb_port_link_update(port);
 		pthread_mutex_unlock(&port->lock);
 	}
-	rte_eal_alarm_set(XNB_TICK_US, xnb_tick, port);
+	rte_eal_alarm_set(busy || stalled ? XNB_TICK_US : XNB_TICK_IDLE_US, xnb_tick, port);
 }
 
 /*

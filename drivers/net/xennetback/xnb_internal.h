@@ -73,8 +73,12 @@ enum xnb_copy_mode {
 #define XNB_RING_SLOTS		__CONST_RING_SIZE(netif_tx, XNB_PAGE_SIZE)
 
 /* The lifetime tracker's service tick: freed slots of an idle queue are
- * unmapped, and old ones copied out, at least this often. */
+ * unmapped, and old ones copied out, at least this often while a queue of
+ * the port has guest pages in use or the guest is stalled; otherwise at
+ * the idle pace (a slot lent meanwhile is seen up to that much later), so
+ * that hundreds of quiet ports cost the EAL interrupt thread little. */
 #define XNB_TICK_US		10000
+#define XNB_TICK_IDLE_US	100000
 
 /* Per-queue counters reported as xstats, declared once: X(name, field);
  * the name goes after rx_ or tx_ (rte_eth_xennetback.c). */
@@ -439,8 +443,9 @@ void xnb_rxq_arm(struct xnb_rxq *rxq);
 /* Disconnect: copy out every guest page still lent, answer the guest. */
 void xnb_rxq_flush(struct xnb_rxq *rxq);
 /* The service tick (EAL alarm thread): reap a queue the application has
- * stopped polling. */
-void xnb_rxq_tick(struct xnb_rxq *rxq);
+ * stopped polling. Returns whether the queue still has guest pages in use
+ * (the tick's pace). */
+bool xnb_rxq_tick(struct xnb_rxq *rxq);
 
 /* The guard, for the control thread. */
 static inline void

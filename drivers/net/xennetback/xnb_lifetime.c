@@ -316,6 +316,12 @@ xnb_lt_slots_free(const struct xnb_lt *lt)
 	return RTE_MIN(lt->nfree, lt->max_mapped - lt->st.mapped_now);
 }
 
+uint32_t
+xnb_lt_slots_used(const struct xnb_lt *lt)
+{
+	return lt->nslots - __atomic_load_n(&lt->nfree, __ATOMIC_RELAXED);
+}
+
 /*
  * The IOVA of each page just mapped. IOVA-as-VA: its address (virtual
  * devices read it; the port lends nothing when a device that DMAs shares

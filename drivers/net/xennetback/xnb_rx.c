@@ -177,20 +177,20 @@ xnb_rxq_flush(struct xnb_rxq *rxq)
 	rte_spinlock_unlock(&rxq->lt_lock);
 }
 
-void
+bool
 xnb_rxq_tick(struct xnb_rxq *rxq)
 {
 	RING_IDX answered;
 
 	if (rxq->lt == NULL)
-		return;
+		return false;
 	if (!xnb_guard_enter(&rxq->guard)) {
 		/* No ring to answer on (or it is being torn down: the
 		 * disconnect's flush answers what is owed). */
 		rte_spinlock_lock(&rxq->lt_lock);
 		xnb_lt_reap_idle(rxq->lt);
 		rte_spinlock_unlock(&rxq->lt_lock);
-		return;
+		return xnb_lt_slots_used(rxq->lt) > 0;
 	}
 	/* A burst running now does this work itself. */
 	if (rte_spinlock_trylock(&rxq->lt_lock)) {
@@ -200,6 +200,7 @@ xnb_rxq_tick(struct xnb_rxq *rxq)
 		rte_spinlock_unlock(&rxq->lt_lock);
 	}
 	xnb_guard_leave(&rxq->guard);
+	return xnb_lt_slots_used(rxq->lt) > 0;
 }
 
 void
