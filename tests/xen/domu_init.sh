@@ -168,6 +168,16 @@ xnb_token_pass() {
 	echo "DOMU: TOKEN_FAIL"
 }
 
+# xnb_secs T0 T1: T1 - T0 for two /proc/uptime readings (two decimals), in
+# shell arithmetic: busybox's awk dies now and then under TCG (docs/xen.md).
+xnb_secs() {
+	local a=${1%.*}${1#*.} b=${2%.*}${2#*.} d
+	a=${a#"${a%%[!0]*}"}
+	b=${b#"${b%%[!0]*}"}
+	d=$((${b:-0} - ${a:-0}))
+	echo "$((d / 100)).$((d % 100 / 10))$((d % 10))"
+}
+
 # xnb_fetch R: this turn's transfer from the peer.
 xnb_fetch() {
 	local r=$1 t0 t1 rc
@@ -200,7 +210,7 @@ xnb_fetch() {
 	[ $rc = 0 ] || echo "DOMU: G2G_FETCH $r rc=$rc $(cat /tmp/wget.err)"
 	echo "DOMU: G2G_FROM_PEER $r $(wc -c </tmp/g2g.bin 2>/dev/null)" \
 		"$(sha256sum /tmp/g2g.bin 2>/dev/null | cut -d' ' -f1)" \
-		"$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}')"
+		"$(xnb_secs $t0 $t1)"
 	xnb_mib_sums "RXMB $r" /tmp/g2g.bin
 }
 
