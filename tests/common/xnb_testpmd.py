@@ -263,7 +263,10 @@ class XnbRig:
         p = self.start("testpmd", cmd, env=env,
                        stdin=subprocess.PIPE if interactive else subprocess.DEVNULL)
         try:
-            tel = Telemetry(self.prefix, lambda: p.poll() is None)
+            # EAL opens the socket after probing every port: 256 ports took
+            # 23 to over 30 s on a busy 2-core host (make bench-scale)
+            tel = Telemetry(self.prefix, lambda: p.poll() is None,
+                            timeout=30 + 0.25 * len(domains))
         except RuntimeError as e:
             raise RuntimeError(f"{e}; testpmd log:\n{self.tail('testpmd')}")
         return p, tel
