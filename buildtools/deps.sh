@@ -8,9 +8,14 @@
 #                                         always included); headers into
 #                                         BUILDDIR/sdk/include
 #   buildtools/deps.sh --headers BUILDDIR  headers only
+#   buildtools/deps.sh --source DIR        the dpdk source package of the
+#                                         installed version into DIR (.dsc,
+#                                         orig and debian tarballs; used by
+#                                         buildtools/dpdk-maxports.sh)
 # build: compile the driver, the simulator and the demo (testpmd is in dpdk);
 # test: what `make test` adds (clang for the fuzzer, OVS-DPDK, process tools);
-# xen: the xen suite (Xen, a kernel, QEMU, the dom0 tools); bench: gnuplot.
+# xen: the xen suite (Xen, a kernel, QEMU, the dom0 tools); bench: gnuplot;
+# maxports: building a private DPDK from source (make bench-scale).
 # When packages were installed into a configured build tree, the tree is marked
 # to be reconfigured (meson finds programs such as clang at configure time).
 set -euo pipefail
@@ -21,6 +26,7 @@ PKGS_test="clang libclang-rt-14-dev iproute2 procps psmisc openvswitch-switch-dp
 PKGS_xen="xen-hypervisor-4.17-amd64 xen-utils-4.17 linux-image-amd64
 	qemu-system-x86 busybox-static cpio gzip iperf3 jq"
 PKGS_bench="gnuplot-nox"
+PKGS_maxports="dpkg-dev python3-pyelftools libnuma-dev"
 
 SDK_FILES="drivers/bus/vdev/bus_vdev_driver.h lib/eal/include/bus_driver.h
 	lib/eal/include/dev_driver.h lib/ethdev/ethdev_driver.h lib/ethdev/ethdev_vdev.h"
@@ -37,7 +43,7 @@ install_pkgs() {
 	for lvl in build ${levels//,/ }; do
 		var=PKGS_$lvl
 		if [ -z "${!var+x}" ]; then
-			echo "deps: unknown level '$lvl' (build, test, xen, bench)" >&2
+			echo "deps: unknown level '$lvl' (build, test, xen, bench, maxports)" >&2
 			exit 2
 		fi
 		for p in ${!var}; do
@@ -58,17 +64,10 @@ install_pkgs() {
 	fi
 }
 
-fetch_headers() {
-	local build=$1
-	local ver
-	ver=$(dpkg-query -W -f='${Version}' libdpdk-dev)
-	local dest="$build/sdk/include"
-	if [ -f "$build/sdk/version" ] && [ "$(cat "$build/sdk/version")" = "$ver" ]; then
-		return 0
-	fi
-	local work
-	work=$(mktemp -d)
-	trap 'rm -rf "$work"' RETURN
+# The dpdk source package of version $2 (.dsc and tarballs) into directory $1.
+fetch_source() {
+	local dir=$1 ver=$2
+	local work=$dir/.apt
 	mkdir -p "$work/lists/partial"
 	local codename
 	codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
@@ -82,9 +81,24 @@ SRC
 	local apt=(apt-get -q -o "Dir::Etc::SourceList=$work/sources.list"
 		-o Dir::Etc::SourceParts=/nonexistent
 		-o "Dir::State::Lists=$work/lists" -o APT::Sandbox::User=root)
-	echo "deps: fetching DPDK $ver driver-SDK headers (dpdk source package)"
 	"${apt[@]}" update >/dev/null
-	(cd "$work" && "${apt[@]}" source --download-only "dpdk=$ver" >/dev/null)
+	(cd "$dir" && "${apt[@]}" source --download-only "dpdk=$ver" >/dev/null)
+	rm -rf "$work"
+}
+
+fetch_headers() {
+	local build=$1
+	local ver
+	ver=$(dpkg-query -W -f='${Version}' libdpdk-dev)
+	local dest="$build/sdk/include"
+	if [ -f "$build/sdk/version" ] && [ "$(cat "$build/sdk/version")" = "$ver" ]; then
+		return 0
+	fi
+	local work
+	work=$(mktemp -d)
+	trap 'rm -rf "$work"' RETURN
+	echo "deps: fetching DPDK $ver driver-SDK headers (dpdk source package)"
+	fetch_source "$work" "$ver"
 	local orig
 	orig=$(ls "$work"/dpdk_*.orig.tar.* | head -n1)
 	mkdir -p "$dest"
@@ -99,6 +113,10 @@ SRC
 	echo "$ver" >"$build/sdk/version"
 }
 
+if [ "${1:-}" = "--source" ]; then
+	fetch_source "${2:?directory}" "$(dpkg-query -W -f='${Version}' libdpdk-dev)"
+	exit 0
+fi
 if [ "${1:-}" = "--headers" ]; then
 	fetch_headers "${2:?build directory}"
 	exit 0

@@ -8,8 +8,9 @@ checker that prints every failed assertion before the script exits
 non-zero. Everything started here is stopped and removed at the end
 (XnbRig is a context manager; with XNB_KEEP_WORK=1 in the environment the
 logs stay). XNB_PMD=/path/librte_net_xennetback.so runs another build of
-the driver (e.g. an older commit) under the same tests. Python 3 standard
-library only.
+the driver (e.g. an older commit) under the same tests;
+XNB_TESTPMD=/path/dpdk-testpmd runs another testpmd (make bench-scale's,
+from a private DPDK). Python 3 standard library only.
 """
 
 import json
@@ -250,7 +251,8 @@ class XnbRig:
             with open(f"{self.work}/testpmd.cmds", "w") as f:
                 f.write("".join(line + "\n" for line in commands))
             testpmd_args = [f"--cmdline-file={self.work}/testpmd.cmds", *testpmd_args]
-        cmd = ["dpdk-testpmd", "-d", self.pmd, "--no-huge", "-m", "1024", "--no-pci",
+        testpmd = os.environ.get("XNB_TESTPMD") or "dpdk-testpmd"
+        cmd = [testpmd, "-d", self.pmd, "--no-huge", "-m", "1024", "--no-pci",
                "--lcores" if "@" in lcores else "-l", lcores, f"--file-prefix={self.prefix}",
                "--log-level=pmd.net.xennetback:info", *vdevs, *eal, "--",
                "--total-num-mbufs=16384", "--rxq=1", "--txq=1",
@@ -261,7 +263,10 @@ class XnbRig:
         p = self.start("testpmd", cmd, env=env,
                        stdin=subprocess.PIPE if interactive else subprocess.DEVNULL)
         try:
-            tel = Telemetry(self.prefix, lambda: p.poll() is None)
+            # EAL opens the socket after probing every port: 256 ports took
+            # 23 to over 30 s on a busy 2-core host (make bench-scale)
+            tel = Telemetry(self.prefix, lambda: p.poll() is None,
+                            timeout=30 + 0.25 * len(domains))
         except RuntimeError as e:
             raise RuntimeError(f"{e}; testpmd log:\n{self.tail('testpmd')}")
         return p, tel
