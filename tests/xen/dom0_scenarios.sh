@@ -28,6 +28,7 @@
 # numbers "XNB-RESULT key value" lines, and the end "XNB-SUMMARY pass=N fail=N";
 # the host side (xnb_xen_test.sh) reads these from the serial log.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/xen-4.17/bin
+. /lib/xnb_xen_lib.sh
 CONS=/var/log/xen/console
 # Bytes per iperf3 stream, and of each guest's /tmp/src.bin (the streams
 # from a guest send that file, and its receiver checks its sha256): the
@@ -103,17 +104,31 @@ EOF
 	return 0
 }
 
-# xnb_wait_cons NAME PATTERN SECONDS: wait for a line on the guest's console.
-# The clock is read in the shell: a crashed helper process (seen once under
-# TCG) must not end the wait early.
+# xnb_wait_cons NAME PATTERN SECONDS [QUIET OTHER]: wait for a line on the
+# guest's console. The clock is read in the shell: a crashed helper process
+# (seen once under TCG) must not end the wait early. With QUIET, also give
+# up once neither NAME's nor guest OTHER's console has had a line for QUIET
+# seconds: a guest whose /init the platform broke (docs/xen.md) says nothing
+# more, and the rest of the boot must still run.
 xnb_wait_cons() {
-	local up end
+	local up end quiet= last stamp=/tmp/xnb-wait.stamp
 	read -r up _ </proc/uptime
 	end=$((${up%.*} + $3))
+	last=${up%.*}
+	[ -n "${4:-}" ] && { quiet=$4; : >$stamp; }
 	while :; do
 		grep -q "$2" $CONS/guest-$1.log 2>/dev/null && return 0
 		read -r up _ </proc/uptime
 		[ "${up%.*}" -lt $end ] || return 1
+		if [ -n "$quiet" ]; then
+			if [ $CONS/guest-$1.log -nt $stamp ] || [ $CONS/guest-$5.log -nt $stamp ]; then
+				: >$stamp
+				last=${up%.*}
+			elif [ $((${up%.*} - last)) -ge $quiet ]; then
+				info "guests $1 and $5 printed nothing for $quiet s: waiting for \"$2\" no more"
+				return 1
+			fi
+		fi
 		sleep 0.2
 	done
 }
@@ -205,16 +220,6 @@ xnb_file_sum() {
 	else
 		echo "0 -"
 	fi
-}
-
-# xnb_secs T0 T1: T1 - T0 for two /proc/uptime readings (two decimals), in
-# shell arithmetic: busybox's awk dies now and then under TCG (docs/xen.md).
-xnb_secs() {
-	local a=${1%.*}${1#*.} b=${2%.*}${2#*.} d
-	a=${a#"${a%%[!0]*}"}
-	b=${b#"${b%%[!0]*}"}
-	d=$((${b:-0} - ${a:-0}))
-	echo "$((d / 100)).$((d % 100 / 10))$((d % 10))"
 }
 
 # xnb_fetch_verdict TAG DIR RC WANT GOT SECONDS: a transfer of a guest's
@@ -576,7 +581,7 @@ xnb_g2g() {
 	xnb_tpmd stop
 	xnb_tpmd set portlist 0,2
 	xnb_tpmd start
-	if xnb_wait_cons $GB "DOMU: G2G_DONE" 600 && xnb_wait_cons $GA "DOMU: G2G_DONE" 30; then
+	if xnb_wait_cons $GB "DOMU: G2G_DONE" 600 180 $GA && xnb_wait_cons $GA "DOMU: G2G_DONE" 30; then
 		grep -h "DOMU: G2G_PEER\|DOMU: G2G_RETRY\|DOMU: G2G_FETCH" $CONS/guest-$GA.log $CONS/guest-$GB.log | tr -d '\r' |
 			indent g2g
 		for r in $(seq $ROUNDS); do
@@ -828,7 +833,7 @@ xnb_aging() {
 	xnb_cfg $GD 10.0.5.2 10.0.5.1 "script=/bin/true,mac=00:16:3e:00:05:02" \
 		"xnb_g2g_peer=10.0.5.1 xnb_g2g_rounds=1 xnb_g2g_first=0 xnb_g2g_recv=0 xnb_trace=1 xnb_src=1048576"
 	if xnb_create $tag $GC && xnb_create $tag $GD; then
-		if xnb_wait_cons $GD "DOMU: G2G_DONE" 500; then
+		if xnb_wait_cons $GD "DOMU: G2G_DONE" 500 180 $GC; then
 			tr -d '\r' <$CONS/guest-$GC.log | sed -n 's/^DOMU-J1: //p' >/tmp/aging.json
 			xnb_iperf_verdict $tag d-to-c 0 /tmp/aging.json 1048576
 			tr -d '\r' <$CONS/guest-$GD.log | grep "DOMU: TRACE" | indent $GD
@@ -1057,7 +1062,7 @@ xnb_parity() {
 			xnb_tpmd start
 			xnb_xstats 0 /tmp/xsp0
 		fi
-		if xnb_wait_cons $GQ "DOMU: G2G_DONE" 400 && xnb_wait_cons $GP "DOMU: G2G_DONE" 60; then
+		if xnb_wait_cons $GQ "DOMU: G2G_DONE" 400 180 $GP && xnb_wait_cons $GP "DOMU: G2G_DONE" 60; then
 			tr -d '\r' <$CONS/guest-$GP.log | grep "DOMU: eth0\|DOMU: G2G" | indent $GP
 			tr -d '\r' <$CONS/guest-$GQ.log | grep "DOMU: eth0\|DOMU: G2G" | indent $GQ
 			nq=$(xenstore-read /local/domain/$dp/device/vif/0/multi-queue-num-queues 2>/dev/null)

@@ -43,6 +43,7 @@
 #                       n=N max_ms=M ..." is the longest a sent frame waited
 #                       for its TX response.
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
+. /lib/xnb_xen_lib.sh
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
@@ -166,16 +167,6 @@ xnb_token_pass() {
 		sleep 1
 	done
 	echo "DOMU: TOKEN_FAIL"
-}
-
-# xnb_secs T0 T1: T1 - T0 for two /proc/uptime readings (two decimals), in
-# shell arithmetic: busybox's awk dies now and then under TCG (docs/xen.md).
-xnb_secs() {
-	local a=${1%.*}${1#*.} b=${2%.*}${2#*.} d
-	a=${a#"${a%%[!0]*}"}
-	b=${b#"${b%%[!0]*}"}
-	d=$((${b:-0} - ${a:-0}))
-	echo "$((d / 100)).$((d % 100 / 10))$((d % 10))"
 }
 
 # xnb_fetch R: this turn's transfer from the peer.

@@ -94,6 +94,7 @@ xnb_base_root "$DU"
 xnb_copy_mods "$DU" xen-netfront
 xnb_copy_bin "$DU" /usr/bin/iperf3
 install -m755 "$HERE/domu_init.sh" "$DU/init"
+install -D -m644 "$HERE/xnb_xen_lib.sh" "$DU/lib/xnb_xen_lib.sh"
 install -m755 "$HERE/domu_poweroff.sh" "$DU/sbin/poweroff"
 xnb_cpio "$DU" "$WORK/domu.cpio.gz"
 
@@ -149,6 +150,7 @@ cp "$WORK/vmlinuz" "$D0/boot/vmlinuz"
 cp "$WORK/domu.cpio.gz" "$D0/boot/domu.cpio.gz"
 install -m755 "$HERE/dom0_init.sh" "$D0/init"
 install -m755 "$HERE/dom0_scenarios.sh" "$D0/usr/bin/xnb-scenarios"
+install -D -m644 "$HERE/xnb_xen_lib.sh" "$D0/lib/xnb_xen_lib.sh"
 xnb_cpio "$D0" "$WORK/dom0.cpio.gz"
 echo "xnb_xen_initrd: kernel $KVER, dom0 $(du -h "$WORK/dom0.cpio.gz" | cut -f1)," \
 	"guest $(du -h "$WORK/domu.cpio.gz" | cut -f1)"
