@@ -417,9 +417,9 @@ xnb_hold_fwd(int argc, char **argv)
 	/* Scatter: zero copy lends pages as segments of a chain. */
 	struct rte_eth_conf conf = { .rxmode.offloads = RTE_ETH_RX_OFFLOAD_SCATTER };
 	struct rte_mempool *mp;
-	int rc = 1;
 	struct sigaction sa;
 	pthread_t preempter;
+	int rc = 1;
 
 	if (fwd_opts(argc, argv) < 0) {
 		printf("hold: FAIL: usage: xnb-hold EAL-args -- --fwd [--hold-ms MS] "

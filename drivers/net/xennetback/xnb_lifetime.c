@@ -316,10 +316,10 @@ xnb_lt_slots_free(const struct xnb_lt *lt)
 	return RTE_MIN(lt->nfree, lt->max_mapped - lt->st.mapped_now);
 }
 
-uint32_t
-xnb_lt_slots_used(const struct xnb_lt *lt)
+uint64_t
+xnb_lt_grants_held(const struct xnb_lt *lt)
 {
-	return lt->nslots - __atomic_load_n(&lt->nfree, __ATOMIC_RELAXED);
+	return __atomic_load_n(&lt->st.mapped_now, __ATOMIC_RELAXED);
 }
 
 /*

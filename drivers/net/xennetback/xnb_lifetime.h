@@ -86,9 +86,10 @@ void xnb_lt_destroy(struct xnb_lt *lt);
 /* How many grants may be mapped now (free slots within max_mapped). */
 uint32_t xnb_lt_slots_free(const struct xnb_lt *lt);
 
-/* Slots in use (lent, held or waiting for their unmap). Read without the
- * tracker's lock: a hint for the service tick's pace, not an account. */
-uint32_t xnb_lt_slots_used(const struct xnb_lt *lt);
+/* Slots holding a guest grant now (lent, held, freed and not yet
+ * unmapped). Read without the tracker's lock: a hint for the service
+ * tick's pace, not an account. */
+uint64_t xnb_lt_grants_held(const struct xnb_lt *lt);
 
 /*
  * Map n grants of domid in one platform call. For each i, slots[i] is the

@@ -190,7 +190,7 @@ xnb_rxq_tick(struct xnb_rxq *rxq)
 		rte_spinlock_lock(&rxq->lt_lock);
 		xnb_lt_reap_idle(rxq->lt);
 		rte_spinlock_unlock(&rxq->lt_lock);
-		return xnb_lt_slots_used(rxq->lt) > 0;
+		return xnb_lt_grants_held(rxq->lt) > 0;
 	}
 	/* A burst running now does this work itself. */
 	if (rte_spinlock_trylock(&rxq->lt_lock)) {
@@ -200,7 +200,7 @@ xnb_rxq_tick(struct xnb_rxq *rxq)
 		rte_spinlock_unlock(&rxq->lt_lock);
 	}
 	xnb_guard_leave(&rxq->guard);
-	return xnb_lt_slots_used(rxq->lt) > 0;
+	return xnb_lt_grants_held(rxq->lt) > 0;
 }
 
 void
